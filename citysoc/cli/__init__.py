@@ -1,0 +1,1 @@
+"""citysoc package."""

@@ -1,0 +1,60 @@
+"""The one configuration mechanism: environment variables prefixed ``CITYSOC_``.
+
+No other module reads ``os.environ``; entry points build a :class:`Settings` and pass
+it (or the values they need) down.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from citysoc.core.errors import ConfigError
+
+PLACEHOLDER_SECRET = "development-only-secret-change-me"  # noqa: S105 - refused in production
+BUNDLED_TOPOLOGY = Path(__file__).with_name("cities") / "hcmc.yml"
+
+
+class Settings(BaseSettings):
+    """Everything an operator can set, with safe defaults for the embedded mode."""
+
+    model_config = SettingsConfigDict(env_prefix="CITYSOC_", extra="ignore", frozen=True)
+
+    env: Literal["development", "production"] = "development"
+    data_dir: Path = Field(default=Path("var"), description="Where SQLite files live.")
+    topology_path: Path = Field(default=BUNDLED_TOPOLOGY, description="The city topology YAML.")
+    state_url: str = Field(
+        default="", description="SQLAlchemy URL of the SOC state; SQLite in data_dir if empty."
+    )
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(default=8000, ge=0, le=65535)
+    secret_key: SecretStr = SecretStr(PLACEHOLDER_SECRET)
+    detection_interval_seconds: float = Field(default=5.0, gt=0)
+    suppression_window_seconds: int = Field(
+        default=3600, ge=0, description="An alert absorbs repeats of its rule and entity."
+    )
+    log_level: str = "INFO"
+    log_format: Literal["text", "json"] = "text"
+    demo_password: SecretStr | None = None
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secrets(self) -> Settings:
+        if self.env == "production" and self.secret_key.get_secret_value() == PLACEHOLDER_SECRET:
+            raise ConfigError(
+                "CITYSOC_SECRET_KEY still holds the development placeholder; "
+                "set a random value of at least 32 characters in production"
+            )
+        if self.env == "production" and len(self.secret_key.get_secret_value()) < 32:
+            raise ConfigError("CITYSOC_SECRET_KEY must be at least 32 characters in production")
+        return self
+
+    @property
+    def event_store_path(self) -> Path:
+        return self.data_dir / "events.db"
+
+    @property
+    def resolved_state_url(self) -> str:
+        return self.state_url or f"sqlite:///{self.data_dir / 'soc.db'}"
