@@ -1,0 +1,107 @@
+"""Prove rules on their evidence: each must fire on every ``match/`` sample and stay quiet on
+every ``nomatch/`` sample, on the embedded backend, exactly as the scheduler runs it."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sigma.correlations import SigmaCorrelationRule
+
+from citysoc.core.ecs import Event, event_id
+from citysoc.core.errors import Location, RuleError
+from detections.engine.catalog import Catalog, RuleFolder
+from detections.engine.compiler import CompiledRule, compile_catalog
+from detections.engine.runner import DetectionRunner
+from eventstore.sqlite import SqliteEventStore
+
+SAMPLE_TIME = "2026-11-20T02:00:00.000Z"
+
+
+@dataclass(frozen=True)
+class SampleResult:
+    sample: Path
+    expected: bool
+    fired: bool
+
+    @property
+    def ok(self) -> bool:
+        return self.expected == self.fired
+
+
+@dataclass(frozen=True)
+class RuleProof:
+    folder: RuleFolder
+    samples: tuple[SampleResult, ...]
+    seconds: float
+
+    @property
+    def fires_on_all_matches(self) -> bool:
+        return all(s.fired for s in self.samples if s.expected)
+
+    @property
+    def quiet_on_all_nomatches(self) -> bool:
+        return not any(s.fired for s in self.samples if not s.expected)
+
+    @property
+    def ok(self) -> bool:
+        return self.fires_on_all_matches and self.quiet_on_all_nomatches
+
+
+def load_sample(path: Path) -> list[Event]:
+    """A sample file: one event object, or a list of events (a sequence)."""
+    try:
+        data: Any = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise RuleError(
+            f"sample is not JSON: {exc.msg}",
+            location=Location(str(path), line=exc.lineno, column=exc.colno),
+        ) from exc
+    events = data if isinstance(data, list) else [data]
+    out = []
+    for i, event in enumerate(events):
+        if not isinstance(event, dict):
+            raise RuleError("a sample event must be a JSON object", location=Location(str(path)))
+        filled = {k: v for k, v in event.items() if v is not None}
+        filled.setdefault("@timestamp", SAMPLE_TIME)
+        filled.setdefault("event.id", event_id(path.name, i))
+        out.append(filled)
+    return out
+
+
+def compile_folder(catalog: Catalog, folder: RuleFolder) -> CompiledRule:
+    """The rule compiled as the scheduler would run it (with the rules it correlates)."""
+    members = [folder]
+    if isinstance(folder.rule, SigmaCorrelationRule):
+        refs = {r.reference for r in folder.rule.rules}
+        members += [f for f in catalog.folders if f.rule.name in refs or f.rule_id in refs]
+    result = compile_catalog(Catalog(folders=members))
+    if result.errors:
+        raise result.errors[0]
+    for rule in result.rules:
+        if rule.rule_id == folder.rule_id:
+            return rule
+    raise RuleError("rule compiled to nothing", location=Location(str(folder.path / "rule.yml")))
+
+
+def fires(rule: CompiledRule, events: list[Event]) -> bool:
+    with SqliteEventStore(Path(":memory:")) as store:
+        store.write(events)
+        report = DetectionRunner(store, [rule]).run(0, store.last_seq())
+    if report.rule_errors:
+        raise RuleError(f"rule failed on the store: {report.rule_errors[rule.rule_id]}")
+    return bool(report.hits)
+
+
+def prove(catalog: Catalog, folder: RuleFolder) -> RuleProof:
+    started = time.perf_counter()
+    rule = compile_folder(catalog, folder)
+    results = [
+        SampleResult(sample, expected, fires(rule, load_sample(sample)))
+        for expected, samples in ((True, folder.match), (False, folder.nomatch))
+        for sample in samples
+    ]
+    return RuleProof(folder, tuple(results), time.perf_counter() - started)

@@ -1,0 +1,184 @@
+"""Embedded event store: one SQLite file, one column per dotted ECS field.
+
+Columns are named literally after ECS fields (``"source.ip"``), which is the table shape
+pySigma's SQLite backend compiles against. Columns are added as new fields appear, declared
+without a type (values keep the type they arrive with) and ``COLLATE NOCASE`` (Sigma compares
+strings case-insensitively). ``event.id`` is unique, so writing an event twice stores it once.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from citysoc.core.ecs import Event
+from citysoc.core.errors import StoreError
+
+log = logging.getLogger(__name__)
+
+TABLE = "events"
+_FIXED = ("event.id", "@timestamp")
+_FIELD_NAME = re.compile(r"^[@A-Za-z_][A-Za-z0-9_.@-]{0,127}$")
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    inserted: int
+    duplicates: int
+    rejected: int
+
+
+def _regexp(pattern: str, value: object) -> bool:
+    if value is None:
+        return False
+    return re.search(pattern, str(value)) is not None
+
+
+def quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _sql_value(value: Any) -> Any:
+    if isinstance(value, list | tuple):
+        if len(value) == 1:
+            return _sql_value(value[0])
+        return json.dumps(list(value), default=str)
+    if isinstance(value, dict):
+        return json.dumps(value, default=str)
+    return value
+
+
+def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
+    """A connection with the settings every user of the store needs (WAL, REGEXP, timeouts)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    uri = f"file:{path}?mode=ro" if readonly else f"file:{path}"
+    conn = sqlite3.connect(uri, uri=True, timeout=30.0, check_same_thread=False)
+    conn.create_function("REGEXP", 2, _regexp, deterministic=True)
+    if not readonly:
+        conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA busy_timeout=30000")
+    return conn
+
+
+class SqliteEventStore:
+    """The embedded event store. Thread-safe: one connection guarded by a lock."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            self.conn = connect(path)
+            self._init_schema()
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open event store {path}: {exc}") from exc
+        self.lock = threading.RLock()
+        self._columns = self._read_columns()
+
+    def _init_schema(self) -> None:
+        with self.conn:
+            self.conn.execute(
+                f"CREATE TABLE IF NOT EXISTS {TABLE} (seq INTEGER PRIMARY KEY, "
+                '"event.id" TEXT NOT NULL UNIQUE, "@timestamp" TEXT NOT NULL, '
+                '"organization.id" COLLATE NOCASE)'
+            )
+            self.conn.execute(
+                f'CREATE INDEX IF NOT EXISTS events_ts ON {TABLE} ("@timestamp")'
+            )
+            self.conn.execute(
+                f'CREATE INDEX IF NOT EXISTS events_org ON {TABLE} ("organization.id")'
+            )
+
+    def _read_columns(self) -> dict[str, str]:
+        rows = self.conn.execute(f"PRAGMA table_info({TABLE})").fetchall()
+        return {row[1].lower(): row[1] for row in rows}
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> SqliteEventStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def ensure_columns(self, fields: Iterable[str]) -> None:
+        """Add a column for every field not yet in the table (cheap: schema only)."""
+        with self.lock:
+            for field in fields:
+                if field.lower() in self._columns or field == "rowid":
+                    continue
+                if not _FIELD_NAME.match(field):
+                    raise StoreError(f"refusing unusual field name {field!r}")
+                self.conn.execute(f"ALTER TABLE {TABLE} ADD COLUMN {quote(field)} COLLATE NOCASE")
+                self._columns[field.lower()] = field
+
+    def write(self, events: Iterable[Event]) -> WriteResult:
+        """Store events in one transaction; an event already stored is skipped."""
+        groups: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
+        rejected = total = 0
+        for event in events:
+            if not all(event.get(k) for k in _FIXED):
+                rejected += 1
+                log.warning("rejected event without event.id or @timestamp: %.200r", event)
+                continue
+            keys = tuple(k for k, v in event.items() if v is not None and _FIELD_NAME.match(k))
+            groups.setdefault(keys, []).append(tuple(_sql_value(event[k]) for k in keys))
+            total += 1
+        inserted = 0
+        with self.lock:
+            try:
+                with self.conn:
+                    for keys, rows in groups.items():
+                        self.ensure_columns(keys)
+                        cols = ", ".join(quote(self._columns[k.lower()]) for k in keys)
+                        marks = ", ".join("?" * len(keys))
+                        cur = self.conn.executemany(
+                            f"INSERT OR IGNORE INTO {TABLE} ({cols}) VALUES ({marks})", rows
+                        )
+                        inserted += cur.rowcount
+            except sqlite3.Error as exc:
+                raise StoreError(f"event store write failed: {exc}") from exc
+        return WriteResult(inserted=inserted, duplicates=total - inserted, rejected=rejected)
+
+    def count(self) -> int:
+        with self.lock:
+            return int(self.conn.execute(f"SELECT COUNT(*) FROM {TABLE}").fetchone()[0])
+
+    def last_seq(self) -> int:
+        with self.lock:
+            return int(self.conn.execute(f"SELECT COALESCE(MAX(seq), 0) FROM {TABLE}").fetchone()[0])
+
+    def get(self, event_ids: Sequence[str]) -> list[Event]:
+        """Events by id, in store order, without their empty fields."""
+        if not event_ids:
+            return []
+        with self.lock:
+            cur = self.conn.execute(
+                f'SELECT * FROM {TABLE} WHERE "event.id" IN (SELECT value FROM json_each(?)) '
+                "ORDER BY seq",
+                (json.dumps(list(event_ids)),),
+            )
+            return list(_rows(cur))
+
+    def recent(self, *, limit: int = 100, agency: str | None = None) -> list[Event]:
+        sql = f"SELECT * FROM {TABLE}"
+        args: tuple[Any, ...] = ()
+        if agency is not None:
+            sql += ' WHERE "organization.id" = ?'
+            args = (agency,)
+        with self.lock:
+            cur = self.conn.execute(sql + " ORDER BY seq DESC LIMIT ?", (*args, limit))
+            return list(_rows(cur))
+
+
+def _rows(cur: sqlite3.Cursor) -> Iterator[Event]:
+    names = [d[0] for d in cur.description]
+    for row in cur:
+        yield {n: v for n, v in zip(names, row, strict=True) if v is not None and n != "seq"}
