@@ -88,9 +88,7 @@ class SqliteEventStore:
                 '"event.id" TEXT NOT NULL UNIQUE, "@timestamp" TEXT NOT NULL, '
                 '"organization.id" COLLATE NOCASE)'
             )
-            self.conn.execute(
-                f'CREATE INDEX IF NOT EXISTS events_ts ON {TABLE} ("@timestamp")'
-            )
+            self.conn.execute(f'CREATE INDEX IF NOT EXISTS events_ts ON {TABLE} ("@timestamp")')
             self.conn.execute(
                 f'CREATE INDEX IF NOT EXISTS events_org ON {TABLE} ("organization.id")'
             )
@@ -153,7 +151,9 @@ class SqliteEventStore:
 
     def last_seq(self) -> int:
         with self.lock:
-            return int(self.conn.execute(f"SELECT COALESCE(MAX(seq), 0) FROM {TABLE}").fetchone()[0])
+            return int(
+                self.conn.execute(f"SELECT COALESCE(MAX(seq), 0) FROM {TABLE}").fetchone()[0]
+            )
 
     def get(self, event_ids: Sequence[str]) -> list[Event]:
         """Events by id, in store order, without their empty fields."""

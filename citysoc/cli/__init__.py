@@ -1,1 +1,1 @@
-"""citysoc package."""
+"""The ``citysoc`` command: the composition root that wires every package together."""

@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     )
     log_level: str = "INFO"
     log_format: Literal["text", "json"] = "text"
+    default_agency: str = Field(
+        default="dic", description="Agency of events whose addresses are outside the topology."
+    )
     demo_password: SecretStr | None = None
 
     @model_validator(mode="after")

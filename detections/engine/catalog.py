@@ -18,6 +18,7 @@ import yaml
 from sigma.collection import SigmaCollection
 from sigma.correlations import SigmaCorrelationRule
 from sigma.exceptions import SigmaError
+from sigma.filters import SigmaFilter
 from sigma.rule import SigmaRule
 from sigma.validation import SigmaValidator
 from sigma.validators.core import validators as core_validators
@@ -83,7 +84,9 @@ class Catalog:
 
     def collection(self) -> SigmaCollection:
         """A fresh collection (pipelines mutate rules: parse again for every backend)."""
-        rules = [parse_rule_text(f.text, f.path / "rule.yml") for f in self.folders]
+        rules: list[SigmaRule | SigmaCorrelationRule | SigmaFilter] = [
+            parse_rule_text(f.text, f.path / "rule.yml") for f in self.folders
+        ]
         collection = SigmaCollection(rules)
         collection.resolve_rule_references()
         return collection
@@ -171,7 +174,9 @@ def _check_collection(catalog: Catalog) -> None:
     for folder in list(catalog.folders):
         where = Location(str(folder.path / "rule.yml"))
         if folder.rule_id in seen:
-            catalog.errors.append(RuleError(f"id also used by {seen[folder.rule_id]}", location=where))
+            catalog.errors.append(
+                RuleError(f"id also used by {seen[folder.rule_id]}", location=where)
+            )
             catalog.folders.remove(folder)
             continue
         seen[folder.rule_id] = folder.path
@@ -179,7 +184,7 @@ def _check_collection(catalog: Catalog) -> None:
             names[folder.rule.name] = folder.path
     for folder in catalog.folders:
         if isinstance(folder.rule, SigmaCorrelationRule):
-            for ref in folder.rule.rules:
+            for ref in folder.rule.rules or ():
                 if ref.reference not in names and ref.reference not in seen:
                     catalog.errors.append(
                         RuleError(

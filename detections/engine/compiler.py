@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from sigma.backends.sqlite import sqliteBackend
+from sigma.backends.sqlite.sqlite import sqliteBackend
 from sigma.correlations import SigmaCorrelationRule
 from sigma.exceptions import SigmaError
 from sigma.rule import SigmaRule
@@ -53,9 +53,12 @@ def _fields(backend: sqliteBackend, rule: SigmaRule | SigmaCorrelationRule) -> s
     if isinstance(rule, SigmaRule):
         return set(backend.required_fields(rule))
     found = set(rule.group_by or ())
-    if rule.condition.fieldref:
-        found.add(rule.condition.fieldref)
-    for ref in rule.rules:
+    fieldref = getattr(rule.condition, "fieldref", None)
+    if isinstance(fieldref, str):
+        found.add(fieldref)
+    elif isinstance(fieldref, list):
+        found.update(fieldref)
+    for ref in rule.rules or ():
         found |= _fields(backend, ref.rule)
     return found
 
@@ -80,9 +83,10 @@ def compile_catalog(catalog: Catalog) -> Compilation:
             continue
         attrs = rule.custom_attributes
         correlation = isinstance(rule, SigmaCorrelationRule)
-        entity = tuple(rule.group_by or ()) if correlation else tuple(
-            attrs.get("entity") or DEFAULT_ENTITY
-        )
+        if isinstance(rule, SigmaCorrelationRule):
+            entity, timespan = tuple(rule.group_by or ()), rule.timespan.seconds
+        else:
+            entity, timespan = tuple(attrs.get("entity") or DEFAULT_ENTITY), 0
         result.rules.append(
             CompiledRule(
                 rule_id=str(rule.id),
@@ -93,7 +97,7 @@ def compile_catalog(catalog: Catalog) -> Compilation:
                 sql=str(queries[-1]),
                 fields=tuple(sorted(_fields(backend, rule) | set(entity))),
                 entity=entity,
-                timespan_seconds=rule.timespan.seconds if correlation else 0,
+                timespan_seconds=timespan,
                 tags=tuple(str(t) for t in rule.tags or ()),
                 owner=str(attrs.get("owner", "")),
                 runbook=str(attrs.get("runbook", "")),

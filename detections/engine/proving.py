@@ -76,7 +76,7 @@ def compile_folder(catalog: Catalog, folder: RuleFolder) -> CompiledRule:
     """The rule compiled as the scheduler would run it (with the rules it correlates)."""
     members = [folder]
     if isinstance(folder.rule, SigmaCorrelationRule):
-        refs = {r.reference for r in folder.rule.rules}
+        refs = {r.reference for r in folder.rule.rules or ()}
         members += [f for f in catalog.folders if f.rule.name in refs or f.rule_id in refs]
     result = compile_catalog(Catalog(folders=members))
     if result.errors:

@@ -108,7 +108,9 @@ def _event_hit(rule: CompiledRule, row: dict[str, Any]) -> Hit:
     )
 
 
-def _merge_windows(rule: CompiledRule, rows: list[dict[str, Any]], newest_floor: float) -> list[Hit]:
+def _merge_windows(
+    rule: CompiledRule, rows: list[dict[str, Any]], newest_floor: float
+) -> list[Hit]:
     """One hit per run of overlapping qualifying windows of a group that touch new events."""
     by_group: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
@@ -140,6 +142,3 @@ def _merge_windows(rule: CompiledRule, rows: list[dict[str, Any]], newest_floor:
                 )
             )
     return hits
-
-
-

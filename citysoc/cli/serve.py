@@ -1,0 +1,72 @@
+"""``citysoc serve`` and ``citysoc user``: run the SOC API, manage console users."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import socket
+from collections.abc import Sequence
+
+import uvicorn
+
+from citysoc.cli.output import fail, say
+from citysoc.core.errors import ConfigError
+from citysoc.core.settings import Settings
+from soc_api.app import StartupTask, create_app
+from soc_api.auth.models import Role
+from soc_api.auth.service import upsert_user
+from soc_api.db import init_state, make_engine, transaction
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser("serve", help="run the SOC API, the console and the detections")
+    parser.add_argument("--host", help="address to listen on (default from CITYSOC_API_HOST)")
+    parser.add_argument("--port", type=int, help="port (default from CITYSOC_API_PORT)")
+    parser.set_defaults(func=run)
+
+    user = sub.add_parser("user", help="create a console user or reset its password")
+    user.add_argument("username")
+    user.add_argument("--role", choices=[r.value for r in Role], required=True)
+    user.add_argument("--agency", help="the user's agency (required for agency analysts)")
+    user.set_defaults(func=add_user)
+
+
+def check_port_free(host: str, port: int) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot listen on {host}:{port} ({exc.strerror}): another SOC may be running; "
+                "stop it or choose another port with --port"
+            ) from exc
+
+
+def serve(settings: Settings, host: str, port: int, startup: Sequence[StartupTask] = ()) -> int:
+    check_port_free(host, port)
+    app = create_app(settings, startup=startup)
+    config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False)
+    uvicorn.Server(config).run()
+    return 0
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    return serve(settings, args.host or settings.api_host, args.port or settings.api_port)
+
+
+def add_user(args: argparse.Namespace, settings: Settings) -> int:
+    role = Role(args.role)
+    if role is Role.AGENCY_ANALYST and not args.agency:
+        fail("an agency analyst needs --agency")
+        return 2
+    password = getpass.getpass(f"Password for {args.username}: ")
+    if len(password) < 12:
+        fail("use a password of at least 12 characters")
+        return 2
+    sessions = init_state(make_engine(settings.resolved_state_url))
+    with transaction(sessions) as session:
+        upsert_user(session, username=args.username, password=password, role=role,
+                    agency=args.agency)  # fmt: skip
+    say(f"user {args.username} ready ({role.value})")
+    return 0

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Create or update .venv from uv.lock (the one lock file). Usage: scripts/bootstrap.sh [--dev]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+UV_VERSION=0.13.9
+PYTHON=${PYTHON:-python3}
+
+if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+  echo "citysoc needs Python 3.11 or newer as '$PYTHON' (set PYTHON=/path/to/python3.11)." >&2
+  exit 1
+fi
+
+if command -v uv >/dev/null 2>&1 && [ "$(uv --version | cut -d' ' -f2)" = "$UV_VERSION" ]; then
+  UV=uv
+else
+  UV=.tools/bin/uv
+  if [ ! -x "$UV" ] || [ "$("$UV" --version | cut -d' ' -f2)" != "$UV_VERSION" ]; then
+    echo "==> installing uv $UV_VERSION into .tools/"
+    if ! "$PYTHON" -m venv .tools >/dev/null 2>&1; then
+      if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
+        "$PYTHON" -m venv .tools
+      else
+        echo "Python cannot create virtual environments: install it with 'sudo apt-get install python3-venv'." >&2
+        exit 1
+      fi
+    fi
+    .tools/bin/pip install --quiet --disable-pip-version-check "uv==$UV_VERSION"
+  fi
+fi
+
+args=(sync --locked --python "$PYTHON")
+if [ "${1:-}" = "--dev" ]; then args+=(--extra dev); else args+=(--inexact); fi
+echo "==> installing citysoc and its locked dependencies into .venv/"
+UV_PROJECT_ENVIRONMENT=.venv "$UV" "${args[@]}" --quiet

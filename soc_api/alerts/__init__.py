@@ -1,0 +1,1 @@
+"""Alerts: what the detections raised, deduplicated and enriched, for analysts to triage."""

@@ -1,0 +1,1 @@
+"""Who may use the SOC: users, roles, passwords and the per-agency scope they give."""

@@ -1,0 +1,1 @@
+"""The analysts' console: server-rendered pages, no front-end build step."""

@@ -1,0 +1,49 @@
+"""FastAPI dependencies: the context, a database session, the authenticated caller."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from citysoc.core.errors import AuthenticationError
+from soc_api.auth.models import Principal
+from soc_api.auth.service import load_principal
+from soc_api.context import SocContext
+
+
+def get_context(request: Request) -> SocContext:
+    ctx: SocContext = request.app.state.ctx
+    return ctx
+
+
+ContextDep = Annotated[SocContext, Depends(get_context)]
+
+
+def get_session(ctx: ContextDep) -> Iterator[Session]:
+    with ctx.sessions() as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def optional_principal(request: Request, session: SessionDep) -> Principal | None:
+    user_id = request.session.get("user_id")
+    if not isinstance(user_id, int):
+        return None
+    return load_principal(session, user_id)
+
+
+def require_principal(
+    principal: Annotated[Principal | None, Depends(optional_principal)],
+) -> Principal:
+    if principal is None:
+        raise AuthenticationError("log in first: no valid session")
+    return principal
+
+
+MaybeAnalyst = Annotated[Principal | None, Depends(optional_principal)]
+CurrentAnalyst = Annotated[Principal, Depends(require_principal)]

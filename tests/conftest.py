@@ -1,0 +1,22 @@
+"""Shared fixtures: settings on a temporary data folder, the example topology."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from citysoc.core.settings import BUNDLED_TOPOLOGY, Settings
+from citysoc.core.topology import Topology, load_topology
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def topology() -> Topology:
+    return load_topology(BUNDLED_TOPOLOGY)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(data_dir=tmp_path / "var", detection_interval_seconds=3600)

@@ -1,0 +1,43 @@
+import pytest
+from pydantic import SecretStr
+
+from citysoc.core.ecs import event_id, flatten, nest, parse_timestamp, timestamp
+from citysoc.core.errors import ConfigError
+from citysoc.core.settings import Settings
+
+
+def test_event_id_is_deterministic_and_part_sensitive() -> None:
+    assert event_id("a", 1) == event_id("a", 1)
+    assert event_id("a", 1) != event_id("a1")
+    assert len(event_id("x")) == 32
+
+
+def test_timestamp_round_trip() -> None:
+    text = timestamp(1795140000.123456)
+    assert text == "2026-11-20T02:00:00.123Z"
+    assert parse_timestamp(text).timestamp() == pytest.approx(1795140000.123)
+
+
+def test_flatten_and_nest_are_inverse() -> None:
+    doc = {"source": {"ip": "10.0.0.1", "port": 1}, "@timestamp": "t", "tags": ["a"]}
+    flat = flatten(doc)
+    assert flat == {"source.ip": "10.0.0.1", "source.port": 1, "@timestamp": "t", "tags": ["a"]}
+    assert nest(flat) == doc
+
+
+def test_placeholder_secret_refused_in_production() -> None:
+    with pytest.raises(ConfigError, match="placeholder"):
+        Settings(env="production")
+    with pytest.raises(ConfigError, match="32 characters"):
+        Settings(env="production", secret_key=SecretStr("short"))
+    ok = Settings(env="production", secret_key=SecretStr("x" * 40))
+    assert ok.env == "production"
+
+
+def test_settings_read_the_citysoc_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CITYSOC_API_PORT", "8123")
+    monkeypatch.setenv("CITYSOC_DATA_DIR", "/tmp/x")
+    settings = Settings()
+    assert settings.api_port == 8123
+    assert str(settings.event_store_path) == "/tmp/x/events.db"
+    assert settings.resolved_state_url == "sqlite:////tmp/x/soc.db"
