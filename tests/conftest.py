@@ -20,3 +20,11 @@ def topology() -> Topology:
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return Settings(data_dir=tmp_path / "var", detection_interval_seconds=3600)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test by its folder, so `-m "not e2e"` and the like select by layer."""
+    for item in items:
+        parts = Path(str(item.path)).relative_to(REPO).parts
+        if len(parts) > 1 and parts[1] in ("integration", "e2e"):
+            item.add_marker(parts[1])

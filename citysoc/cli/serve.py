@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import getpass
 import socket
 from collections.abc import Sequence
@@ -47,7 +48,10 @@ def serve(settings: Settings, host: str, port: int, startup: Sequence[StartupTas
     check_port_free(host, port)
     app = create_app(settings, startup=startup)
     config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False)
-    uvicorn.Server(config).run()
+    # uvicorn re-raises Ctrl-C once it has shut down cleanly: that is a normal stop
+    with contextlib.suppress(KeyboardInterrupt):
+        uvicorn.Server(config).run()
+    say("citysoc stopped.")
     return 0
 
 

@@ -52,6 +52,15 @@ class Segment(_Frozen):
             raise ValueError(f"{value!r} is not a network address with a prefix: {exc}") from exc
 
 
+class Host(_Frozen):
+    """A named machine of the city: how host-based logs are placed in the topology."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9.-]{0,62}$")
+    address: IpAddress
+    segment: str
+    role: str = Field(pattern=r"^[a-z][a-z0-9-]{1,31}$", description="vms, scada, bastion, ...")
+
+
 class Flow(_Frozen):
     """A permitted conversation: anything not listed between two segments is denied."""
 
@@ -68,6 +77,7 @@ class TopologyFile(_Frozen):
     city: str
     agencies: tuple[Agency, ...]
     segments: tuple[Segment, ...]
+    hosts: tuple[Host, ...] = ()
     flows: tuple[Flow, ...] = ()
 
 
@@ -88,6 +98,7 @@ class Topology:
         self.model = model
         self.agencies = {a.id: a for a in model.agencies}
         self.segments = {s.id: s for s in model.segments}
+        self.hosts = {h.name: h for h in model.hosts}
         self._check()
         # Longest prefix first, so nested segments win over the ones that contain them.
         self._by_prefix = sorted(model.segments, key=lambda s: s.cidr.prefixlen, reverse=True)
@@ -104,6 +115,14 @@ class Topology:
         for a, b in _pairs(self.model.segments):
             if a.cidr.version == b.cidr.version and a.cidr.overlaps(b.cidr):
                 raise TopologyError(f"segments {a.id!r} and {b.id!r} overlap ({a.cidr}, {b.cidr})")
+        for host in self.model.hosts:
+            segment = self.segments.get(host.segment)
+            if segment is None:
+                raise TopologyError(f"host {host.name!r} names unknown segment {host.segment!r}")
+            if host.address not in segment.cidr:
+                raise TopologyError(f"host {host.name!r} ({host.address}) is not in {segment.id}")
+        if len(self.hosts) != len(self.model.hosts):
+            raise TopologyError("host names are not unique")
         for flow in self.model.flows:
             for end in (flow.source, flow.destination):
                 if end not in self.segments and end != "internet":
@@ -118,6 +137,11 @@ class Topology:
             if ip.version == seg.cidr.version and ip in seg.cidr:
                 return Placement(seg.id, seg.agency, seg.kind, seg.security_level)
         return None
+
+    def host_address(self, name: str) -> str | None:
+        """The address of a named host (a syslog sender, say), if the topology knows it."""
+        host = self.hosts.get(name.lower())
+        return str(host.address) if host else None
 
     def flows_between(self, source: str, destination: str) -> Iterator[Flow]:
         """Allowed flows from one segment (or ``internet``) to another."""

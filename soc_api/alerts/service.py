@@ -23,10 +23,22 @@ def dedup_key(hit: Hit) -> str:
     return hit.rule.rule_id + "|" + json.dumps(hit.group, sort_keys=True, default=str)
 
 
-def _placement(evidence: Sequence[Event]) -> tuple[str, str, int | None]:
-    """The agency most of the evidence belongs to, with its segment and security level."""
+def _placement(entity: Sequence[str], evidence: Sequence[Event]) -> tuple[str, str, int | None]:
+    """Agency, segment and level an alert belongs to.
+
+    The owner of the first entity address inside the city (the camera under attack, the
+    camera that misbehaves), else the agency most of the evidence belongs to.
+    """
     if not evidence:
         return "unknown", "unknown", None
+    for name in entity:
+        side = name.removesuffix(".ip")
+        if side in ("source", "destination"):
+            first = evidence[0]
+            agency = first.get(f"citysoc.{side}.agency")
+            if agency:
+                segment = str(first.get(f"citysoc.{side}.segment", "unknown"))
+                return str(agency), segment, _int(first.get(f"citysoc.{side}.level"))
     agency = Counter(str(e.get("organization.id", "unknown")) for e in evidence).most_common(1)[0][
         0
     ]
@@ -84,7 +96,7 @@ def record_hits(
             open_alert.last_seen = max(open_alert.last_seen, last)
             updated += 1
             continue
-        agency, segment, level = _placement(events)
+        agency, segment, level = _placement(hit.rule.entity, events)
         session.add(
             Alert(
                 rule_id=hit.rule.rule_id,

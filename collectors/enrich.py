@@ -1,0 +1,63 @@
+"""Place each event's addresses in the city: segment, agency, kind and security level.
+
+The event's own agency and segment (``organization.id``, ``citysoc.segment``) follow
+the destination when it is internal (the asset under attack or in use), else the reporting
+host (``host.ip``, or the address the topology gives ``host.hostname``: a syslog sender),
+else the source when that is internal, else the default agency with segment ``unknown``.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from citysoc.core.ecs import Event
+from citysoc.core.topology import Placement, Topology
+
+log = logging.getLogger(__name__)
+
+
+class Enricher:
+    """Adds ``citysoc.*`` placement fields and ``organization.id`` to events, in place."""
+
+    def __init__(self, topology: Topology, default_agency: str) -> None:
+        self.topology = topology
+        self.default_agency = default_agency
+
+    def __call__(self, event: Event) -> Event:
+        source = self._place(event, "source")
+        destination = self._place(event, "destination")
+        host = self._place_host(event)
+        chosen = destination or host or source
+        if chosen is not None:
+            event["organization.id"] = chosen.agency
+            event["citysoc.segment"] = chosen.segment
+            event["citysoc.security_level"] = chosen.security_level
+        else:
+            event["organization.id"] = self.default_agency
+            event["citysoc.segment"] = "unknown"
+        return event
+
+    def _place_host(self, event: Event) -> Placement | None:
+        address = event.get("host.ip")
+        if not isinstance(address, str):
+            name = event.get("host.hostname") or event.get("host.name")
+            address = self.topology.host_address(name) if isinstance(name, str) else None
+            if address is None:
+                return None
+            event["host.ip"] = address
+        return self.topology.locate(address)
+
+    def _place(self, event: Event, side: str) -> Placement | None:
+        address = event.get(f"{side}.ip")
+        if not isinstance(address, str):
+            return None
+        placement = self.topology.locate(address)
+        if placement is None:
+            event[f"citysoc.{side}.zone"] = "internet"
+            return None
+        event[f"citysoc.{side}.zone"] = "internal"
+        event[f"citysoc.{side}.segment"] = placement.segment
+        event[f"citysoc.{side}.agency"] = placement.agency
+        event[f"citysoc.{side}.kind"] = placement.kind
+        event[f"citysoc.{side}.level"] = placement.security_level
+        return placement

@@ -1,0 +1,213 @@
+"""Bidirectional TCP/UDP conversations and the events they give.
+
+A flow is keyed by its unordered 5-tuple. The initiator (``source.*``) is the sender of the
+first SYN, or the receiver of a SYN-ACK, or failing those the side not using a well-known
+port. A TCP flow ends on RST, on FIN from both sides (after a short linger for the last
+ACK), when a new SYN reuses its tuple, after an idle timeout, or at the end of the input.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import communityid
+
+from citysoc.core import ecs
+from citysoc.core.ecs import Event
+from collectors.packet import ACK, FIN, RST, SYN, Datagram
+from collectors.protocols import AppRecord, ModbusSession, TextSession
+from collectors.tcpstream import Stream
+
+log = logging.getLogger(__name__)
+
+PORT_PROTOCOLS = {
+    21: "ftp",
+    22: "ssh",
+    23: "telnet",
+    25: "smtp",
+    53: "dns",
+    67: "dhcp",
+    80: "http",
+    102: "s7comm",
+    123: "ntp",
+    161: "snmp",
+    443: "tls",
+    502: "modbus",
+    514: "syslog",
+    554: "rtsp",
+    1883: "mqtt",
+    3389: "rdp",
+    5432: "postgresql",
+    8000: "http",
+    8080: "http",
+    8443: "tls",
+    8554: "rtsp",
+    20000: "dnp3",
+    37777: "dahua-dvrip",
+    47808: "bacnet",
+}
+LINGER = 2.0
+IDLE_TIMEOUT = {"tcp": 300.0, "udp": 60.0}
+_CID = communityid.CommunityID()
+Endpoint = tuple[str, int]
+FlowKey = tuple[str, Endpoint, Endpoint]
+
+
+def flow_key(d: Datagram) -> FlowKey:
+    a, b = (d.src, d.sport), (d.dst, d.dport)
+    return (d.transport, a, b) if a <= b else (d.transport, b, a)
+
+
+def _initiator(d: Datagram) -> tuple[Endpoint, Endpoint]:
+    here, there = (d.src, d.sport), (d.dst, d.dport)
+    if d.transport == "tcp" and d.flags & SYN:
+        return (there, here) if d.flags & ACK else (here, there)
+    if d.sport in PORT_PROTOCOLS and d.dport not in PORT_PROTOCOLS:
+        return there, here
+    if d.dport not in PORT_PROTOCOLS and d.sport < 1024 <= d.dport:
+        return there, here
+    return here, there
+
+
+@dataclass
+class Flow:
+    transport: str
+    client: Endpoint
+    server: Endpoint
+    start: float
+    ip_version: int
+    protocol: str | None
+    end: float = 0.0
+    packets: list[int] = field(default_factory=lambda: [0, 0])  # client->server, reverse
+    octets: list[int] = field(default_factory=lambda: [0, 0])
+    syn: bool = False
+    synack: bool = False
+    established: bool = False
+    fins: list[bool] = field(default_factory=lambda: [False, False])
+    closed_at: float | None = None
+    streams: tuple[Stream, Stream] = field(default_factory=lambda: (Stream(), Stream()))
+    session: TextSession | ModbusSession | None = None
+    records: int = 0
+    community_id: str = ""
+
+    @property
+    def key(self) -> FlowKey:
+        a, b = sorted((self.client, self.server))
+        return (self.transport, a, b)
+
+    @classmethod
+    def open(cls, d: Datagram, when: float) -> Flow:
+        client, server = _initiator(d)
+        flow = cls(d.transport, client, server, when, d.ip_version, PORT_PROTOCOLS.get(server[1]))
+        make = (
+            communityid.FlowTuple.make_tcp
+            if d.transport == "tcp"
+            else (communityid.FlowTuple.make_udp)
+        )
+        flow.community_id = _CID.calc(make(client[0], server[0], client[1], server[1]))
+        if flow.protocol in ("http", "rtsp"):
+            flow.session = TextSession()
+        elif flow.protocol == "modbus":
+            flow.session = ModbusSession()
+        return flow
+
+    def add(self, d: Datagram, when: float, wirelen: int) -> list[AppRecord]:
+        """Count a packet; returns application records it completed."""
+        forward = (d.src, d.sport) == self.client
+        side = 0 if forward else 1
+        self.packets[side] += 1
+        self.octets[side] += wirelen
+        self.end = max(self.end, when)
+        if d.transport != "tcp":
+            return []
+        return self._tcp(d, side, when)
+
+    def _tcp(self, d: Datagram, side: int, when: float) -> list[AppRecord]:
+        if d.flags & SYN:
+            self.streams[side].start(d.seq)
+            if d.flags & ACK:
+                self.synack = True
+            else:
+                self.syn = True
+        elif d.flags & ACK and side == 0 and self.syn and self.synack:
+            self.established = True
+        if d.flags & RST:
+            self.closed_at = when
+        if d.flags & FIN:
+            self.fins[side] = True
+            if all(self.fins):
+                self.closed_at = when
+        if not d.payload:
+            return []
+        if not self.syn and not self.synack:
+            self.established = True  # mid-stream capture: data flowing both ways is enough
+        data = self.streams[side].feed(d.seq, d.payload)
+        if not data or self.session is None:
+            return []
+        if side == 0:
+            return self.session.client_data(data, when)
+        return self.session.server_data(data, when)
+
+    def finish(self) -> list[AppRecord]:
+        return self.session.finish() if self.session is not None else []
+
+    def base(self) -> Event:
+        """Fields every event of this flow shares."""
+        fields: Event = {
+            "ecs.version": ecs.ECS_VERSION,
+            "event.module": "network_traffic",
+            "event.kind": "event",
+            "source.ip": self.client[0],
+            "source.port": self.client[1],
+            "destination.ip": self.server[0],
+            "destination.port": self.server[1],
+            "network.transport": self.transport,
+            "network.type": f"ipv{self.ip_version}",
+            "network.community_id": self.community_id,
+        }
+        if self.protocol:
+            fields["network.protocol"] = self.protocol
+        return fields
+
+    def app_event(self, record: AppRecord) -> Event:
+        self.records += 1
+        event = self.base()
+        event.update(record.fields)
+        event["@timestamp"] = ecs.timestamp(record.when)
+        event["event.dataset"] = record.dataset
+        event["event.id"] = ecs.event_id(
+            record.dataset, self.community_id, f"{self.start:.6f}", self.records
+        )
+        return event
+
+    def flow_event(self) -> Event:
+        event = self.base()
+        outcome = self.established if self.transport == "tcp" else self.packets[1] > 0
+        if self.transport == "udp" and not outcome:
+            result = "unknown"
+        else:
+            result = "success" if outcome else "failure"
+        event.update(
+            {
+                "@timestamp": ecs.timestamp(self.start),
+                "event.id": ecs.event_id(
+                    "network_traffic.flow", self.community_id, f"{self.start:.6f}"
+                ),
+                "event.category": "network",
+                "event.type": "connection",
+                "event.action": "network_flow",
+                "event.dataset": "network_traffic.flow",
+                "event.outcome": result,
+                "event.start": ecs.timestamp(self.start),
+                "event.end": ecs.timestamp(self.end),
+                "event.duration": round((self.end - self.start) * 1e9),
+                "source.packets": self.packets[0],
+                "source.bytes": self.octets[0],
+                "destination.packets": self.packets[1],
+                "destination.bytes": self.octets[1],
+                "network.packets": sum(self.packets),
+                "network.bytes": sum(self.octets),
+            }
+        )
+        return event

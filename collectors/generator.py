@@ -1,0 +1,394 @@
+"""Deterministic demo traffic for the example city (Ho Chi Minh City), written as pcap files.
+
+Nothing here sends a packet: scapy only builds frames, which are written to a file. The
+same code gives the same bytes on every run (fixed base time, fixed random seed, explicit
+MAC addresses), so the bundled samples can be checked against a fresh generation.
+
+The demo scenario (see :func:`write_demo_pcap`):
+
+* benign: the IOC VMS pulls RTSP from two cameras, then RTP media flows; operators use the
+  e-government portal over HTTP; the VMS resolves the portal's name; the SCADA server polls
+  a flood-control PLC over Modbus/TCP; the bastion opens an SSH session to an app server;
+* attack 1: RTSP Basic-auth brute force against a District 1 camera;
+* attack 2: Hikvision CVE-2021-36260 command injection against a Tan Binh camera;
+* attack 3: a compromised Tan Binh camera scans camera networks for Telnet, Mirai-style.
+
+Regenerate the bundled samples with ``python -m collectors.generator collectors/samples``.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import random
+import struct
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+
+from scapy.layers.dns import DNS, DNSQR, DNSRR
+from scapy.layers.inet import IP, TCP, UDP
+from scapy.layers.l2 import Ether
+from scapy.packet import Packet, Raw
+from scapy.utils import PcapWriter
+
+log = logging.getLogger(__name__)
+
+BASE_EPOCH = datetime(2026, 11, 20, 2, 0, 0, tzinfo=UTC).timestamp()
+SEED = 6179
+ROUTER_MAC = "02:00:00:00:00:fe"
+
+VMS = "10.20.0.10"
+SCADA = "10.20.0.30"
+PLC = "10.40.0.5"
+PORTAL = "10.10.0.20"
+RESOLVER = "10.50.0.53"
+BASTION = "10.60.0.5"
+APP_SERVER = "10.10.1.5"
+BRUTE_FORCER = "203.0.113.50"
+BRUTE_TARGET = "10.31.0.21"
+EXPLOITER = "203.0.113.77"
+EXPLOIT_TARGET = "10.32.1.15"
+INFECTED_CAMERA = "10.32.0.66"
+PORTAL_NAME = "portal.hochiminhcity.gov.vn.example"
+BRUTE_PASSWORDS = (
+    "Hik12345!",
+    "Passw0rd!",
+    "camera2020",
+    "Admin@123",
+    "hcmc1022",
+    "vms-pass7",
+    "letmein99",
+    "qwerty!@#",
+)
+VMS_PASSWORD = "VmsSvc#2026"  # noqa: S105 - synthetic credential inside demo packets
+EXPLOIT_BODY = b'<?xml version="1.0" encoding="UTF-8"?><language>$(id>webLib/x)</language>'
+
+Direction = Literal["c", "s"]
+Turn = tuple[Direction, bytes]
+Ending = Literal["fin", "rst", "refused", "unanswered", "open"]
+
+
+def mac_for(ip: str) -> str:
+    """A stable locally administered MAC per internal address; the router's for the rest."""
+    if not ip.startswith("10."):
+        return ROUTER_MAC
+    a, b, c, d = (int(x) for x in ip.split("."))
+    return f"02:00:{a:02x}:{b:02x}:{c:02x}:{d:02x}"
+
+
+def frame(src: str, dst: str, l4: Packet, when: float) -> Packet:
+    """An Ethernet/IPv4 frame with every address explicit (scapy must never resolve)."""
+    pkt: Packet = Ether(src=mac_for(src), dst=mac_for(dst)) / IP(src=src, dst=dst, ttl=64) / l4
+    pkt.time = when
+    return pkt
+
+
+def tcp_conversation(
+    client: tuple[str, int],
+    server: tuple[str, int],
+    start: float,
+    turns: Sequence[Turn],
+    *,
+    rng: random.Random,
+    ending: Ending = "fin",
+    gap: float = 0.004,
+) -> list[Packet]:
+    """A whole TCP conversation with consistent sequence and acknowledgement numbers.
+
+    ``turns`` are ``("c", payload)`` (client to server) or ``("s", payload)``. ``ending``:
+    ``fin`` closes both ways, ``rst`` has the client reset after the turns, ``refused`` is a
+    SYN answered by RST (no turns), ``unanswered`` a lone SYN, ``open`` leaves it open.
+    """
+    (cip, cport), (sip, sport) = client, server
+    cseq, sseq = rng.getrandbits(32), rng.getrandbits(32)
+    when = start
+    pkts: list[Packet] = []
+
+    def emit(direction: Direction, flags: str, seq: int, ack: int, data: bytes = b"") -> None:
+        nonlocal when
+        src, dst, s_port, d_port = (
+            (cip, sip, cport, sport) if direction == "c" else (sip, cip, sport, cport)
+        )
+        seg = TCP(sport=s_port, dport=d_port, flags=flags, seq=seq % 2**32, ack=ack % 2**32)
+        seg.window = 64240 if direction == "c" else 65160
+        pkts.append(frame(src, dst, seg / Raw(data) if data else seg, when))
+        when += gap
+
+    emit("c", "S", cseq, 0)
+    if ending == "unanswered":
+        return pkts
+    if ending == "refused":
+        emit("s", "RA", 0, cseq + 1)
+        return pkts
+    emit("s", "SA", sseq, cseq + 1)
+    cseq, sseq = cseq + 1, sseq + 1
+    emit("c", "A", cseq, sseq)
+    for direction, data in turns:
+        if direction == "c":
+            emit("c", "PA", cseq, sseq, data)
+            cseq += len(data)
+        else:
+            emit("s", "PA", sseq, cseq, data)
+            sseq += len(data)
+    if ending == "fin":
+        emit("c", "FA", cseq, sseq)
+        cseq += 1
+        emit("s", "FA", sseq, cseq)
+        sseq += 1
+        emit("c", "A", cseq, sseq)
+    elif ending == "rst":
+        emit("c", "RA", cseq, sseq)
+    return pkts
+
+
+@dataclass
+class Capture:
+    """Packets of several conversations, written in time order."""
+
+    rng: random.Random = field(default_factory=lambda: random.Random(SEED))  # noqa: S311
+    packets: list[Packet] = field(default_factory=list)
+
+    def add(self, pkts: Sequence[Packet]) -> None:
+        self.packets.extend(pkts)
+
+    def ephemeral_port(self) -> int:
+        return self.rng.randrange(32768, 60999)
+
+    def tcp(
+        self,
+        client: str,
+        server: tuple[str, int],
+        start: float,
+        turns: Sequence[Turn],
+        ending: Ending = "fin",
+    ) -> None:
+        port = self.ephemeral_port()
+        self.add(
+            tcp_conversation((client, port), server, start, turns, rng=self.rng, ending=ending)
+        )
+
+    def write(self, path: Path) -> int:
+        ordered = sorted(self.packets, key=lambda p: float(p.time))  # stable: ties keep order
+        path.parent.mkdir(parents=True, exist_ok=True)
+        writer = PcapWriter(str(path), linktype=1, sync=False)
+        try:
+            for pkt in ordered:
+                writer.write(pkt)
+        finally:
+            writer.close()
+        return len(ordered)
+
+
+def _basic(user: str, password: str) -> str:
+    return base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+def _rtsp_request(method: str, url: str, cseq: int, extra: str = "") -> bytes:
+    auth = f"Authorization: Basic {_basic('vms-svc', VMS_PASSWORD)}\r\n"
+    ua = "User-Agent: CitySOC-VMS/4.2 (LIVE555 Streaming Media v2020.08.19)\r\n"
+    return f"{method} {url} RTSP/1.0\r\nCSeq: {cseq}\r\n{auth}{ua}{extra}\r\n".encode()
+
+
+def _rtsp_ok(cseq: int, extra: str = "", body: str = "") -> bytes:
+    length = f"Content-Length: {len(body)}\r\n" if body else ""
+    return f"RTSP/1.0 200 OK\r\nCSeq: {cseq}\r\n{extra}{length}\r\n{body}".encode()
+
+
+def _add_rtsp_pull(cap: Capture, camera: str, start: float, media_port: int) -> None:
+    url = f"rtsp://{camera}:554/Streaming/Channels/101"
+    sdp = (
+        "v=0\r\no=- 0 0 IN IP4 " + camera + "\r\ns=Media Presentation\r\nt=0 0\r\n"
+        "m=video 0 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\na=control:trackID=1\r\n"
+    )
+    transport = f"Transport: RTP/AVP;unicast;client_port={media_port}-{media_port + 1}\r\n"
+    server_transport = transport.rstrip("\r\n") + ";server_port=6970-6971\r\n"
+    session = "Session: 4E3A1B2C;timeout=60\r\n"
+    turns: list[Turn] = [
+        ("c", _rtsp_request("OPTIONS", url, 1)),
+        ("s", _rtsp_ok(1, "Public: OPTIONS, DESCRIBE, SETUP, PLAY, TEARDOWN\r\n")),
+        ("c", _rtsp_request("DESCRIBE", url, 2, "Accept: application/sdp\r\n")),
+        ("s", _rtsp_ok(2, "Content-Type: application/sdp\r\n", sdp)),
+        ("c", _rtsp_request("SETUP", url + "/trackID=1", 3, transport)),
+        ("s", _rtsp_ok(3, server_transport + session)),
+        ("c", _rtsp_request("PLAY", url, 4, "Session: 4E3A1B2C\r\nRange: npt=0.000-\r\n")),
+        ("s", _rtsp_ok(4, session)),
+    ]
+    cap.tcp(VMS, (camera, 554), start, turns, ending="open")
+    when = start + 0.2
+    ssrc = cap.rng.getrandbits(32)
+    for n in range(20):
+        header = struct.pack(
+            "!BBHII", 0x80, 96 | (0x80 if n % 5 == 4 else 0), 1000 + n, 90000 + 3000 * n, ssrc
+        )
+        payload = header + cap.rng.randbytes(160)
+        cap.add([frame(camera, VMS, UDP(sport=6970, dport=media_port) / Raw(payload), when)])
+        when += 0.033
+    rtcp = struct.pack("!BBHIIIIII", 0x80, 200, 6, ssrc, 0, 0, 90000, 20, 3200)
+    cap.add([frame(camera, VMS, UDP(sport=6971, dport=media_port + 1) / Raw(rtcp), when)])
+
+
+def _add_benign(cap: Capture, base: float) -> None:
+    _add_rtsp_pull(cap, "10.31.0.11", base + 1.0, 50000)
+    _add_rtsp_pull(cap, "10.32.0.12", base + 3.0, 50002)
+    ua = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/128.0 Safari/537.36"
+    page = b"<html><body>Dich vu cong truc tuyen</body></html>"
+    for i, operator in enumerate(("10.20.0.101", "10.20.0.102", "10.20.0.101")):
+        request = (
+            f"GET /dich-vu-cong?ma=123 HTTP/1.1\r\nHost: {PORTAL_NAME}\r\n"
+            f"User-Agent: {ua}\r\nAccept: text/html\r\n\r\n"
+        ).encode()
+        response = (
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n"
+            + f"Content-Length: {len(page)}\r\n\r\n".encode()
+            + page
+        )
+        cap.tcp(operator, (PORTAL, 80), base + 10.0 + 20 * i, [("c", request), ("s", response)])
+    for i in range(3):
+        when = base + 9.0 + 20 * i
+        port, qid = cap.ephemeral_port(), cap.rng.getrandbits(16)
+        query = DNS(id=qid, rd=1, qd=DNSQR(qname=PORTAL_NAME, qtype="A"))
+        answer = DNS(
+            id=qid,
+            qr=1,
+            aa=1,
+            rd=1,
+            ra=1,
+            qd=DNSQR(qname=PORTAL_NAME, qtype="A"),
+            an=DNSRR(rrname=PORTAL_NAME, type="A", ttl=300, rdata=PORTAL),
+        )
+        cap.add([frame(VMS, RESOLVER, UDP(sport=port, dport=53) / query, when)])
+        cap.add([frame(RESOLVER, VMS, UDP(sport=53, dport=port) / answer, when + 0.0012)])
+    modbus: list[Turn] = []
+    for tid in range(1, 6):
+        modbus.append(("c", struct.pack("!HHHBBHH", tid, 0, 6, 1, 3, 0, 4)))
+        values = struct.pack("!4H", 120 + tid, 35, 1, 0)
+        modbus.append(
+            ("s", struct.pack("!HHHBBB", tid, 0, 3 + len(values), 1, 3, len(values)) + values)
+        )
+    cap.tcp(SCADA, (PLC, 502), base + 5.0, modbus)
+    ssh: list[Turn] = [
+        ("s", b"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n"),
+        ("c", b"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n"),
+    ]
+    for n in range(6):
+        ssh.append(("c" if n % 2 == 0 else "s", cap.rng.randbytes(48 + 16 * n)))
+    cap.tcp(BASTION, (APP_SERVER, 22), base + 30.0, ssh)
+
+
+def _add_rtsp_bruteforce(cap: Capture, start: float) -> None:
+    url = f"rtsp://{BRUTE_TARGET}:554/Streaming/Channels/101"
+    for i, password in enumerate(BRUTE_PASSWORDS):
+        request = (
+            f"DESCRIBE {url} RTSP/1.0\r\nCSeq: {i + 2}\r\n"
+            f"Authorization: Basic {_basic('admin', password)}\r\n"
+            "User-Agent: LibVLC/3.0.8 (LIVE555 Streaming Media v2016.11.28)\r\n"
+            "Accept: application/sdp\r\n\r\n"
+        ).encode()
+        reply = (
+            f"RTSP/1.0 401 Unauthorized\r\nCSeq: {i + 2}\r\n"
+            'WWW-Authenticate: Basic realm="IP Camera"\r\n\r\n'
+        ).encode()
+        cap.tcp(BRUTE_FORCER, (BRUTE_TARGET, 554), start + 2.4 * i, [("c", request), ("s", reply)])
+
+
+def _add_hikvision_exploit(cap: Capture, start: float) -> None:
+    request = (
+        f"PUT /SDK/webLanguage HTTP/1.1\r\nHost: {EXPLOIT_TARGET}\r\n"
+        "User-Agent: python-requests/2.25.1\r\nAccept: */*\r\n"
+        "Content-Type: application/x-www-form-urlencoded; charset=UTF-8\r\n"
+        f"Content-Length: {len(EXPLOIT_BODY)}\r\n\r\n"
+    ).encode() + EXPLOIT_BODY
+    reply = b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n"
+    cap.tcp(EXPLOITER, (EXPLOIT_TARGET, 80), start, [("c", request), ("s", reply)])
+
+
+def telnet_scan_targets() -> list[str]:
+    """The 30 addresses the infected camera probes: 15 in District 1, 15 in Tan Binh."""
+    d1 = [f"10.31.{i % 4}.{40 + 7 * i}" for i in range(15)]
+    tanbinh = [f"10.32.{i % 8}.{17 + 11 * i}" for i in range(15)]
+    return [addr for pair in zip(d1, tanbinh, strict=True) for addr in pair]
+
+
+TELNET_REFUSING = frozenset({2, 9, 17, 25})  # indexes of targets answering with RST
+TELNET_OPEN = frozenset({5, 21})  # indexes of targets completing the handshake
+
+
+def _add_telnet_scan(cap: Capture, start: float) -> None:
+    guess: list[Turn] = [
+        ("s", b"\xff\xfd\x18\xff\xfd\x20\r\nlogin: "),
+        ("c", b"admin\r\n"),
+        ("s", b"Password: "),
+        ("c", b"admin\r\n"),
+        ("s", b"\r\nLogin incorrect\r\nlogin: "),
+    ]
+    for i, target in enumerate(telnet_scan_targets()):
+        when = start + 0.95 * i
+        if i in TELNET_OPEN:
+            cap.tcp(INFECTED_CAMERA, (target, 23), when, guess, ending="fin")
+        elif i in TELNET_REFUSING:
+            cap.tcp(INFECTED_CAMERA, (target, 23), when, [], ending="refused")
+        else:
+            cap.tcp(INFECTED_CAMERA, (target, 23), when, [], ending="unanswered")
+
+
+def demo_capture() -> Capture:
+    """The whole demo scenario, in memory."""
+    cap = Capture()
+    _add_benign(cap, BASE_EPOCH)
+    _add_rtsp_bruteforce(cap, BASE_EPOCH + 180.0)
+    _add_hikvision_exploit(cap, BASE_EPOCH + 190.123)
+    _add_telnet_scan(cap, BASE_EPOCH + 300.0)
+    return cap
+
+
+def write_demo_pcap(path: Path) -> int:
+    """Write the demo scenario to ``path``; returns the number of packets."""
+    count = demo_capture().write(path)
+    log.info("wrote %d packets to %s", count, path)
+    return count
+
+
+def pcap_records(data: bytes) -> list[tuple[int, int]]:
+    """(offset, length) of every complete record of a classic pcap file."""
+    endian = "<" if data[:4] in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1") else ">"
+    records, offset = [], 24
+    while offset + 16 <= len(data):
+        caplen = struct.unpack(endian + "I", data[offset + 8 : offset + 12])[0]
+        if offset + 16 + caplen > len(data):
+            break
+        records.append((offset, 16 + caplen))
+        offset += 16 + caplen
+    return records
+
+
+def write_truncated_pcap(src: Path, dst: Path) -> int:
+    """Copy ``src`` cut in the middle of a packet record past its middle.
+
+    Returns the number of complete records kept; the cut record is the next one.
+    """
+    data = src.read_bytes()
+    records = pcap_records(data)
+    keep = len(records) // 2
+    offset, length = next((r for r in records[keep:] if r[1] > 40), records[keep])
+    keep = records.index((offset, length))
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    dst.write_bytes(data[: offset + 16 + (length - 16) // 2])
+    return keep
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Regenerate the bundled samples into the folder given (default: collectors/samples)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    folder = Path(args[0]) if args else Path(__file__).with_name("samples")
+    write_demo_pcap(folder / "demo-city.pcap")
+    write_truncated_pcap(folder / "demo-city.pcap", folder / "demo-city-truncated.pcap")
+    return 0
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO)
+    raise SystemExit(main())

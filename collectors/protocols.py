@@ -1,0 +1,310 @@
+"""Application protocols seen in flows: HTTP, RTSP and Modbus/TCP sessions, DNS messages.
+
+Each session turns reassembled bytes into :class:`AppRecord` s: the application fields
+of one event; the flow adds addresses, ports and ids. Credentials never leave here:
+``Authorization`` headers give ``user.name`` only, and password-looking parameters in
+URLs and bodies are replaced by ``REDACTED``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+import struct
+from collections import deque
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from scapy.layers.dns import DNS, dnstypes
+
+from citysoc.core.ecs import Event
+from collectors.textproto import Message, MessageParser
+
+SECRET_PARAM = re.compile(
+    r"(?i)\b((?:pass(?:word|wd)?|pwd|secret|token|api[_-]?key|credentials?)[\w.-]*=)[^&\s\"']*"
+)
+SECRET_JSON = re.compile(r"(?i)(\"(?:pass\w*|pwd|secret|token)\"\s*:\s*\")[^\"]*")
+SECRET_XML = re.compile(r"(?i)(<(pass\w*|pwd|secret)>)[^<]*")
+TRANSPORT_PORTS = re.compile(r"(client_port|server_port)=(\d+)(?:-(\d+))?")
+DNS_RCODES = {0: "NOERROR", 1: "FORMERR", 2: "SERVFAIL", 3: "NXDOMAIN", 4: "NOTIMP", 5: "REFUSED"}
+MODBUS_FUNCTIONS = {
+    1: "read_coils",
+    2: "read_discrete_inputs",
+    3: "read_holding_registers",
+    4: "read_input_registers",
+    5: "write_single_coil",
+    6: "write_single_register",
+    8: "diagnostics",
+    15: "write_multiple_coils",
+    16: "write_multiple_registers",
+    22: "mask_write_register",
+    23: "read_write_multiple_registers",
+    43: "encapsulated_interface",
+}
+MODBUS_WRITES = frozenset({5, 6, 15, 16, 22, 23})
+
+
+@dataclass(frozen=True)
+class AppRecord:
+    """The application part of one event; ``dataset`` is its ``event.dataset``."""
+
+    dataset: str
+    when: float
+    fields: Event
+
+
+def redact(text: str) -> str:
+    """Replace the values of password-like parameters (query, form, JSON, XML)."""
+    text = SECRET_PARAM.sub(r"\1REDACTED", text)
+    text = SECRET_JSON.sub(r"\1REDACTED", text)
+    return SECRET_XML.sub(r"\1REDACTED", text)
+
+
+def auth_user(headers: dict[str, str]) -> str | None:
+    """The user name of a Basic or Digest ``Authorization`` header; never the secret."""
+    scheme, _, credentials = headers.get("authorization", "").strip().partition(" ")
+    if scheme.lower() == "basic":
+        try:
+            decoded = base64.b64decode(credentials.strip(), validate=True)
+        except (binascii.Error, ValueError):
+            return None
+        return decoded.decode("utf-8", "replace").partition(":")[0] or None
+    if scheme.lower() == "digest":
+        m = re.search(r'username="([^"]*)"', credentials)
+        return m.group(1) if m else None
+    return None
+
+
+def url_fields(target: str, host: str | None) -> Event:
+    """ECS ``url.*`` from a request target, with any password in it removed."""
+    fields: Event = {}
+    parts = urlsplit(target)
+    user = None
+    if parts.netloc and "@" in parts.netloc:
+        userinfo, _, hostport = parts.netloc.rpartition("@")
+        user = userinfo.partition(":")[0]
+        target = target.replace(parts.netloc, f"{user}@{hostport}" if user else hostport, 1)
+        parts = urlsplit(target)
+    fields["url.original"] = redact(target)
+    fields["url.path"] = parts.path or "/"
+    if parts.query:
+        fields["url.query"] = redact(parts.query)
+    if parts.scheme:
+        fields["url.scheme"] = parts.scheme
+    domain = parts.hostname or (host.rpartition(":")[0] if host and ":" in host else host)
+    if domain:
+        fields["url.domain"] = domain
+    if user:
+        fields["user.name"] = user
+    return fields
+
+
+def _common(request: Message) -> Event:
+    fields = url_fields(request.target, request.headers.get("host"))
+    user = auth_user(request.headers)
+    if user:
+        fields["user.name"] = user
+    if "user-agent" in request.headers:
+        fields["user_agent.original"] = request.headers["user-agent"]
+    return fields
+
+
+def http_fields(request: Message, response: Message | None) -> Event:
+    fields: Event = {
+        "event.category": "web",
+        "event.type": "access",
+        "event.action": "http_request",
+        "network.protocol": "http",
+        "http.version": request.version,
+        "http.request.method": request.method,
+        "http.request.body.bytes": request.body_length,
+        **_common(request),
+    }
+    if request.body:
+        fields["http.request.body.content"] = redact(request.body.decode("utf-8", "replace"))
+    if "content-type" in request.headers:
+        fields["http.request.mime_type"] = request.headers["content-type"]
+    if "referer" in request.headers:
+        fields["http.request.referrer"] = redact(request.headers["referer"])
+    fields["event.outcome"] = "unknown"
+    if response is not None:
+        fields["http.response.status_code"] = response.status
+        fields["http.response.body.bytes"] = response.body_length
+        if "content-type" in response.headers:
+            fields["http.response.mime_type"] = response.headers["content-type"]
+        fields["event.outcome"] = "failure" if response.status >= 400 else "success"
+    return fields
+
+
+def rtsp_fields(request: Message, response: Message | None) -> Event:
+    fields: Event = {
+        "event.category": "network",
+        "event.type": "protocol",
+        "event.action": "rtsp_request",
+        "network.protocol": "rtsp",
+        "rtsp.version": request.version,
+        "rtsp.request.method": request.method,
+        **_common(request),
+    }
+    if request.headers.get("cseq", "").isdigit():
+        fields["rtsp.request.cseq"] = int(request.headers["cseq"])
+    fields["event.outcome"] = "unknown"
+    if response is not None:
+        fields["rtsp.response.status_code"] = response.status
+        fields["event.outcome"] = "failure" if response.status in (401, 403) else "success"
+    return fields
+
+
+@dataclass
+class TextSession:
+    """HTTP or RTSP requests paired with their responses, in order."""
+
+    requests: MessageParser = field(default_factory=lambda: MessageParser("request"))
+    responses: MessageParser = field(default_factory=lambda: MessageParser("response"))
+    queue: deque[Message] = field(default_factory=deque)
+    media_ports: set[tuple[str, int]] = field(default_factory=set)
+
+    def client_data(self, data: bytes, when: float) -> list[AppRecord]:
+        self.queue.extend(self.requests.feed(data, when))
+        return []
+
+    def server_data(self, data: bytes, when: float) -> list[AppRecord]:
+        records = []
+        for response in self.responses.feed(data, when):
+            if response.protocol == "http" and 100 <= response.status < 200:
+                continue
+            if self.queue:
+                records.append(self._record(self.queue.popleft(), response))
+        return records
+
+    def finish(self) -> list[AppRecord]:
+        records = []
+        for response in self.responses.finish():
+            if self.queue:
+                records.append(self._record(self.queue.popleft(), response))
+        records.extend(self._record(request, None) for request in self.queue)
+        self.queue.clear()
+        return records
+
+    def _record(self, request: Message, response: Message | None) -> AppRecord:
+        if request.protocol == "rtsp":
+            if response is not None and request.method == "SETUP":
+                self._learn_media(response.headers.get("transport", ""))
+            return AppRecord("network_traffic.rtsp", request.when, rtsp_fields(request, response))
+        return AppRecord("network_traffic.http", request.when, http_fields(request, response))
+
+    def _learn_media(self, transport: str) -> None:
+        for side, low, high in TRANSPORT_PORTS.findall(transport):
+            for port in range(int(low), int(high or low) + 1):
+                self.media_ports.add((side, port))
+
+
+@dataclass
+class ModbusSession:
+    """Modbus/TCP requests (MBAP framing) paired with responses by transaction id."""
+
+    client_buf: bytearray = field(default_factory=bytearray)
+    server_buf: bytearray = field(default_factory=bytearray)
+    open: dict[tuple[int, int], tuple[float, bytes]] = field(default_factory=dict)
+    broken: bool = False
+
+    def client_data(self, data: bytes, when: float) -> list[AppRecord]:
+        for tid, unit, pdu in self._frames(self.client_buf, data):
+            self.open[(tid, unit)] = (when, pdu)
+        return []
+
+    def server_data(self, data: bytes, when: float) -> list[AppRecord]:
+        records = []
+        for tid, unit, pdu in self._frames(self.server_buf, data):
+            request = self.open.pop((tid, unit), None)
+            if request is not None:
+                records.append(self._record(tid, unit, request, pdu))
+        return records
+
+    def finish(self) -> list[AppRecord]:
+        records = [self._record(t, u, req, None) for (t, u), req in self.open.items()]
+        self.open.clear()
+        return records
+
+    def _frames(self, buf: bytearray, data: bytes) -> list[tuple[int, int, bytes]]:
+        if self.broken:
+            return []
+        buf += data
+        frames = []
+        while len(buf) >= 8:
+            tid, proto, length, unit = struct.unpack_from("!HHHB", buf, 0)
+            if proto != 0 or not 2 <= length <= 254:
+                self.broken = True
+                break
+            if len(buf) < 6 + length:
+                break
+            frames.append((tid, unit, bytes(buf[7 : 6 + length])))
+            del buf[: 6 + length]
+        return frames
+
+    def _record(
+        self, tid: int, unit: int, request: tuple[float, bytes], response: bytes | None
+    ) -> AppRecord:
+        when, pdu = request
+        code = pdu[0]
+        fields: Event = {
+            "event.category": "network",
+            "event.type": "change" if code in MODBUS_WRITES else "protocol",
+            "event.action": "modbus_" + MODBUS_FUNCTIONS.get(code, "request"),
+            "network.protocol": "modbus",
+            "modbus.function_code": code,
+            "modbus.function_name": MODBUS_FUNCTIONS.get(code, f"function_{code}"),
+            "modbus.unit_id": unit,
+            "modbus.transaction_id": tid,
+            "event.outcome": "unknown",
+        }
+        if code in (1, 2, 3, 4, 5, 6, 15, 16) and len(pdu) >= 5:
+            address, value = struct.unpack_from("!HH", pdu, 1)
+            fields["modbus.register.address"] = address
+            if code not in (5, 6):
+                fields["modbus.register.quantity"] = value
+        if response:
+            fields["event.outcome"] = "success"
+            if response[0] & 0x80:
+                fields["event.outcome"] = "failure"
+                fields["modbus.exception_code"] = response[1] if len(response) > 1 else 0
+        return AppRecord("network_traffic.modbus", when, fields)
+
+
+def dns_fields(payload: bytes) -> Event:
+    """ECS ``dns.*`` of one DNS message; raises ``ValueError`` when it cannot be read."""
+    try:
+        msg = DNS(payload)
+        questions = list(msg.qd or [])
+        answers = list(msg.an or [])
+    except Exception as exc:  # scapy raises many kinds on hostile input
+        raise ValueError(f"undecodable DNS: {exc}") from exc
+    if len(payload) < 12:
+        raise ValueError("DNS message shorter than its header")
+    fields: Event = {
+        "event.category": "network",
+        "event.type": "protocol",
+        "network.protocol": "dns",
+        "dns.id": str(msg.id),
+        "dns.type": "answer" if msg.qr else "query",
+        "dns.op_code": str(msg.opcode),
+        "event.action": "dns_answer" if msg.qr else "dns_query",
+    }
+    if questions:
+        q = questions[0]
+        fields["dns.question.name"] = _name(q.qname)
+        fields["dns.question.type"] = dnstypes.get(q.qtype, str(q.qtype))
+    if msg.qr:
+        fields["dns.response_code"] = DNS_RCODES.get(int(msg.rcode), str(msg.rcode))
+        fields["citysoc.dns.answer_count"] = len(answers)
+        resolved = [str(rr.rdata) for rr in answers if getattr(rr, "type", 0) in (1, 28)]
+        if resolved:
+            fields["dns.resolved_ip"] = resolved[0]
+        fields["event.outcome"] = "success" if msg.rcode == 0 else "failure"
+    return fields
+
+
+def _name(raw: object) -> str:
+    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+    return text.rstrip(".")

@@ -1,0 +1,47 @@
+"""Counters every collector keeps: what came in, what was parsed, what went wrong and where."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+
+from citysoc.core.errors import Location
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class CollectorStats:
+    """Counts of one collector run; errors and skips are counted per reason.
+
+    ``received`` counts raw records (packets, lines, messages), ``parsed`` the ones that
+    were understood, ``events`` the ECS events produced (one record may give several).
+    """
+
+    received: int = 0
+    parsed: int = 0
+    events: int = 0
+    errors: Counter[str] = field(default_factory=Counter)
+    skipped: Counter[str] = field(default_factory=Counter)
+
+    def error(self, reason: str, location: Location, detail: str) -> None:
+        """Count a bad record and log a warning that says where it was found."""
+        self.errors[reason] += 1
+        log.warning("%s: %s (%s)", location, reason, detail)
+
+    def skip(self, reason: str, count: int = 1) -> None:
+        """Count records deliberately left out (for example RTP media packets)."""
+        self.skipped[reason] += count
+
+    def summary(self) -> dict[str, object]:
+        """A plain dict for reports and the CLI."""
+        return {
+            "received": self.received,
+            "parsed": self.parsed,
+            "events": self.events,
+            "errors": dict(sorted(self.errors.items())),
+            "skipped": dict(sorted(self.skipped.items())),
+            "error_count": sum(self.errors.values()),
+            "skipped_count": sum(self.skipped.values()),
+        }

@@ -1,0 +1,360 @@
+"""Syslog text (RFC 3164 and RFC 5424) to flat ECS, with parsers for the city's programs.
+
+The header gives ``log.syslog.*``, ``host.hostname``, ``process.name``/``pid`` and the time
+(RFC 3164 times carry no year or zone: they are read as UTC in the year of ``received``,
+or the year before when that would put them more than a day in the future). The message
+then goes to the first program parser that recognises it:
+
+* **sshd**: ``Failed password``, ``Accepted password``/``publickey``, ``Invalid user``
+  (``system.auth``, ``event.action`` ``ssh_login``);
+* **Hikvision cameras**: ``HIKVISION: [Operation] Remote: Login failed, User: admin,
+  IP: 203.0.113.50`` (``cctv.hikvision``, ``event.action`` ``camera_login``);
+* **Dahua NVRs**: ``DahuaNVR: Login failed: User[admin] IP[203.0.113.50] Reason[...]`` or
+  ``DahuaNVR: Login: User[op] IP[10.20.0.10] Type[Web3.0]`` (``cctv.dahua``,
+  ``event.action`` ``nvr_login``);
+* **nftables/iptables** kernel log lines ``<prefix> IN=.. OUT=.. SRC=.. DST=.. PROTO=..
+  SPT=.. DPT=..`` (``iptables.log``; ``event.action`` ``firewall-drop``, ``-reject`` or
+  ``-accept`` from the log prefix, ``firewall-drop`` without one);
+* **the IOC VMS** operator audit line, ``key=value`` pairs after the tag ``vms-audit``::
+
+      vms-audit: action=login result=success user=op.nguyen src=10.20.0.101 console=wall-2
+
+  (``action`` is ``login`` or ``logout``, ``result`` ``success`` or ``failure``;
+  ``vms.audit``, ``event.action`` ``vms_login``).
+
+Anything else is kept as ``syslog.generic`` with ``message`` and ``event.original``.
+Messages over 64 KiB are truncated and binary ones are kept escaped; both are counted.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from citysoc.core import ecs
+from citysoc.core.ecs import Event
+from citysoc.core.errors import CollectorError, Location
+from collectors.stats import CollectorStats
+
+log = logging.getLogger(__name__)
+
+MAX_MESSAGE = 64 * 1024
+BINARY = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
+IP = r"[0-9A-Fa-f:.]{3,45}"
+RFC5424 = re.compile(
+    r"^<(?P<pri>\d{1,3})>1 (?P<ts>\S+) (?P<host>\S+) (?P<app>\S+) (?P<pid>\S+) (?P<msgid>\S+) "
+    r"(?P<sd>-|(?:\[(?:[^\]\\]|\\.)*\])+) ?(?P<msg>.*)$",
+    re.DOTALL,
+)
+RFC3164 = re.compile(
+    r"^(?:<(?P<pri>\d{1,3})>)?(?P<ts>[A-Z][a-z]{2} [ 0-9]\d \d\d:\d\d:\d\d) (?P<host>\S+) "
+    r"(?:(?P<app>[^\s:\[]{1,48})(?:\[(?P<pid>\d+)\])?: ?)?(?P<msg>.*)$",
+    re.DOTALL,
+)
+SSH_FAILED = re.compile(
+    rf"^Failed (?P<method>password|publickey|keyboard-interactive/pam) for (?:invalid user )?"
+    rf"(?P<user>\S+) from (?P<ip>{IP}) port (?P<port>\d+)"
+)
+SSH_ACCEPTED = re.compile(
+    rf"^Accepted (?P<method>password|publickey|keyboard-interactive/pam) for (?P<user>\S+) "
+    rf"from (?P<ip>{IP}) port (?P<port>\d+)"
+)
+SSH_INVALID = re.compile(rf"^Invalid user (?P<user>\S*) from (?P<ip>{IP})(?: port (?P<port>\d+))?")
+HIKVISION = re.compile(
+    rf"Remote:? (?P<what>Login failed|Illegal Login|Login|Logout)\b.*?User:? (?P<user>[^,\s]+)"
+    rf".*?IP:? (?P<ip>{IP})",
+    re.IGNORECASE,
+)
+DAHUA = re.compile(
+    rf"(?P<what>Login failed|Login|Logout):? User\[(?P<user>[^\]]*)\] IP\[(?P<ip>{IP})\]"
+    r"(?: Reason\[(?P<reason>[^\]]*)\])?",
+    re.IGNORECASE,
+)
+FIREWALL = re.compile(r"(?:^|\s)IN=(?P<in>\S*) OUT=(?P<out>\S*)")
+KV = re.compile(r"(\w+)=(\"[^\"]*\"|\S+)")
+FACILITIES = (
+    "kern",
+    "user",
+    "mail",
+    "daemon",
+    "auth",
+    "syslog",
+    "lpr",
+    "news",
+    "uucp",
+    "cron",
+    "authpriv",
+    "ftp",
+    "ntp",
+    "security",
+    "console",
+    "solaris-cron",
+)
+SEVERITIES = (
+    "emergency",
+    "alert",
+    "critical",
+    "error",
+    "warning",
+    "notice",
+    "informational",
+    "debug",
+)
+
+
+def read_syslog_file(
+    path: Path, stats: CollectorStats, *, received: float | None = None
+) -> Iterator[Event]:
+    """One event per line of a syslog file; ``received`` defaults to the file's mtime."""
+    try:
+        data = path.read_bytes()
+        when = path.stat().st_mtime if received is None else received
+    except OSError as exc:
+        raise CollectorError(
+            f"cannot read syslog file: {exc}", location=Location(str(path))
+        ) from exc
+    return _lines(data, path, stats, when)
+
+
+def _lines(data: bytes, path: Path, stats: CollectorStats, received: float) -> Iterator[Event]:
+    for number, line in enumerate(data.split(b"\n"), start=1):
+        line = line.rstrip(b"\r")
+        if not line.strip():
+            continue
+        yield parse_syslog(line, Location(str(path), line=number), stats, received=received)
+
+
+def parse_syslog(
+    message: str | bytes, location: Location, stats: CollectorStats, *, received: float
+) -> Event:
+    """One syslog message to an event; never raises on content, never drops it."""
+    stats.received += 1
+    raw = message if isinstance(message, bytes) else message.encode("utf-8", "surrogatepass")
+    text = _text(raw, location, stats)
+    event: Event = {
+        "@timestamp": ecs.timestamp(received),
+        "ecs.version": ecs.ECS_VERSION,
+        "event.id": ecs.event_id("syslog", location.line, location.record, raw[:MAX_MESSAGE]),
+        "event.kind": "event",
+        "event.category": "host",
+        "event.type": "info",
+        "event.module": "syslog",
+        "event.dataset": "syslog.generic",
+        "event.created": ecs.timestamp(received),
+        "event.original": text,
+        "message": text,
+    }
+    body = _header(text, event, received)
+    for parse in PROGRAM_PARSERS:
+        if parse(str(event.get("process.name", "")), body, event):
+            break
+    stats.parsed += 1
+    stats.events += 1
+    return event
+
+
+def _text(raw: bytes, location: Location, stats: CollectorStats) -> str:
+    if len(raw) > MAX_MESSAGE:
+        stats.error("syslog-oversized", location, f"{len(raw)} bytes, kept {MAX_MESSAGE}")
+        raw = raw[:MAX_MESSAGE]
+    try:
+        text, invalid = raw.decode("utf-8"), False
+    except UnicodeDecodeError:
+        text, invalid = raw.decode("utf-8", "backslashreplace"), True
+    text = text.removeprefix("\ufeff")
+    if invalid or BINARY.search(text):
+        stats.error("syslog-binary", location, "control characters or invalid UTF-8")
+        text = BINARY.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    return text.rstrip("\r\n")
+
+
+def _header(text: str, event: Event, received: float) -> str:
+    m = RFC5424.match(text)
+    if m:
+        event["log.syslog.version"] = "1"
+        for name, key in (
+            ("log.syslog.appname", "app"),
+            ("log.syslog.procid", "pid"),
+            ("log.syslog.msgid", "msgid"),
+        ):
+            if m.group(key) != "-":
+                event[name] = m.group(key)
+        stamp = _iso(m.group("ts"))
+        if m.group("sd") != "-":
+            event["log.syslog.structured_data"] = m.group("sd")
+    else:
+        m = RFC3164.match(text)
+        if not m:
+            return text
+        stamp = _bsd(m.group("ts"), received)
+    if m.group("pri") is not None and int(m.group("pri")) <= 191:
+        _priority(int(m.group("pri")), event)
+    if m.group("host") != "-":
+        event["host.hostname"] = event["log.syslog.hostname"] = m.group("host")
+    if m.group("app") and m.group("app") != "-":
+        event["process.name"] = m.group("app")
+    if m.group("pid") and m.group("pid").isdigit():
+        event["process.pid"] = int(m.group("pid"))
+    if stamp is not None:
+        event["@timestamp"] = ecs.timestamp(stamp)
+    event["message"] = m.group("msg")
+    return str(m.group("msg"))
+
+
+def _priority(pri: int, event: Event) -> None:
+    facility, severity = divmod(pri, 8)
+    event["log.syslog.priority"] = pri
+    event["log.syslog.facility.code"] = facility
+    event["log.syslog.severity.code"] = severity
+    event["log.syslog.severity.name"] = SEVERITIES[severity]
+    if facility < len(FACILITIES):
+        event["log.syslog.facility.name"] = FACILITIES[facility]
+
+
+def _iso(value: str) -> float | None:
+    try:
+        moment = datetime.fromisoformat(value)
+        moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        epoch = moment.timestamp()
+        ecs.timestamp(epoch)
+    except (ValueError, OverflowError, OSError):
+        return None
+    return epoch
+
+
+def _bsd(value: str, received: float) -> float | None:
+    now = datetime.fromtimestamp(received, UTC)
+    for year in (now.year, now.year - 1):
+        try:
+            moment = datetime.strptime(f"{year} {value}", "%Y %b %d %H:%M:%S").replace(tzinfo=UTC)
+        except ValueError:
+            continue  # 29 February in the wrong year, or a bad month
+        if moment <= now + timedelta(days=1):
+            return moment.timestamp()
+    return None
+
+
+def _auth(event: Event, dataset: str, action: str, ok: bool, user: str, ip: str | None) -> None:
+    module = dataset.partition(".")[0]
+    event.update(
+        {
+            "event.module": module,
+            "event.dataset": dataset,
+            "event.category": "authentication",
+            "event.type": "end" if "logout" in action else "start" if ok else "info",
+            "event.action": action,
+            "event.outcome": "success" if ok else "failure",
+            "user.name": user,
+        }
+    )
+    if ip:
+        event["source.ip"] = ip
+
+
+def _sshd(program: str, body: str, event: Event) -> bool:
+    if program != "sshd":
+        return False
+    for pattern, ok in ((SSH_ACCEPTED, True), (SSH_FAILED, False), (SSH_INVALID, False)):
+        m = pattern.match(body)
+        if m:
+            _auth(event, "system.auth", "ssh_login", ok, m.group("user"), m.group("ip"))
+            if m.group("port"):
+                event["source.port"] = int(m.group("port"))
+            if "method" in m.groupdict():
+                event["system.auth.ssh.method"] = m.group("method")
+            if pattern is SSH_INVALID:
+                event["system.auth.ssh.event"] = "Invalid"
+            return True
+    return False
+
+
+def _camera(program: str, body: str, event: Event) -> bool:
+    name = program.lower()
+    pattern, dataset, action = (
+        (HIKVISION, "cctv.hikvision", "camera_login")
+        if name.startswith("hikvision")
+        else (DAHUA, "cctv.dahua", "nvr_login")
+        if name.startswith("dahua")
+        else (None, "", "")
+    )
+    m = pattern.search(body) if pattern else None
+    if not m:
+        return False
+    what = m.group("what").lower()
+    ok = what in ("login", "logout")
+    _auth(
+        event,
+        dataset,
+        action.replace("login", what) if what == "logout" else action,
+        ok,
+        m.group("user"),
+        m.group("ip"),
+    )
+    if m.groupdict().get("reason"):
+        event["event.reason"] = m.group("reason")
+    return True
+
+
+def _firewall(program: str, body: str, event: Event) -> bool:
+    m = FIREWALL.search(body)
+    if not m:
+        return False
+    fields = dict(KV.findall(body[m.start() :]))
+    if "SRC" not in fields:
+        return False
+    prefix = re.sub(r"^\[\s*\d+\.\d+\]\s*", "", body[: m.start()]).strip()
+    lowered = prefix.lower()
+    verdict = next((v for v in ("drop", "reject", "accept") if v in lowered), None)
+    if verdict is None and ("allow" in lowered or "pass" in lowered):
+        verdict = "accept"
+    if verdict is None and not prefix:
+        verdict = "drop"  # policy drops log without a prefix in the city's rule sets
+    action = f"firewall-{verdict}" if verdict else re.sub(r"\W+", "-", lowered).strip("-")
+    event.update(
+        {
+            "event.module": "iptables",
+            "event.dataset": "iptables.log",
+            "event.category": "network",
+            "event.type": "allowed" if verdict == "accept" else "denied",
+            "event.action": action,
+        }
+    )
+    if prefix:
+        event["rule.name"] = prefix
+    for key, name, cast in (
+        ("SRC", "source.ip", str),
+        ("DST", "destination.ip", str),
+        ("SPT", "source.port", int),
+        ("DPT", "destination.port", int),
+        ("PROTO", "network.transport", str.lower),
+        ("IN", "observer.ingress.interface.name", str),
+        ("OUT", "observer.egress.interface.name", str),
+        ("LEN", "iptables.length", int),
+        ("TTL", "iptables.ttl", int),
+    ):
+        value = fields.get(key)
+        if value:
+            try:
+                event[name] = cast(value)
+            except ValueError:
+                continue
+    return True
+
+
+def _vms(program: str, body: str, event: Event) -> bool:
+    if program != "vms-audit":
+        return False
+    fields = {k: v.strip('"') for k, v in KV.findall(body)}
+    if fields.get("action") not in ("login", "logout") or "user" not in fields:
+        return False
+    ok = fields.get("result", "success") == "success"
+    _auth(event, "vms.audit", f"vms_{fields['action']}", ok, fields["user"], fields.get("src"))
+    if "console" in fields:
+        event["vms.console"] = fields["console"]
+    return True
+
+
+PROGRAM_PARSERS: tuple[Callable[[str, str, Event], bool], ...] = (_sshd, _camera, _firewall, _vms)

@@ -1,0 +1,49 @@
+"""The SQLite event store on a real file: a reader sees a writer's events (WAL), reopening
+keeps them, and a second writer process duplicates nothing."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from citysoc.core.ecs import event_id
+from eventstore.sqlite import SqliteEventStore, connect
+
+pytestmark = pytest.mark.integration
+
+
+def events(n: int) -> list[dict[str, object]]:
+    return [
+        {"event.id": event_id("f", i), "@timestamp": "2026-11-20T02:00:00.000Z", "x.n": i}
+        for i in range(n)
+    ]
+
+
+def test_reader_connection_sees_writes_and_reopen_keeps_them(tmp_path: Path) -> None:
+    path = tmp_path / "events.db"
+    with SqliteEventStore(path) as store:
+        store.write(events(100))
+        reader = connect(path, readonly=True)
+        assert reader.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 100
+        reader.close()
+    with SqliteEventStore(path) as store:
+        assert store.count() == 100
+        assert store.get([event_id("f", 7)])[0]["x.n"] == 7
+
+
+def test_another_process_writing_the_same_events_adds_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "events.db"
+    with SqliteEventStore(path) as store:
+        store.write(events(50))
+    code = (
+        "import sys; from pathlib import Path; from eventstore.sqlite import SqliteEventStore;"
+        "from citysoc.core.ecs import event_id;"
+        "s = SqliteEventStore(Path(sys.argv[1]));"
+        "r = s.write([{'event.id': event_id('f', i), '@timestamp': '2026-11-20T02:00:00.000Z',"
+        " 'x.n': i} for i in range(80)]); print(r.inserted, r.duplicates)"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True)
+    assert out.stdout.split() == ["30", "50"], out.stderr
