@@ -7,18 +7,17 @@ import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from collectors.enrich import Enricher
-from collectors.syslog import read_syslog_file
-
 from citysoc.cli.output import say
 from citysoc.core.ecs import Event
 from citysoc.core.settings import Settings
 from citysoc.core.topology import Topology, load_topology
+from collectors.enrich import Enricher
 from collectors.eve import read_eve
 from collectors.pcap import read_pcap
 from collectors.pipeline import ShipReport, ship
 from collectors.sinks import SqliteSink
 from collectors.stats import CollectorStats
+from collectors.syslog import read_syslog_file
 from eventstore.sqlite import SqliteEventStore
 
 Reader = Callable[[Path, CollectorStats], Iterator[Event]]
