@@ -51,7 +51,7 @@ def ship(
     if batch:
         flush()
     report.seconds = time.perf_counter() - started
-    log.info(
+    log.debug(
         "shipped %d events (%d already stored, %d rejected) in %.2fs; errors: %s",
         report.stored, report.duplicates, report.rejected, report.seconds,
         dict(stats.errors) or "none",

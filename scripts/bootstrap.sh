@@ -26,7 +26,11 @@ else
         exit 1
       fi
     fi
-    .tools/bin/pip install --quiet --disable-pip-version-check "uv==$UV_VERSION"
+    if ! .tools/bin/pip install --quiet --disable-pip-version-check "uv==$UV_VERSION" \
+        >.tools/pip.log 2>&1; then
+      cat .tools/pip.log >&2
+      exit 1
+    fi
   fi
 fi
 

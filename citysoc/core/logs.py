@@ -43,5 +43,5 @@ def configure_logging(level: str = "INFO", fmt: LogFormat = "text") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("scapy.runtime", "scapy.loading", "uvicorn.access"):
+    for noisy in ("scapy.runtime", "scapy.loading", "uvicorn.access", "communityid"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
