@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import sys
 from collections.abc import Sequence
@@ -10,13 +11,20 @@ from collections.abc import Sequence
 from pydantic import ValidationError
 
 import citysoc
-from citysoc.cli import collect, demo, rules, serve
 from citysoc.cli.output import fail
 from citysoc.core.errors import CitysocError
 from citysoc.core.logs import configure_logging
 from citysoc.core.settings import Settings
 
 log = logging.getLogger(__name__)
+
+# One module per command group; each has ``add_parser(subparsers)``. Add a line to add one.
+COMMANDS = (
+    "citysoc.cli.demo",
+    "citysoc.cli.serve",
+    "citysoc.cli.collect",
+    "citysoc.cli.rules",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,8 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"citysoc {citysoc.__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    for module in (demo, serve, collect, rules):
-        module.add_parser(sub)
+    for name in COMMANDS:
+        importlib.import_module(name).add_parser(sub)
     return parser
 
 
