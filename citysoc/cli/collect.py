@@ -1,8 +1,13 @@
-"""``citysoc collect``: read a source into the event store."""
+"""``citysoc collect <source>``: read a source into the event store.
+
+Each source kind lives in its own module with ``add_parsers(subparsers)``; this module holds
+what they share: the store, the enrichment, shipping and the closing summary.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -12,61 +17,62 @@ from citysoc.core.ecs import Event
 from citysoc.core.settings import Settings
 from citysoc.core.topology import Topology, load_topology
 from collectors.enrich import Enricher
-from collectors.eve import read_eve
-from collectors.pcap import read_pcap
 from collectors.pipeline import ShipReport, ship
 from collectors.sinks import SqliteSink
 from collectors.stats import CollectorStats
-from collectors.syslog import read_syslog_file
 from eventstore.sqlite import SqliteEventStore
 
 Reader = Callable[[Path, CollectorStats], Iterator[Event]]
-READERS: dict[str, Reader] = {
-    "pcap": lambda path, stats: read_pcap(path, stats),
-    "eve": read_eve,
-    "syslog": read_syslog_file,
-}
+
+SOURCES = (
+    "citysoc.cli.collect_packets",
+    "citysoc.cli.collect_logs",
+)
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = sub.add_parser(
-        "collect", help="read pcap, Suricata EVE or syslog files into the store"
-    )
-    parser.add_argument("kind", choices=sorted(READERS))
-    parser.add_argument("paths", nargs="+", type=Path)
-    parser.add_argument("--agency", help="agency of events outside the topology")
-    parser.set_defaults(func=run)
+    parser = sub.add_parser("collect", help="read traffic or logs into the event store")
+    kinds = parser.add_subparsers(dest="source", required=True)
+    for name in SOURCES:
+        importlib.import_module(name).add_parsers(kinds)
 
 
-def collect_file(
-    kind: str,
-    path: Path,
+def collect_events(
+    events: Iterator[Event],
+    stats: CollectorStats,
     *,
     store: SqliteEventStore,
     topology: Topology,
     default_agency: str,
-) -> tuple[CollectorStats, ShipReport]:
-    stats = CollectorStats()
-    report = ship(
-        READERS[kind](path, stats),
-        enrich=Enricher(topology, default_agency),
-        sink=SqliteSink(store),
-        stats=stats,
+) -> ShipReport:
+    """Enrich and store the events of one source."""
+    return ship(
+        events, enrich=Enricher(topology, default_agency), sink=SqliteSink(store), stats=stats
     )
-    return stats, report
 
 
-def run(args: argparse.Namespace, settings: Settings) -> int:
+def summary_line(path: Path | str, stats: CollectorStats, report: ShipReport) -> str:
+    summary = {**stats.summary(), "stored": report.stored, "duplicates": report.duplicates}
+    return f"{path}: {json.dumps(summary)}"
+
+
+def collect_files(
+    paths: list[Path],
+    read: Reader,
+    settings: Settings,
+    agency: str | None,
+) -> int:
+    """Run ``read(path, stats)`` over every path into the store, one summary line each."""
     topology = load_topology(settings.topology_path)
     with SqliteEventStore(settings.event_store_path) as store:
-        for path in args.paths:
-            stats, report = collect_file(
-                args.kind,
-                path,
+        for path in paths:
+            stats = CollectorStats()
+            report = collect_events(
+                read(path, stats),
+                stats,
                 store=store,
                 topology=topology,
-                default_agency=args.agency or settings.default_agency,
+                default_agency=agency or settings.default_agency,
             )
-            summary = {**stats.summary(), "stored": report.stored, "duplicates": report.duplicates}
-            say(f"{path}: {json.dumps(summary)}")
+            say(summary_line(path, stats, report))
     return 0

@@ -10,10 +10,14 @@ import threading
 import time
 from pathlib import Path
 
-from citysoc.cli.collect import collect_file
+from citysoc.cli.collect import Reader, collect_events
 from citysoc.cli.output import say
 from citysoc.cli.serve import serve
 from citysoc.core.settings import Settings
+from collectors.eve import read_eve
+from collectors.pcap import read_pcap
+from collectors.stats import CollectorStats
+from collectors.syslog import read_syslog_file
 from soc_api.auth.models import Role
 from soc_api.auth.service import upsert_user
 from soc_api.context import SocContext
@@ -22,11 +26,11 @@ from soc_api.db import transaction
 log = logging.getLogger(__name__)
 
 SAMPLES = Path(__file__).resolve().parents[2] / "collectors" / "samples"
-DEMO_INPUTS = (
-    ("pcap", SAMPLES / "demo-city.pcap"),
-    ("pcap", SAMPLES / "demo-city-truncated.pcap"),
-    ("eve", SAMPLES / "eve.json"),
-    ("syslog", SAMPLES / "syslog.log"),
+DEMO_INPUTS: tuple[tuple[Reader, Path], ...] = (
+    (read_pcap, SAMPLES / "demo-city.pcap"),
+    (read_pcap, SAMPLES / "demo-city-truncated.pcap"),
+    (read_eve, SAMPLES / "eve.json"),
+    (read_syslog_file, SAMPLES / "syslog.log"),
 )
 DEMO_USERS = (
     ("analyst", Role.CITY_ANALYST, None, "City SOC analyst"),
@@ -44,10 +48,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 def feed_samples(ctx: SocContext) -> None:
     """Collect every bundled sample into the store, then run the detections at once."""
     started = time.perf_counter()
-    for kind, path in DEMO_INPUTS:
-        stats, report = collect_file(
-            kind,
-            path,
+    for read, path in DEMO_INPUTS:
+        stats = CollectorStats()
+        report = collect_events(
+            read(path, stats),
+            stats,
             store=ctx.store,
             topology=ctx.topology,
             default_agency=ctx.settings.default_agency,
