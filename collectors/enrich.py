@@ -22,6 +22,7 @@ class Enricher:
     def __init__(self, topology: Topology, default_agency: str) -> None:
         self.topology = topology
         self.default_agency = default_agency
+        self.roles = {str(h.address): h.role for h in topology.hosts.values()}
 
     def __call__(self, event: Event) -> Event:
         source = self._place(event, "source")
@@ -60,4 +61,7 @@ class Enricher:
         event[f"citysoc.{side}.agency"] = placement.agency
         event[f"citysoc.{side}.kind"] = placement.kind
         event[f"citysoc.{side}.level"] = placement.security_level
+        role = self.roles.get(address)
+        if role is not None:
+            event[f"citysoc.{side}.role"] = role
         return placement
