@@ -5,18 +5,15 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from sigma.backends.sqlite.sqlite import sqliteBackend
 from sigma.correlations import SigmaCorrelationRule
 from sigma.exceptions import SigmaError
 from sigma.rule import SigmaRule
 
 from citysoc.core.errors import Location, RuleError
 from detections.engine.catalog import Catalog
+from detections.engine.targets import Backend, backend, convert
 
 log = logging.getLogger(__name__)
-
-SCOPE = "detection_scope"
-"""The relation every compiled query reads; the runner defines what it holds."""
 
 DEFAULT_ENTITY = ("source.ip",)
 
@@ -45,13 +42,9 @@ class Compilation:
     errors: list[RuleError] = field(default_factory=list)
 
 
-def sqlite_backend() -> sqliteBackend:
-    return sqliteBackend(table=SCOPE, event_id_field="event.id", timestamp_field="@timestamp")
-
-
-def _fields(backend: sqliteBackend, rule: SigmaRule | SigmaCorrelationRule) -> set[str]:
+def _fields(sqlite: Backend, rule: SigmaRule | SigmaCorrelationRule) -> set[str]:
     if isinstance(rule, SigmaRule):
-        return set(backend.required_fields(rule))
+        return set(sqlite.required_fields(rule))
     found = set(rule.group_by or ())
     fieldref = getattr(rule.condition, "fieldref", None)
     if isinstance(fieldref, str):
@@ -59,7 +52,7 @@ def _fields(backend: sqliteBackend, rule: SigmaRule | SigmaCorrelationRule) -> s
     elif isinstance(fieldref, list):
         found.update(fieldref)
     for ref in rule.rules or ():
-        found |= _fields(backend, ref.rule)
+        found |= _fields(sqlite, ref.rule)
     return found
 
 
@@ -67,15 +60,12 @@ def compile_catalog(catalog: Catalog) -> Compilation:
     """Every generating rule of the catalog as one SQLite query each."""
     result = Compilation()
     folders = catalog.by_id()
-    backend = sqlite_backend()
+    sqlite = backend("sqlite")
     for rule in catalog.collection().rules:
         folder = folders.get(str(rule.id))
         where = Location(str(folder.path / "rule.yml")) if folder else Location(str(rule.id))
         try:
-            if isinstance(rule, SigmaCorrelationRule):
-                queries = backend.convert_correlation_rule(rule)
-            else:
-                queries = backend.convert_rule(rule)
+            queries = convert(sqlite, rule)
         except SigmaError as exc:
             result.errors.append(RuleError(f"does not compile to SQLite: {exc}", location=where))
             continue
@@ -95,7 +85,7 @@ def compile_catalog(catalog: Catalog) -> Compilation:
                 level=rule.level.name.lower() if rule.level else "medium",
                 kind="correlation" if correlation else "event",
                 sql=str(queries[-1]),
-                fields=tuple(sorted(_fields(backend, rule) | set(entity))),
+                fields=tuple(sorted(_fields(sqlite, rule) | set(entity))),
                 entity=entity,
                 timespan_seconds=timespan,
                 tags=tuple(str(t) for t in rule.tags or ()),

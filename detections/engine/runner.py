@@ -17,7 +17,8 @@ from datetime import timedelta
 from typing import Any
 
 from citysoc.core.ecs import parse_timestamp, timestamp
-from detections.engine.compiler import SCOPE, CompiledRule
+from detections.engine.compiler import CompiledRule
+from detections.engine.targets import SCOPE
 from eventstore.sqlite import TABLE, SqliteEventStore
 
 log = logging.getLogger(__name__)
