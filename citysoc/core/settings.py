@@ -42,6 +42,23 @@ class Settings(BaseSettings):
         default="dic", description="Agency of events whose addresses are outside the topology."
     )
     demo_password: SecretStr | None = None
+    # Collectors: where `citysoc collect` ships, and its disk buffer.
+    collector_sink: Literal["sqlite", "elasticsearch", "api"] = Field(
+        default="sqlite", description="Sink of `citysoc collect` unless --sink is given."
+    )
+    elastic_url: str = Field(default="", description="Elasticsearch URL for the elastic sink.")
+    elastic_api_key: SecretStr | None = None
+    ingest_url: str = Field(
+        default="", description="SOC API base URL for the api sink (POST /api/v1/ingest)."
+    )
+    collector_token: SecretStr | None = Field(
+        default=None, description="Bearer token the api sink presents to the SOC API."
+    )
+    buffer_max_bytes: int = Field(default=256 * 1024 * 1024, gt=0)
+    buffer_policy: Literal["block", "drop-oldest"] = "block"
+    test_elastic_url: str = Field(
+        default="", description="Elasticsearch for live tests (CITYSOC_TEST_ELASTIC_URL)."
+    )
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:
