@@ -15,8 +15,10 @@ import communityid
 
 from citysoc.core import ecs
 from citysoc.core.ecs import Event
+from collectors.logins import SshSession, TelnetSession
+from collectors.modbus import ModbusSession
 from collectors.packet import ACK, FIN, RST, SYN, Datagram
-from collectors.protocols import AppRecord, ModbusSession, TextSession
+from collectors.protocols import AppRecord, Session, TextSession
 from collectors.tcpstream import Stream
 
 log = logging.getLogger(__name__)
@@ -37,6 +39,7 @@ PORT_PROTOCOLS = {
     514: "syslog",
     554: "rtsp",
     1883: "mqtt",
+    3702: "ws-discovery",
     3389: "rdp",
     5432: "postgresql",
     8000: "http",
@@ -47,6 +50,14 @@ PORT_PROTOCOLS = {
     37777: "dahua-dvrip",
     47808: "bacnet",
 }
+SESSIONS: dict[str, type[TextSession | ModbusSession | SshSession | TelnetSession]] = {
+    "http": TextSession,
+    "rtsp": TextSession,
+    "modbus": ModbusSession,
+    "ssh": SshSession,
+    "telnet": TelnetSession,
+}
+DNP3_START = b"\x05\x64"  # the start bytes of every DNP3 link-layer frame
 LINGER = 2.0
 IDLE_TIMEOUT = {"tcp": 300.0, "udp": 60.0}
 _CID = communityid.CommunityID()
@@ -87,9 +98,10 @@ class Flow:
     fins: list[bool] = field(default_factory=lambda: [False, False])
     closed_at: float | None = None
     streams: tuple[Stream, Stream] = field(default_factory=lambda: (Stream(), Stream()))
-    session: TextSession | ModbusSession | None = None
+    session: Session | None = None
     records: int = 0
     community_id: str = ""
+    sniffed: bool = False
 
     @property
     def key(self) -> FlowKey:
@@ -106,11 +118,19 @@ class Flow:
             else (communityid.FlowTuple.make_udp)
         )
         flow.community_id = _CID.calc(make(client[0], server[0], client[1], server[1]))
-        if flow.protocol in ("http", "rtsp"):
-            flow.session = TextSession()
-        elif flow.protocol == "modbus":
-            flow.session = ModbusSession()
+        if d.transport == "tcp" and flow.protocol in SESSIONS:
+            flow.session = SESSIONS[flow.protocol]()
         return flow
+
+    def _sniff(self, payload: bytes) -> None:
+        """Name the protocol of a TCP flow on an unusual port from its first bytes."""
+        self.sniffed = True
+        if self.protocol is not None:
+            return
+        if payload.startswith(b"SSH-"):
+            self.protocol, self.session = "ssh", SshSession()
+        elif payload.startswith(DNP3_START) and len(payload) >= 10:
+            self.protocol = "dnp3"
 
     def add(self, d: Datagram, when: float, wirelen: int) -> list[AppRecord]:
         """Count a packet; returns application records it completed."""
@@ -142,6 +162,8 @@ class Flow:
             return []
         if not self.syn and not self.synack:
             self.established = True  # mid-stream capture: data flowing both ways is enough
+        if not self.sniffed:
+            self._sniff(d.payload)
         data = self.streams[side].feed(d.seq, d.payload)
         if not data or self.session is None:
             return []

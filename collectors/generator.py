@@ -11,7 +11,10 @@ The demo scenario (see :func:`write_demo_pcap`):
   a flood-control PLC over Modbus/TCP; the bastion opens an SSH session to an app server;
 * attack 1: RTSP Basic-auth brute force against a District 1 camera;
 * attack 2: Hikvision CVE-2021-36260 command injection against a Tan Binh camera;
-* attack 3: a compromised Tan Binh camera scans camera networks for Telnet, Mirai-style.
+* attack 3: a compromised Tan Binh camera scans camera networks for Telnet, Mirai-style;
+* benign: the VMS discovers ONVIF cameras (a WS-Discovery probe, two probe matches);
+* suspicious: an IOC operator workstation (not the engineering host) writes to the
+  flood-control PLC over Modbus/TCP: one register write accepted, one refused.
 
 Regenerate the bundled samples with ``python -m collectors.generator collectors/samples``.
 """
@@ -53,6 +56,9 @@ BRUTE_TARGET = "10.31.0.21"
 EXPLOITER = "203.0.113.77"
 EXPLOIT_TARGET = "10.32.1.15"
 INFECTED_CAMERA = "10.32.0.66"
+OPERATOR_WORKSTATION = "10.20.0.102"
+WSD_GROUP = "239.255.255.250"
+ONVIF_CAMERAS = (("10.31.0.11", "cam-q1-0011"), ("10.32.0.12", "cam-tb-0012"))
 PORTAL_NAME = "portal.hochiminhcity.gov.vn.example"
 BRUTE_PASSWORDS = (
     "Hik12345!",
@@ -335,6 +341,74 @@ def _add_telnet_scan(cap: Capture, start: float) -> None:
             cap.tcp(INFECTED_CAMERA, (target, 23), when, [], ending="unanswered")
 
 
+WSD_NS = (
+    'xmlns:s="http://www.w3.org/2003/05/soap-envelope" '
+    'xmlns:a="http://schemas.xmlsoap.org/ws/2004/08/addressing" '
+    'xmlns:d="http://schemas.xmlsoap.org/ws/2005/04/discovery" '
+    'xmlns:dn="http://www.onvif.org/ver10/network/wsdl" '
+    'xmlns:tds="http://www.onvif.org/ver10/device/wsdl"'
+)
+WSD_ACTION = "http://schemas.xmlsoap.org/ws/2005/04/discovery/"
+
+
+def _uuid(rng: random.Random) -> str:
+    h = f"{rng.getrandbits(128):032x}"
+    return f"urn:uuid:{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def _soap(action: str, message_id: str, body: str, relates_to: str = "") -> bytes:
+    relates = f"<a:RelatesTo>{relates_to}</a:RelatesTo>" if relates_to else ""
+    to = (
+        "urn:schemas-xmlsoap-org:ws:2005:04:discovery"
+        if not relates_to
+        else ("http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous")
+    )
+    return (
+        f'<?xml version="1.0" encoding="UTF-8"?><s:Envelope {WSD_NS}><s:Header>'
+        f"<a:Action>{WSD_ACTION}{action}</a:Action><a:MessageID>{message_id}</a:MessageID>"
+        f"{relates}<a:To>{to}</a:To></s:Header><s:Body>{body}</s:Body></s:Envelope>"
+    ).encode()
+
+
+def _add_onvif_discovery(cap: Capture, start: float) -> None:
+    port, probe_id = cap.ephemeral_port(), _uuid(cap.rng)
+    probe = "<d:Probe><d:Types>dn:NetworkVideoTransmitter</d:Types></d:Probe>"
+    cap.add(
+        [
+            frame(
+                VMS, WSD_GROUP, UDP(sport=port, dport=3702) / _soap("Probe", probe_id, probe), start
+            )
+        ]
+    )
+    for i, (camera, name) in enumerate(ONVIF_CAMERAS):
+        match = (
+            "<d:ProbeMatches><d:ProbeMatch><a:EndpointReference>"
+            f"<a:Address>{_uuid(cap.rng)}</a:Address></a:EndpointReference>"
+            "<d:Types>dn:NetworkVideoTransmitter tds:Device</d:Types>"
+            "<d:Scopes>onvif://www.onvif.org/type/video_encoder "
+            f"onvif://www.onvif.org/name/{name} onvif://www.onvif.org/location/city/hcmc</d:Scopes>"
+            f"<d:XAddrs>http://{camera}/onvif/device_service</d:XAddrs>"
+            "<d:MetadataVersion>1</d:MetadataVersion></d:ProbeMatch></d:ProbeMatches>"
+        )
+        reply = _soap("ProbeMatches", _uuid(cap.rng), match, relates_to=probe_id)
+        when = start + 0.05 + 0.03 * i
+        cap.add([frame(camera, VMS, UDP(sport=3702, dport=port) / Raw(reply), when)])
+
+
+def _add_modbus_write(cap: Capture, start: float) -> None:
+    write_register = struct.pack("!HHHBBHH", 1, 0, 6, 1, 6, 40, 0)  # pump 1 setpoint := 0
+    values = struct.pack("!2H", 0, 0)
+    write_many = struct.pack("!HHHBBHHB", 2, 0, 7 + len(values), 1, 16, 900, 2, 4) + values
+    refused = struct.pack("!HHHBBB", 2, 0, 3, 1, 0x90, 2)  # illegal data address
+    turns: list[Turn] = [
+        ("c", write_register),
+        ("s", write_register),  # a write single register response echoes the request
+        ("c", write_many),
+        ("s", refused),
+    ]
+    cap.tcp(OPERATOR_WORKSTATION, (PLC, 502), start, turns)
+
+
 def demo_capture() -> Capture:
     """The whole demo scenario, in memory."""
     cap = Capture()
@@ -342,6 +416,8 @@ def demo_capture() -> Capture:
     _add_rtsp_bruteforce(cap, BASE_EPOCH + 180.0)
     _add_hikvision_exploit(cap, BASE_EPOCH + 190.123)
     _add_telnet_scan(cap, BASE_EPOCH + 300.0)
+    _add_onvif_discovery(cap, BASE_EPOCH + 0.5)
+    _add_modbus_write(cap, BASE_EPOCH + 240.0)
     return cap
 
 

@@ -1,13 +1,19 @@
-"""Capture files to ECS events: flows, DNS, HTTP, RTSP and Modbus/TCP.
+"""Packets to ECS events: flows, DNS, HTTP, RTSP, Modbus/TCP, Telnet, SSH and WS-Discovery.
 
-:func:`read_pcap` reads a pcap (or pcapng) file and yields flat ECS events:
+:class:`PacketEngine` turns decoded packets into events, whatever read them: the built-in
+file reader (:func:`read_pcap`), the tshark reader (``collectors.tshark``) or a live
+capture (``collectors.live``). It yields flat ECS events:
 
 * one ``network_traffic.flow`` event per TCP/UDP conversation (``source`` = initiator;
   ``event.outcome`` is ``success`` when the TCP handshake completed, ``failure`` when it
   did not, so a SYN scan gives failed flows);
 * one ``network_traffic.dns`` event per DNS message (UDP port 53);
 * one ``network_traffic.http`` / ``network_traffic.rtsp`` event per request, with its
-  response when seen, and one ``network_traffic.modbus`` event per Modbus request.
+  response when seen, and one ``network_traffic.modbus`` event per Modbus request;
+* one ``network_traffic.telnet`` event per Telnet login attempt (user name, outcome; never
+  the password), one ``network_traffic.ssh`` event per SSH connection (both banners);
+* one ``network_traffic.wsdiscovery`` event per WS-Discovery message (UDP 3702: ONVIF
+  probes and the cameras' probe matches with their types, scopes and ``XAddrs``).
 
 RTP/RTCP media (UDP on ports negotiated by RTSP ``SETUP``, or looking like RTP version 2
 between unprivileged ports) is skipped and counted as ``rtp-media`` unless
@@ -18,7 +24,7 @@ short yields every complete packet and one ``truncated-pcap`` error.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from citysoc.core import ecs
@@ -29,6 +35,7 @@ from collectors.packet import SYN, Datagram, MalformedPacketError, SkippedPacket
 from collectors.pcapfile import Record, iter_records
 from collectors.protocols import AppRecord, TextSession, dns_fields
 from collectors.stats import CollectorStats
+from collectors.wsdiscovery import wsdiscovery_fields
 
 log = logging.getLogger(__name__)
 logging.getLogger("scapy.runtime").setLevel(logging.ERROR)
@@ -37,6 +44,18 @@ logging.getLogger("scapy.loading").setLevel(logging.ERROR)
 RTP_PAYLOAD_TYPES = frozenset(range(35)) | frozenset(range(96, 128))
 RTCP_TYPES = frozenset(range(200, 207))
 SWEEP_EVERY = 1.0
+WSD_PORT = 3702
+DatagramParser = tuple[str, Callable[[bytes], Event], str, tuple[str, ...]]
+# flow protocol -> (dataset, parser, error reason, fields that make the event id unique)
+DATAGRAM_PARSERS: dict[str, DatagramParser] = {
+    "dns": ("network_traffic.dns", dns_fields, "undecodable-dns", ("dns.id", "dns.type")),
+    "ws-discovery": (
+        "network_traffic.wsdiscovery",
+        wsdiscovery_fields,
+        "undecodable-wsdiscovery",
+        ("wsdiscovery.message_id", "wsdiscovery.message"),
+    ),
+}
 
 
 def looks_like_rtp(d: Datagram) -> bool:
@@ -50,43 +69,59 @@ def looks_like_rtp(d: Datagram) -> bool:
     return len(d.payload) >= 12 and d.payload[1] & 0x7F in RTP_PAYLOAD_TYPES
 
 
-class PcapReader:
-    """The state of one read: open flows, learned media endpoints, the clock."""
+class PacketEngine:
+    """The state of one read: open flows, learned media endpoints, the clock.
 
-    def __init__(self, path: Path, stats: CollectorStats, include_media: bool) -> None:
-        self.path = path
+    Feed it with :meth:`packet` (a decoded datagram) or :meth:`record` (a raw frame), then
+    call :meth:`finish` once for the flows still open.
+    """
+
+    def __init__(self, stats: CollectorStats, *, include_media: bool = False) -> None:
         self.stats = stats
         self.include_media = include_media
         self.flows: dict[FlowKey, Flow] = {}
         self.media: set[Endpoint] = set()
         self.last_sweep = 0.0
 
-    def events(self, records: Iterator[Record]) -> Iterator[Event]:
+    def events(self, records: Iterator[Record], source: str) -> Iterator[Event]:
+        """Every event of a sequence of raw frames, open flows included at the end."""
         for record in records:
             self.stats.received += 1
-            yield from self._record(record)
-        for flow in list(self.flows.values()):
-            yield from self._close(flow)
-        self.flows.clear()
+            where = Location(source, record=record.number, offset=record.offset)
+            yield from self.record(
+                record.linktype, record.data, record.epoch, record.wirelen, where
+            )
+        yield from self.finish()
 
-    def _record(self, record: Record) -> Iterator[Event]:
-        where = Location(str(self.path), record=record.number, offset=record.offset)
+    def record(
+        self, linktype: int, data: bytes, when: float, wirelen: int, where: Location
+    ) -> Iterator[Event]:
+        """Events completed by one raw frame (``stats.received`` is the caller's to count)."""
         try:
-            d = decode(record.linktype, record.data)
+            d = decode(linktype, data)
         except MalformedPacketError as exc:
             self.stats.error(exc.reason, where, str(exc))
-            return
+            return iter(())
         except SkippedPacketError as exc:
             self.stats.skip(exc.reason)
-            return
+            return iter(())
+        return self.packet(d, when, wirelen, where)
+
+    def packet(self, d: Datagram, when: float, wirelen: int, where: Location) -> Iterator[Event]:
+        """Events completed by one decoded packet."""
         self.stats.parsed += 1
-        when = record.epoch
         if when - self.last_sweep >= SWEEP_EVERY:
             yield from self._sweep(when)
         if not self.include_media and self._is_media(d):
             self.stats.skip("rtp-media")
             return
-        yield from self._packet(d, when, record.wirelen, where)
+        yield from self._packet(d, when, wirelen, where)
+
+    def finish(self) -> Iterator[Event]:
+        """Close every flow still open (end of the input)."""
+        for flow in list(self.flows.values()):
+            yield from self._close(flow)
+        self.flows.clear()
 
     def _is_media(self, d: Datagram) -> bool:
         learned = (d.dst, d.dport) in self.media or (d.src, d.sport) in self.media
@@ -103,6 +138,8 @@ class PcapReader:
             flow = self.flows[key] = Flow.open(d, when)
             if d.transport == "udp" and (d.sport == 53 or d.dport == 53):
                 flow.protocol = "dns"
+            elif d.transport == "udp" and WSD_PORT in (d.sport, d.dport):
+                flow.protocol = "ws-discovery"
             elif d.transport == "udp" and looks_like_rtp(d):
                 flow.protocol = "rtp"
         records = flow.add(d, when, wirelen)
@@ -110,26 +147,24 @@ class PcapReader:
             yield self._emit(flow.app_event(record))
         if records and isinstance(flow.session, TextSession):
             self._learn_media(flow, flow.session)
-        if flow.protocol == "dns" and d.payload:
-            yield from self._dns(flow, d, when, where)
+        if d.transport == "udp" and d.payload and flow.protocol in DATAGRAM_PARSERS:
+            yield from self._datagram(flow, d.payload, when, where)
 
-    def _dns(self, flow: Flow, d: Datagram, when: float, where: Location) -> Iterator[Event]:
+    def _datagram(
+        self, flow: Flow, payload: bytes, when: float, where: Location
+    ) -> Iterator[Event]:
+        dataset, parse, reason, key_fields = DATAGRAM_PARSERS[str(flow.protocol)]
         try:
-            fields = dns_fields(d.payload)
+            fields = parse(payload)
         except ValueError as exc:
-            self.stats.error("undecodable-dns", where, str(exc))
+            self.stats.error(reason, where, str(exc))
             return
         event = flow.base()
         event.update(fields)
         event["@timestamp"] = ecs.timestamp(when)
-        event["event.dataset"] = "network_traffic.dns"
-        event["event.id"] = ecs.event_id(
-            "network_traffic.dns",
-            flow.community_id,
-            f"{when:.6f}",
-            fields["dns.id"],
-            fields["dns.type"],
-        )
+        event["event.dataset"] = dataset
+        keys = (fields.get(name, "") for name in key_fields)
+        event["event.id"] = ecs.event_id(dataset, flow.community_id, f"{when:.6f}", *keys)
         yield self._emit(event)
 
     def _learn_media(self, flow: Flow, session: TextSession) -> None:
@@ -159,4 +194,4 @@ class PcapReader:
 def read_pcap(path: Path, stats: CollectorStats, *, include_media: bool = False) -> Iterator[Event]:
     """Events of a capture file; raises ``CollectorError`` at once if it cannot be read."""
     records = iter_records(path, stats)
-    return PcapReader(path, stats, include_media).events(records)
+    return PacketEngine(stats, include_media=include_media).events(records, str(path))

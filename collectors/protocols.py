@@ -1,4 +1,4 @@
-"""Application protocols seen in flows: HTTP, RTSP and Modbus/TCP sessions, DNS messages.
+"""Application protocols seen in flows: HTTP and RTSP sessions, DNS messages.
 
 Each session turns reassembled bytes into :class:`AppRecord` s: the application fields
 of one event; the flow adds addresses, ports and ids. Credentials never leave here:
@@ -11,9 +11,9 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-import struct
 from collections import deque
 from dataclasses import dataclass, field
+from typing import Protocol
 from urllib.parse import urlsplit
 
 from scapy.layers.dns import DNS, dnstypes
@@ -28,21 +28,6 @@ SECRET_JSON = re.compile(r"(?i)(\"(?:pass\w*|pwd|secret|token)\"\s*:\s*\")[^\"]*
 SECRET_XML = re.compile(r"(?i)(<(pass\w*|pwd|secret)>)[^<]*")
 TRANSPORT_PORTS = re.compile(r"(client_port|server_port)=(\d+)(?:-(\d+))?")
 DNS_RCODES = {0: "NOERROR", 1: "FORMERR", 2: "SERVFAIL", 3: "NXDOMAIN", 4: "NOTIMP", 5: "REFUSED"}
-MODBUS_FUNCTIONS = {
-    1: "read_coils",
-    2: "read_discrete_inputs",
-    3: "read_holding_registers",
-    4: "read_input_registers",
-    5: "write_single_coil",
-    6: "write_single_register",
-    8: "diagnostics",
-    15: "write_multiple_coils",
-    16: "write_multiple_registers",
-    22: "mask_write_register",
-    23: "read_write_multiple_registers",
-    43: "encapsulated_interface",
-}
-MODBUS_WRITES = frozenset({5, 6, 15, 16, 22, 23})
 
 
 @dataclass(frozen=True)
@@ -52,6 +37,16 @@ class AppRecord:
     dataset: str
     when: float
     fields: Event
+
+
+class Session(Protocol):
+    """Turns the reassembled bytes of a TCP connection into application records."""
+
+    def client_data(self, data: bytes, when: float) -> list[AppRecord]: ...
+
+    def server_data(self, data: bytes, when: float) -> list[AppRecord]: ...
+
+    def finish(self) -> list[AppRecord]: ...
 
 
 def redact(text: str) -> str:
@@ -198,78 +193,6 @@ class TextSession:
         for side, low, high in TRANSPORT_PORTS.findall(transport):
             for port in range(int(low), int(high or low) + 1):
                 self.media_ports.add((side, port))
-
-
-@dataclass
-class ModbusSession:
-    """Modbus/TCP requests (MBAP framing) paired with responses by transaction id."""
-
-    client_buf: bytearray = field(default_factory=bytearray)
-    server_buf: bytearray = field(default_factory=bytearray)
-    open: dict[tuple[int, int], tuple[float, bytes]] = field(default_factory=dict)
-    broken: bool = False
-
-    def client_data(self, data: bytes, when: float) -> list[AppRecord]:
-        for tid, unit, pdu in self._frames(self.client_buf, data):
-            self.open[(tid, unit)] = (when, pdu)
-        return []
-
-    def server_data(self, data: bytes, when: float) -> list[AppRecord]:
-        records = []
-        for tid, unit, pdu in self._frames(self.server_buf, data):
-            request = self.open.pop((tid, unit), None)
-            if request is not None:
-                records.append(self._record(tid, unit, request, pdu))
-        return records
-
-    def finish(self) -> list[AppRecord]:
-        records = [self._record(t, u, req, None) for (t, u), req in self.open.items()]
-        self.open.clear()
-        return records
-
-    def _frames(self, buf: bytearray, data: bytes) -> list[tuple[int, int, bytes]]:
-        if self.broken:
-            return []
-        buf += data
-        frames = []
-        while len(buf) >= 8:
-            tid, proto, length, unit = struct.unpack_from("!HHHB", buf, 0)
-            if proto != 0 or not 2 <= length <= 254:
-                self.broken = True
-                break
-            if len(buf) < 6 + length:
-                break
-            frames.append((tid, unit, bytes(buf[7 : 6 + length])))
-            del buf[: 6 + length]
-        return frames
-
-    def _record(
-        self, tid: int, unit: int, request: tuple[float, bytes], response: bytes | None
-    ) -> AppRecord:
-        when, pdu = request
-        code = pdu[0]
-        fields: Event = {
-            "event.category": "network",
-            "event.type": "change" if code in MODBUS_WRITES else "protocol",
-            "event.action": "modbus_" + MODBUS_FUNCTIONS.get(code, "request"),
-            "network.protocol": "modbus",
-            "modbus.function_code": code,
-            "modbus.function_name": MODBUS_FUNCTIONS.get(code, f"function_{code}"),
-            "modbus.unit_id": unit,
-            "modbus.transaction_id": tid,
-            "event.outcome": "unknown",
-        }
-        if code in (1, 2, 3, 4, 5, 6, 15, 16) and len(pdu) >= 5:
-            address, value = struct.unpack_from("!HH", pdu, 1)
-            fields["modbus.register.address"] = address
-            if code not in (5, 6):
-                fields["modbus.register.quantity"] = value
-        if response:
-            fields["event.outcome"] = "success"
-            if response[0] & 0x80:
-                fields["event.outcome"] = "failure"
-                fields["modbus.exception_code"] = response[1] if len(response) > 1 else 0
-        return AppRecord("network_traffic.modbus", when, fields)
 
 
 def dns_fields(payload: bytes) -> Event:

@@ -52,8 +52,8 @@ def of(events: list[Event], dataset: str) -> list[Event]:
 
 def test_every_event_is_flat_complete_and_scalar(demo: tuple[list[Event], CollectorStats]) -> None:
     events, stats = demo
-    assert stats.events == len(events) == 80
-    assert stats.received == stats.parsed == 250
+    assert stats.events == len(events) == 92
+    assert stats.received == stats.parsed == 263
     assert stats.errors == Counter()
     for event in events:
         assert all(key in event for key in REQUIRED), event
@@ -68,9 +68,17 @@ def test_ids_are_deterministic(demo: tuple[list[Event], CollectorStats]) -> None
 
 def test_flow_counts_and_fields(demo: tuple[list[Event], CollectorStats]) -> None:
     flows = of(demo[0], "network_traffic.flow")
-    assert len(flows) == 49
+    assert len(flows) == 53
     by_proto = Counter(f["network.protocol"] for f in flows)
-    assert by_proto == {"telnet": 30, "rtsp": 10, "http": 4, "dns": 3, "modbus": 1, "ssh": 1}
+    assert by_proto == {
+        "telnet": 30,
+        "rtsp": 10,
+        "http": 4,
+        "ws-discovery": 3,
+        "dns": 3,
+        "modbus": 2,
+        "ssh": 1,
+    }
     ssh = next(f for f in flows if f["network.protocol"] == "ssh")
     assert (ssh["source.ip"], ssh["destination.ip"], ssh["destination.port"]) == (
         "10.60.0.5",
@@ -160,7 +168,7 @@ def test_rtp_media_is_skipped_and_counted(demo: tuple[list[Event], CollectorStat
     _, stats = demo
     assert stats.skipped["rtp-media"] == 42
     udp = [e for e in demo[0] if e["network.transport"] == "udp"]
-    assert {e["network.protocol"] for e in udp} == {"dns"}
+    assert {e["network.protocol"] for e in udp} == {"dns", "ws-discovery"}
 
 
 def test_rtp_media_is_kept_on_request() -> None:
@@ -168,11 +176,12 @@ def test_rtp_media_is_kept_on_request() -> None:
     events = list(read_pcap(DEMO, stats, include_media=True))
     media = [e for e in of(events, "network_traffic.flow") if e["network.transport"] == "udp"]
     assert stats.skipped["rtp-media"] == 0
-    assert sum(e["network.packets"] for e in media if e["destination.port"] != 53) == 42
+    control = (53, 3702)
+    assert sum(e["network.packets"] for e in media if e["destination.port"] not in control) == 42
 
 
 def test_modbus_reads(demo: tuple[list[Event], CollectorStats]) -> None:
-    modbus = of(demo[0], "network_traffic.modbus")
+    modbus = [e for e in of(demo[0], "network_traffic.modbus") if e["source.ip"] == "10.20.0.30"]
     assert len(modbus) == 5
     for event in modbus:
         assert event["modbus.function_code"] == 3
@@ -212,6 +221,7 @@ def test_truncated_pcap(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> Non
     assert f"record {kept + 1}, byte {offset[0] + offset[1]}" in caplog.text
     assert len(of(events, "network_traffic.modbus")) == 5
     assert len(of(events, "network_traffic.dns")) == 6
+    assert len(of(events, "network_traffic.wsdiscovery")) == 3
     bundled = list(read_pcap(SAMPLES / "demo-city-truncated.pcap", CollectorStats()))
     assert [e["event.id"] for e in bundled] == [e["event.id"] for e in events]
 

@@ -1,0 +1,97 @@
+"""Property tests: hostile frames never raise anything but the counted packet errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("hypothesis", reason="hypothesis is not installed")
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from citysoc.core.errors import Location
+from collectors import generator
+from collectors.flows import SESSIONS
+from collectors.packet import MalformedPacketError, SkippedPacketError, decode
+from collectors.pcap import PacketEngine
+from collectors.pcapfile import iter_records
+from collectors.stats import CollectorStats
+from collectors.wsdiscovery import wsdiscovery_fields
+
+DEMO = Path(generator.__file__).with_name("samples") / "demo-city.pcap"
+FRAMES = [r.data for r in iter_records(DEMO, CollectorStats())]
+LINKTYPES = st.sampled_from([0, 1, 12, 101, 113, 228, 229, 276, 9999])
+SCALARS = (str, int, float, bool)
+HERE = Location("fuzz", record=1)
+
+
+@st.composite
+def mutated_frames(draw: st.DrawFn) -> bytes:
+    """A real frame of the demo capture with some bytes changed, cut or extended."""
+    data = bytearray(draw(st.sampled_from(FRAMES)))
+    for _ in range(draw(st.integers(0, 8))):
+        data[draw(st.integers(0, len(data) - 1))] = draw(st.integers(0, 255))
+    cut = draw(st.integers(0, len(data)))
+    return bytes(data[:cut]) + draw(st.binary(max_size=40))
+
+
+@settings(max_examples=400, deadline=None, database=None)
+@given(LINKTYPES, st.binary(max_size=200))
+def test_decode_raises_only_counted_errors(linktype: int, data: bytes) -> None:
+    try:
+        decode(linktype, data)
+    except (MalformedPacketError, SkippedPacketError) as exc:
+        assert exc.reason
+
+
+@settings(
+    max_examples=150,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(st.lists(mutated_frames(), min_size=1, max_size=40))
+def test_engine_survives_mutated_real_packets(frames: list[bytes]) -> None:
+    stats = CollectorStats()
+    engine = PacketEngine(stats)
+    events = []
+    for n, frame in enumerate(frames):
+        events += list(engine.record(1, frame, generator.BASE_EPOCH + n * 0.01, len(frame), HERE))
+    events += list(engine.finish())
+    assert stats.parsed + sum(stats.errors.values()) + sum(stats.skipped.values()) >= len(frames)
+    for event in events:
+        assert all(isinstance(v, SCALARS) for v in event.values()), event
+        json.dumps(event)
+
+
+@settings(max_examples=200, deadline=None, database=None)
+@given(
+    st.sampled_from(["http", "rtsp", "modbus", "ssh", "telnet"]),
+    st.lists(st.tuples(st.booleans(), st.binary(max_size=120)), max_size=12),
+)
+def test_sessions_never_raise_on_hostile_streams(
+    protocol: str, chunks: list[tuple[bool, bytes]]
+) -> None:
+    session = SESSIONS[protocol]()
+    records = []
+    for from_client, chunk in chunks:
+        feed = session.client_data if from_client else session.server_data
+        records += feed(chunk, generator.BASE_EPOCH)
+    records += session.finish()
+    for record in records:
+        assert all(isinstance(v, SCALARS) for v in record.fields.values()), record
+
+
+@settings(max_examples=200, deadline=None, database=None)
+@given(st.binary(max_size=300) | st.text(max_size=300).map(str.encode))
+def test_wsdiscovery_raises_only_value_error(payload: bytes) -> None:
+    envelope = b"<s:Envelope><s:Body>" + payload + b"</s:Body></s:Envelope>"
+    for data in (payload, envelope):
+        try:
+            fields = wsdiscovery_fields(data)
+        except ValueError:
+            continue
+        assert all(isinstance(v, SCALARS) for v in fields.values())
