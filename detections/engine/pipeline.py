@@ -79,7 +79,7 @@ class Source:
     """A log source citysoc collects: its Sigma log source, fields and data stream."""
 
     name: str
-    logsource: dict[str, str]
+    logsource: dict[str, str | None]  # None: the rule must not name this key
     fields: FieldMap
     index: str
 
@@ -95,13 +95,22 @@ SUPPORTED_SOURCES = (
     Source("zeek-dns", {"product": "zeek", "service": "dns"}, ZEEK_FIELDS, DNS_INDEX),
     Source("zeek-http", {"product": "zeek", "service": "http"}, ZEEK_FIELDS, HTTP_INDEX),
     Source("citysoc-network", {"product": "citysoc"}, {}, "logs-network_traffic.*-*"),
+    # Any Linux program log arrives through syslog: keyword searches on the raw line. Listed
+    # before the specific programs, whose index settings must win.
+    Source("syslog", {"product": "linux", "category": None}, {}, "logs-syslog.generic-*"),
     Source("sshd", {"product": "linux", "service": "sshd"}, {}, "logs-system.auth-*"),
     Source("suricata", {"product": "suricata"}, {}, "logs-suricata.eve-*"),
 )  # fmt: skip
 
 
+# Linux services whose records reach syslog but whose fields citysoc does not parse yet.
+UNPARSED_SERVICES = frozenset({"auditd"})
+
+
 def is_supported(logsource: dict[str, str | None]) -> bool:
     """Whether citysoc collects events of this Sigma log source."""
+    if logsource.get("service") in UNPARSED_SERVICES:
+        return False
     return any(
         all(logsource.get(k) == v for k, v in source.logsource.items())
         for source in SUPPORTED_SOURCES
@@ -143,19 +152,29 @@ def citysoc_pipeline() -> ProcessingPipeline:
         )
     ]
     for source in SUPPORTED_SOURCES:
+        named = {k: v for k, v in source.logsource.items() if v is not None}
         if source.fields:
             items.append(
                 ProcessingItem(
                     identifier=f"citysoc_{source.name}_fields",
                     transformation=FieldMappingTransformation(source.fields),
-                    rule_conditions=[LogsourceCondition(**source.logsource)],
+                    rule_conditions=[LogsourceCondition(**named)],
                 )
             )
         items.append(
             ProcessingItem(
                 identifier=f"citysoc_{source.name}_index",
                 transformation=SetStateTransformation("index", source.index),
-                rule_conditions=[LogsourceCondition(**source.logsource)],
+                rule_conditions=[LogsourceCondition(**named)],
             )
         )
     return ProcessingPipeline(name="citysoc ECS", priority=20, items=items)
+
+
+def index_for(logsource: dict[str, str | None]) -> str:
+    """The data-stream pattern events of this log source are stored in (``logs-*`` if none)."""
+    found = "logs-*"
+    for source in SUPPORTED_SOURCES:  # the last match wins, as in the pipeline
+        if all(logsource.get(k) == v for k, v in source.logsource.items()):
+            found = source.index
+    return found

@@ -14,7 +14,9 @@ from sigma.backends.elasticsearch.elasticsearch_eql import EqlBackend
 from sigma.backends.elasticsearch.elasticsearch_esql import ESQLBackend
 from sigma.backends.elasticsearch.elasticsearch_lucene import LuceneBackend
 from sigma.backends.sqlite.sqlite import sqliteBackend
+from sigma.collection import SigmaCollection
 from sigma.correlations import SigmaCorrelationRule
+from sigma.filters import SigmaFilter
 from sigma.rule import SigmaRule
 
 from detections.engine.pipeline import citysoc_pipeline
@@ -47,7 +49,13 @@ def backend(target: str) -> Backend:
 def convert(
     backend: Backend, rule: SigmaRule | SigmaCorrelationRule, fmt: str = "default"
 ) -> list[Any]:
-    """Queries for one rule; empty for a rule only referenced by correlations."""
+    """Queries for one rule; empty for a rule only referenced by correlations.
+
+    A correlation converts together with the rules it refers to, as pySigma requires.
+    """
     if isinstance(rule, SigmaCorrelationRule):
-        return list(backend.convert_correlation_rule(rule, output_format=fmt))
+        members: list[SigmaRule | SigmaCorrelationRule | SigmaFilter] = [
+            ref.rule for ref in rule.rules or ()
+        ]
+        return list(backend.convert(SigmaCollection([*members, rule]), output_format=fmt))
     return list(backend.convert_rule(rule, output_format=fmt))
