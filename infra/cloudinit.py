@@ -1,0 +1,52 @@
+"""cloud-init user data for the SOC's hosts: enough for Ansible to take over."""
+
+from __future__ import annotations
+
+import yaml
+
+from citysoc.core.topology import Host, Topology
+
+OPS_USER = "citysoc-ops"
+
+
+def user_data(topology: Topology, host: Host) -> str:
+    """Hostname, an ops account, Python for Ansible, password logins off, time from the SOC."""
+    collector = topology.collector_of(host.segment)
+    document = {
+        "hostname": host.name,
+        "fqdn": f"{host.name}.citysoc.internal",
+        "manage_etc_hosts": True,
+        "users": [
+            "default",
+            {
+                "name": OPS_USER,
+                "groups": "sudo",
+                "shell": "/bin/bash",
+                "sudo": "ALL=(ALL) NOPASSWD:ALL",
+                "lock_passwd": True,
+            },
+        ],
+        "ssh_pwauth": False,
+        "disable_root": True,
+        "package_update": True,
+        "packages": ["python3", "python3-apt", "nftables", "chrony"],
+        "write_files": [
+            {
+                "path": "/etc/citysoc/host.yml",
+                "permissions": "0644",
+                "content": yaml.safe_dump(
+                    {
+                        "name": host.name,
+                        "role": host.role,
+                        "segment": host.segment,
+                        "city": topology.model.city,
+                    },
+                    sort_keys=True,
+                ),
+            }
+        ],
+        "runcmd": [["systemctl", "enable", "--now", "nftables"]],
+    }
+    if collector is not None and collector.name != host.name:
+        document["ntp"] = {"enabled": True, "servers": [str(collector.address)]}
+    return "#cloud-config\n" + yaml.safe_dump(document, sort_keys=False)

@@ -1,0 +1,127 @@
+"""The Ansible inventory the stack outputs: groups by role, host vars from the topology.
+
+The shape is Ansible's YAML/JSON inventory (``all.children.<group>.hosts.<host>``), so
+``pulumi stack output inventory --json > inventory.json`` feeds ``ansible-playbook -i``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from citysoc.core.topology import Flow, Host, Topology
+from infra.cloudinit import OPS_USER
+
+GROUPS = {
+    "sensor": "sensors",
+    "collector": "collectors",
+    "event-store": "event_store",
+    "soc-api": "soc_api",
+    "bastion": "bastion",
+}
+EVE_PORT = 6514
+EVENT_STORE_PORT = 9200
+
+
+def _rule(topology: Topology, flow: Flow, peer_side: str) -> dict[str, Any]:
+    network = (
+        topology.source_network(flow) if peer_side == "from" else topology.destination_network(flow)
+    )
+    return {
+        "protocol": flow.protocol,
+        "ports": list(flow.ports),
+        peer_side: str(network),
+        "family": "ip" if network.version == 4 else "ip6",
+        "description": flow.description,
+    }
+
+
+def nftables_vars(topology: Topology, host: Host) -> dict[str, Any]:
+    """The host's firewall: what it accepts and what it may open, from the allowed flows."""
+    return {
+        "nftables_segment": host.segment,
+        "nftables_input": [
+            _rule(topology, f, "from") for f in topology.flows_into(host.segment, host.name)
+        ],
+        "nftables_output": [
+            _rule(topology, f, "to") for f in topology.flows_out_of(host.segment, host.name)
+        ],
+    }
+
+
+def router_vars(topology: Topology) -> dict[str, Any]:
+    """A router between segments forwards exactly the allowed flows between them."""
+    forward = []
+    for flow in topology.model.flows:
+        if flow.source == flow.destination:
+            continue
+        forward.append(
+            {**_rule(topology, flow, "from"), "to": str(topology.destination_network(flow))}
+        )
+    return {"nftables_segment": "router", "nftables_input": [], "nftables_output": [],
+            "nftables_forward": forward}  # fmt: skip
+
+
+def role_vars(topology: Topology, host: Host) -> dict[str, Any]:
+    """Variables of the role(s) the host's group runs."""
+    store = next((h for h in topology.soc_hosts() if h.role == "event-store"), None)
+    store_url = f"http://{store.address}:{EVENT_STORE_PORT}" if store else ""
+    collector = topology.collector_of(host.segment)
+    if host.role == "sensor":
+        watched = [topology.segments[s] for s in host.monitors]
+        return {
+            "suricata_sensor_segments": [{"id": s.id, "cidr": str(s.cidr)} for s in watched],
+            "suricata_sensor_collector": f"{collector.address}:{EVE_PORT}" if collector else "",
+        }
+    if host.role == "collector":
+        served = [topology.segments[s] for s in host.serves]
+        return {
+            "collector_segments": [{"id": s.id, "cidr": str(s.cidr)} for s in served],
+            "collector_event_store_url": store_url,
+        }
+    if host.role == "event-store":
+        return {"event_store_backend": "elasticsearch"}
+    if host.role == "soc-api":
+        return {"soc_api_event_store_url": store_url}
+    return {}
+
+
+def host_vars(topology: Topology, host: Host, bastion: Host | None) -> dict[str, Any]:
+    segment = topology.segments[host.segment]
+    collector = topology.collector_of(host.segment)
+    found: dict[str, Any] = {
+        "ansible_host": str(host.address),
+        "citysoc_role": host.role,
+        "citysoc_segment": segment.id,
+        "citysoc_agency": segment.agency,
+        "citysoc_level": segment.security_level,
+        "baseline_ntp_servers": [str(collector.address)] if collector else [],
+        **nftables_vars(topology, host),
+        **role_vars(topology, host),
+    }
+    if bastion is not None and host.name != bastion.name:
+        found["ansible_ssh_common_args"] = f"-o ProxyJump={OPS_USER}@{bastion.address}"
+    return found
+
+
+def inventory(
+    topology: Topology, instance_ids: Mapping[str, object] | None = None
+) -> dict[str, Any]:
+    """Groups by role (sensors, collectors, event_store, soc_api, bastion) with host vars."""
+    bastion = next((h for h in topology.soc_hosts() if h.role == "bastion"), None)
+    children: dict[str, Any] = {group: {"hosts": {}} for group in GROUPS.values()}
+    for host in topology.soc_hosts():
+        found = host_vars(topology, host, bastion)
+        if instance_ids and host.name in instance_ids:
+            found["openstack_instance_id"] = instance_ids[host.name]
+        children[GROUPS[host.role]]["hosts"][host.name] = found
+    return {
+        "all": {
+            "vars": {
+                "ansible_user": OPS_USER,
+                "citysoc_city": topology.model.city,
+                "baseline_ssh_allowed_from": [str(bastion.address)] if bastion else [],
+            },
+            "children": children,
+        }
+    }
