@@ -24,6 +24,7 @@ from sigma.validation import SigmaValidator
 from sigma.validators.core import validators as core_validators
 
 from citysoc.core.errors import Location, RuleError
+from detections.engine.attack import REFERENCE, use_offline_attack_data
 
 log = logging.getLogger(__name__)
 
@@ -38,12 +39,11 @@ TACTICS = (
     "evasion", "inhibit_response_function", "impair_process_control",
 )  # fmt: skip
 FOLDER_NAME = re.compile(r"^(%s)_[a-z0-9_]+$" % "|".join(TACTICS))  # noqa: UP031
-# attacktag is left out: it downloads ATT&CK data at run time, and the SOC runs offline.
 REQUIRED_METADATA = ("owner", "runbook")
 VALIDATORS = (
     "all_of_them_condition", "dangling_detection", "them_condition_with_single_detection",
     "duplicate_references", "duplicate_title", "identifier_existence", "identifier_uniqueness",
-    "invalid_modifier_combinations", "duplicate_tag", "tag_format",
+    "invalid_modifier_combinations", "attacktag", "duplicate_tag", "tag_format",
     "control_character", "double_wildcard", "escaped_wildcard", "wildcards_instead_of_modifiers",
 )  # fmt: skip
 
@@ -162,10 +162,21 @@ def load_folder(path: Path, runbooks: Path = RUNBOOKS_ROOT) -> RuleFolder:
 def _validate(rule: SigmaRule | SigmaCorrelationRule, where: Location) -> None:
     if not isinstance(rule, SigmaRule):
         return
+    use_offline_attack_data()  # the ATT&CK tag validator reads the project's reference
     validator = SigmaValidator([core_validators[name] for name in VALIDATORS])
     issues = validator.validate_rule(rule)
     if issues:
-        raise RuleError("; ".join(str(i) for i in issues), location=where)
+        raise RuleError("; ".join(_describe(i) for i in issues), location=where)
+
+
+def _describe(issue: object) -> str:
+    tag = getattr(issue, "tag", None)
+    if type(issue).__name__ == "InvalidATTACKTagIssue" and tag is not None:
+        return (
+            f"ATT&CK tag {tag} is not in the project's reference {REFERENCE}: "
+            "if it is a real ATT&CK id, add it there with its name"
+        )
+    return str(issue)
 
 
 def _check_collection(catalog: Catalog) -> None:

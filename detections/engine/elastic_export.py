@@ -115,6 +115,20 @@ def _logsource(rule: SigmaRule) -> dict[str, str | None]:
     return {"product": ls.product, "category": ls.category, "service": ls.service}
 
 
+def _event_rule(folder: RuleFolder) -> dict[str, Any]:
+    # parsed afresh: a rule that a correlation also generates from converts differently
+    rule = parse_rule_text(folder.text, folder.path / "rule.yml")
+    if not isinstance(rule, SigmaRule):
+        raise KeyError("not an event rule")
+    return {
+        "type": "query",
+        "language": "lucene",
+        "query": convert(backend("lucene"), rule)[0],
+        "index": [index_for(_logsource(rule))],
+        "threat": _threat(rule),
+    }
+
+
 def export_catalog(catalog: Catalog, *, generating: set[str]) -> Export:
     """Every alerting rule (ids in ``generating``) as an Elastic detection rule."""
     use_offline_attack_data()
@@ -132,9 +146,7 @@ def export_catalog(catalog: Catalog, *, generating: set[str]) -> Export:
                 member = _member(catalog, rule)
                 body["threat"] = _threat(member) if member else []
             else:
-                query = convert(backend("lucene"), rule)[0]
-                body.update(type="query", language="lucene", query=query)
-                body.update(index=[index_for(_logsource(rule))], threat=_threat(rule))
+                body.update(_event_rule(folder))
         except (SigmaError, IndexError, KeyError) as exc:
             where = Location(str(folder.path / "rule.yml"))
             result.skipped.append(RuleError(f"not exportable to Elastic: {exc}", location=where))
