@@ -127,7 +127,6 @@ class CitySegment(pulumi.ComponentResource):
                     subnet_id=self.subnet.id, ip_address=core_address
                 )
             ],
-            port_security_enabled=False,
             tags=[*self._tags, "role=router"],
             opts=self._child(),
         )

@@ -1,0 +1,1 @@
+"""The segmentation policy pack (``pulumi preview --policy-pack infra/policy``)."""

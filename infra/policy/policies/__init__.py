@@ -1,0 +1,20 @@
+"""The mandatory segmentation policies, for the pack and for ``citysoc infra plan``."""
+
+from pulumi_policy import Policy
+
+from infra.policy.policies.ingress import no_internet_ingress
+from infra.policy.policies.isolation import camera_ics_isolation
+from infra.policy.policies.management import management_from_bastion
+from infra.policy.policies.sensors import sensor_per_sensitive_segment
+from infra.policy.policies.tagging import port_security_only_for_sensors, tagged_resources
+
+POLICIES: tuple[Policy, ...] = (
+    no_internet_ingress,
+    camera_ics_isolation,
+    management_from_bastion,
+    tagged_resources,
+    sensor_per_sensitive_segment,
+    port_security_only_for_sensors,
+)
+
+__all__ = ["POLICIES"]
