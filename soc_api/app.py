@@ -3,22 +3,33 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
+from fastapi.responses import PlainTextResponse
 from fastapi.staticfiles import StaticFiles
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.middleware.sessions import SessionMiddleware
 
 import citysoc
+from citysoc.core.errors import PermissionDeniedError
 from citysoc.core.settings import Settings
 from soc_api.alerts.views import router as alerts_router
+from soc_api.audit.views import router as audit_router
+from soc_api.auth.models import TokenScope
+from soc_api.console.pages import router as console_pages_router
 from soc_api.console.views import router as console_router
 from soc_api.context import SocContext, build_context
-from soc_api.deps import ContextDep
+from soc_api.deps import ContextDep, CurrentAnalyst
 from soc_api.errors import install_error_handlers
+from soc_api.incidents.views import router as incidents_router
+from soc_api.ingest.views import router as ingest_router
+from soc_api.iocs.views import router as iocs_router
+from soc_api.rules.views import router as rules_router
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +51,7 @@ def create_app(settings: Settings, *, startup: Sequence[StartupTask] = ()) -> Fa
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         ctx = build_context(settings)
         app.state.ctx = ctx
+        ctx.metrics.watch_state(lambda: (ctx.sessions, ctx.store.count()))
         for task in startup:
             task(ctx)
         ctx.scheduler.start()
@@ -72,9 +84,32 @@ def create_app(settings: Settings, *, startup: Sequence[StartupTask] = ()) -> Fa
             response.headers.setdefault(name, value)
         return response
 
+    @app.middleware("http")
+    async def count_requests(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        ctx: SocContext | None = getattr(request.app.state, "ctx", None)
+        if ctx is not None:
+            route = request.scope.get("route")
+            name = getattr(route, "path", "unmatched")
+            ctx.metrics.requests.labels(request.method, name, str(response.status_code)).inc()
+            ctx.metrics.latency.labels(name).observe(time.perf_counter() - started)
+        return response
+
     install_error_handlers(app)
-    app.include_router(alerts_router)
-    app.include_router(console_router)
+    for router in (
+        alerts_router,
+        incidents_router,
+        iocs_router,
+        ingest_router,
+        rules_router,
+        audit_router,
+        console_router,
+        console_pages_router,
+    ):
+        app.include_router(router)
     app.mount(
         "/static", StaticFiles(directory=Path(__file__).parent / "console" / "static"), "static"
     )
@@ -91,5 +126,17 @@ def create_app(settings: Settings, *, startup: Sequence[StartupTask] = ()) -> Fa
             "rule_errors": len(ctx.rule_errors),
             "last_detection_run": None if run is None else run.__dict__,
         }
+
+    @app.get("/metrics", tags=["health"], response_class=PlainTextResponse)
+    def metrics(ctx: ContextDep, caller: CurrentAnalyst) -> PlainTextResponse:
+        """Prometheus metrics: requests, ingest, rate limits, alerts by agency and status.
+
+        City-wide callers only (a read token without agency, for Prometheus' bearer token).
+        """
+        if not caller.city_wide or caller.token_scope is TokenScope.INGEST:
+            raise PermissionDeniedError("metrics are for city-wide callers")
+        return PlainTextResponse(
+            generate_latest(ctx.metrics.registry), media_type=CONTENT_TYPE_LATEST
+        )
 
     return app

@@ -31,14 +31,21 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
-def init_state(engine: Engine) -> sessionmaker[Session]:
-    """Create missing tables and return the session factory."""
-    # Import the models so their tables are registered on Base.metadata.
+def import_models() -> None:
+    """Import every model module so its tables are registered on ``Base.metadata``."""
     from soc_api import checkpoints as _checkpoints  # noqa: F401
     from soc_api.alerts import models as _alerts  # noqa: F401
+    from soc_api.audit import models as _audit  # noqa: F401
     from soc_api.auth import models as _auth  # noqa: F401
+    from soc_api.iocs import models as _iocs  # noqa: F401
 
-    Base.metadata.create_all(engine)
+
+def init_state(engine: Engine) -> sessionmaker[Session]:
+    """Migrate the schema to the newest revision and return the session factory."""
+    from soc_api.migrate import upgrade
+
+    import_models()
+    upgrade(engine)
     return sessionmaker(engine, expire_on_commit=False)
 
 

@@ -1,4 +1,8 @@
-"""FastAPI dependencies: the context, a database session, the authenticated caller."""
+"""FastAPI dependencies: the context, a database session, the authenticated caller.
+
+A caller is a console user (session cookie) or a machine (``Authorization: Bearer`` with an
+API token). Which of them may do what is decided by the services.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +10,16 @@ from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
 from citysoc.core.errors import AuthenticationError
 from soc_api.auth.models import Principal
 from soc_api.auth.service import load_principal
+from soc_api.auth.tokens import authenticate_token
 from soc_api.context import SocContext
+
+bearer = HTTPBearer(auto_error=False, description="An API token (citysoc token create)")
 
 
 def get_context(request: Request) -> SocContext:
@@ -28,6 +36,7 @@ def get_session(ctx: ContextDep) -> Iterator[Session]:
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
+BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 
 
 def optional_principal(request: Request, session: SessionDep) -> Principal | None:
@@ -38,10 +47,14 @@ def optional_principal(request: Request, session: SessionDep) -> Principal | Non
 
 
 def require_principal(
+    session: SessionDep,
+    credentials: BearerDep,
     principal: Annotated[Principal | None, Depends(optional_principal)],
 ) -> Principal:
+    if credentials is not None:
+        return authenticate_token(session, credentials.credentials)
     if principal is None:
-        raise AuthenticationError("log in first: no valid session")
+        raise AuthenticationError("log in first, or send an API token: no valid credentials")
     return principal
 
 

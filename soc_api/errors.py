@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import math
+from http import HTTPStatus
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from citysoc.core.errors import (
     AuthenticationError,
@@ -16,7 +20,32 @@ from citysoc.core.errors import (
     StoreError,
 )
 
-STATUS = {
+
+class ConflictError(CitysocError):
+    """The object is not in a state that allows this change (e.g. a closed alert acknowledged)."""
+
+
+class InvalidRequestError(CitysocError):
+    """The request is well formed but asks for something the domain refuses."""
+
+
+class PayloadTooLargeError(CitysocError):
+    """The request body is larger than the configured limit."""
+
+
+class RateLimitedError(CitysocError):
+    """Too many requests from one caller; ``retry_after`` seconds until the next is allowed."""
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+STATUS: dict[type[CitysocError], int] = {
+    ConflictError: 409,
+    InvalidRequestError: 422,
+    PayloadTooLargeError: 413,
+    RateLimitedError: 429,
     AuthenticationError: 401,
     PermissionDeniedError: 403,
     NotFoundError: 404,
@@ -37,6 +66,16 @@ def install_error_handlers(app: FastAPI) -> None:
         response = error_body(status, type(exc).__name__, exc.message)
         if status == 401:
             response.headers["WWW-Authenticate"] = 'Bearer realm="citysoc"'
+        if isinstance(exc, RateLimitedError):
+            response.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
+        return response
+
+    async def http_error(_request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        code = HTTPStatus(exc.status_code).phrase.replace(" ", "") if exc.status_code else "Error"
+        response = error_body(exc.status_code, code, str(exc.detail))
+        for name, value in (exc.headers or {}).items():
+            response.headers[name] = value
         return response
 
     async def validation_error(_request: Request, exc: Exception) -> JSONResponse:
@@ -47,3 +86,4 @@ def install_error_handlers(app: FastAPI) -> None:
 
     app.add_exception_handler(CitysocError, domain_error)
     app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)

@@ -1,4 +1,4 @@
-"""The detection schedule: run every compiled rule over new events, raise alerts.
+"""The detection schedule: run every compiled rule and the IOC sweep over new events.
 
 One background thread wakes every ``interval`` seconds (or at once when :meth:`trigger` is
 called, e.g. after an ingest), evaluates the rules on events stored since the checkpoint, and
@@ -21,6 +21,7 @@ from eventstore.sqlite import SqliteEventStore
 from soc_api import checkpoints
 from soc_api.alerts.service import record_hits
 from soc_api.db import transaction
+from soc_api.iocs.sweep import sweep
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +75,9 @@ class DetectionScheduler:
                 evidence = {str(e["event.id"]): e for e in self.store.get(ids)}
                 created, updated = record_hits(
                     session, report.hits, evidence=evidence, suppression=self.suppression
+                )
+                created += sweep(
+                    session, self.store, after=after, upto=upto, suppression=self.suppression
                 )
                 checkpoints.write(session, CHECKPOINT, upto)
             run = SchedulerRun(

@@ -24,6 +24,9 @@ COMMANDS = (
     "citysoc.cli.serve",
     "citysoc.cli.collect",
     "citysoc.cli.rules",
+    "citysoc.cli.db",
+    "citysoc.cli.token",
+    "citysoc.cli.audit",
 )
 
 

@@ -42,6 +42,18 @@ class Settings(BaseSettings):
         default="dic", description="Agency of events whose addresses are outside the topology."
     )
     demo_password: SecretStr | None = None
+    ingest_max_bytes: int = Field(
+        default=16 * 1024 * 1024, ge=1024, description="Largest NDJSON body /api/v1/ingest takes."
+    )
+    ingest_rate_per_second: float = Field(
+        default=20.0, gt=0, description="Ingest calls per second per token (burst: 5 s worth)."
+    )
+    login_attempts_per_minute: float = Field(
+        default=10.0, gt=0, description="Console login attempts per minute per client address."
+    )
+    incident_window_seconds: int = Field(
+        default=86400, ge=60, description="Alerts sharing an entity within this join one incident."
+    )
     # Collectors: where `citysoc collect` ships, and its disk buffer.
     collector_sink: Literal["sqlite", "elasticsearch", "api"] = Field(
         default="sqlite", description="Sink of `citysoc collect` unless --sink is given."

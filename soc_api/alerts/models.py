@@ -6,7 +6,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import JSON, DateTime, Index, String, Text, func
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -28,6 +28,30 @@ class Severity(enum.StrEnum):
     CRITICAL = "critical"
 
 
+class CloseReason(enum.StrEnum):
+    TRUE_POSITIVE = "true_positive"
+    FALSE_POSITIVE = "false_positive"
+    BENIGN = "benign"
+    DUPLICATE = "duplicate"
+
+
+class SortKey(enum.StrEnum):
+    RISK = "risk"
+    NEWEST = "newest"
+    OLDEST = "oldest"
+    SEVERITY = "severity"
+
+
+# Which status may follow which: the triage workflow, forward only (closed can be reopened).
+TRANSITIONS: dict[AlertStatus, frozenset[AlertStatus]] = {
+    AlertStatus.NEW: frozenset(
+        {AlertStatus.ACKNOWLEDGED, AlertStatus.IN_PROGRESS, AlertStatus.CLOSED}
+    ),
+    AlertStatus.ACKNOWLEDGED: frozenset({AlertStatus.IN_PROGRESS, AlertStatus.CLOSED}),
+    AlertStatus.IN_PROGRESS: frozenset({AlertStatus.CLOSED}),
+    AlertStatus.CLOSED: frozenset({AlertStatus.IN_PROGRESS}),
+}
+
 SEVERITY_RISK = {"informational": 5, "low": 21, "medium": 47, "high": 73, "critical": 99}
 
 
@@ -36,6 +60,8 @@ class Alert(Base):
     __table_args__ = (
         Index("alerts_agency_status", "agency", "status"),
         Index("alerts_dedup", "dedup_key", "status"),
+        Index("alerts_risk_seen", "risk_score", "last_seen"),
+        Index("alerts_last_seen", "last_seen"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -57,6 +83,10 @@ class Alert(Base):
     runbook: Mapped[str] = mapped_column(String(128), default="")
     tags: Mapped[list[str]] = mapped_column(JSON, default=list)
     note: Mapped[str] = mapped_column(Text, default="")
+    assignee: Mapped[str | None] = mapped_column(String(64), default=None)
+    close_reason: Mapped[str | None] = mapped_column(String(16), default=None)
+    closed_at: Mapped[str | None] = mapped_column(String(32), default=None)
+    observables: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
@@ -84,8 +114,56 @@ class AlertPublic(BaseModel):
     last_seen: str
     runbook: str
     tags: list[str]
+    note: str
+    assignee: str | None
+    close_reason: str | None
+    closed_at: str | None
+    observables: list[str]
 
 
 class AlertPage(BaseModel):
     total: int
+    limit: int
+    offset: int
     items: list[AlertPublic]
+
+
+class AlertDetail(BaseModel):
+    """One alert with its evidence events and its runbook rendered for it."""
+
+    alert: AlertPublic
+    evidence: list[dict[str, Any]]
+    runbook_markdown: str
+    allowed_transitions: list[AlertStatus]
+
+
+class AlertUpdate(BaseModel):
+    """A triage step: a new status (closing needs a reason), a note, an assignee."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: AlertStatus | None = None
+    close_reason: CloseReason | None = None
+    note: str | None = Field(default=None, max_length=4000)
+    assignee: str | None = Field(default=None, max_length=64)
+
+
+class AlertBulkUpdate(AlertUpdate):
+    ids: list[int] = Field(min_length=1, max_length=500)
+
+
+class BulkResult(BaseModel):
+    updated: list[int]
+    failed: dict[int, str]
+
+
+class AlertFilter(BaseModel):
+    """Query filters of the alert list (all optional)."""
+
+    status: AlertStatus | None = None
+    severity: Severity | None = None
+    rule: str | None = Field(default=None, max_length=128)
+    agency: str | None = Field(default=None, max_length=32)
+    assignee: str | None = Field(default=None, max_length=64)
+    q: str | None = Field(default=None, max_length=128, description="Text in title or rule")
+    sort: SortKey = SortKey.RISK

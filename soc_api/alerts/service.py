@@ -1,4 +1,4 @@
-"""Turn detection hits into alerts (deduplicated, enriched) and query them."""
+"""Turn detection hits into alerts: deduplicated, placed in the city, scored."""
 
 from __future__ import annotations
 
@@ -9,12 +9,13 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from citysoc.core.ecs import Event, parse_timestamp
 from detections.engine.runner import Hit
 from soc_api.alerts.models import SEVERITY_RISK, Alert, AlertStatus
+from soc_api.alerts.observables import observables_of
 
 log = logging.getLogger(__name__)
 
@@ -115,48 +116,9 @@ def record_hits(
                 last_seen=last,
                 runbook=hit.rule.runbook,
                 tags=list(hit.rule.tags),
+                observables=observables_of(hit.group),
             )
         )
         session.flush()
         created += 1
     return created, updated
-
-
-def alert_query(
-    *,
-    agencies: Sequence[str] | None,
-    status: str | None = None,
-    severity: str | None = None,
-    rule_name: str | None = None,
-) -> Select[Alert]:
-    """The alerts one caller may see (``agencies=None`` means all), filtered."""
-    query = select(Alert)
-    if agencies is not None:
-        query = query.where(Alert.agency.in_(agencies))
-    if status:
-        query = query.where(Alert.status == status)
-    if severity:
-        query = query.where(Alert.severity == severity)
-    if rule_name:
-        query = query.where(Alert.rule_name == rule_name)
-    return query
-
-
-def list_alerts(
-    session: Session,
-    *,
-    agencies: Sequence[str] | None,
-    status: str | None = None,
-    severity: str | None = None,
-    rule_name: str | None = None,
-    limit: int = 50,
-    offset: int = 0,
-) -> tuple[int, list[Alert]]:
-    query = alert_query(agencies=agencies, status=status, severity=severity, rule_name=rule_name)
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = session.scalars(
-        query.order_by(Alert.risk_score.desc(), Alert.last_seen.desc(), Alert.id.desc())
-        .limit(limit)
-        .offset(offset)
-    ).all()
-    return int(total), list(rows)

@@ -1,36 +1,110 @@
-"""``/api/v1/alerts``."""
+"""``/api/v1/alerts``: list, detail with evidence and runbook, triage, bulk triage, export."""
 
 from __future__ import annotations
 
+import csv
+import io
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+from fastapi.responses import Response
 
-from soc_api.alerts.models import AlertPage, AlertPublic, AlertStatus, Severity
-from soc_api.alerts.service import list_alerts
-from soc_api.deps import CurrentAnalyst, SessionDep
+from soc_api.alerts.models import (
+    AlertBulkUpdate,
+    AlertDetail,
+    AlertFilter,
+    AlertPage,
+    AlertPublic,
+    AlertUpdate,
+    BulkResult,
+)
+from soc_api.alerts.queries import get_alert, list_alerts
+from soc_api.alerts.workflow import allowed_transitions, bulk_update, update_alert
+from soc_api.audit import service as audit
+from soc_api.deps import ContextDep, CurrentAnalyst, SessionDep
+from soc_api.runbooks import render_runbook
 
 router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"])
+
+EXPORT_LIMIT = 10_000
 
 
 @router.get("", response_model=AlertPage)
 def get_alerts(
     session: SessionDep,
     analyst: CurrentAnalyst,
-    status: AlertStatus | None = None,
-    severity: Severity | None = None,
-    rule: Annotated[str | None, Query(max_length=128)] = None,
+    filters: Annotated[AlertFilter, Query()],
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> AlertPage:
-    """Alerts the caller may see, riskiest and newest first."""
-    total, rows = list_alerts(
+    """Alerts the caller may see, filtered; riskiest first unless ``sort`` says otherwise."""
+    total, rows = list_alerts(session, who=analyst, filters=filters, limit=limit, offset=offset)
+    items = [AlertPublic.model_validate(r) for r in rows]
+    return AlertPage(total=total, limit=limit, offset=offset, items=items)
+
+
+@router.get("/export", response_class=Response, responses={200: {"content": {"text/csv": {}}}})
+def export_alerts(
+    session: SessionDep, analyst: CurrentAnalyst, filters: Annotated[AlertFilter, Query()]
+) -> Response:
+    """The filtered alerts as CSV (at most 10,000). Every export is written to the audit log."""
+    total, rows = list_alerts(session, who=analyst, filters=filters, limit=EXPORT_LIMIT)
+    out = io.StringIO()
+    columns = list(AlertPublic.model_fields)
+    writer = csv.DictWriter(out, fieldnames=columns)
+    writer.writeheader()
+    for row in rows:
+        writer.writerow(AlertPublic.model_validate(row).model_dump(mode="json"))
+    audit.append(
         session,
-        agencies=analyst.agencies,
-        status=status.value if status else None,
-        severity=severity.value if severity else None,
-        rule_name=rule,
-        limit=limit,
-        offset=offset,
+        actor=analyst.actor,
+        action="alert.export",
+        object_type="export",
+        object_id="alerts",
+        agency=analyst.agency,
+        detail={
+            "rows": len(rows),
+            "total": total,
+            "filters": filters.model_dump(mode="json", exclude_none=True),
+        },
     )
-    return AlertPage(total=total, items=[AlertPublic.model_validate(r) for r in rows])
+    session.commit()
+    return Response(
+        out.getvalue(),
+        media_type="text/csv",
+        headers={"Content-Disposition": 'attachment; filename="alerts.csv"'},
+    )
+
+
+@router.post("/bulk", response_model=BulkResult)
+def bulk_alerts(session: SessionDep, analyst: CurrentAnalyst, body: AlertBulkUpdate) -> BulkResult:
+    """One triage step for many alerts; the ones that cannot take it are listed in ``failed``."""
+    change = AlertUpdate.model_validate(body.model_dump(exclude={"ids"}))
+    result = bulk_update(session, alert_ids=body.ids, change=change, who=analyst)
+    session.commit()
+    return result
+
+
+@router.get("/{alert_id}", response_model=AlertDetail)
+def get_alert_detail(
+    ctx: ContextDep, session: SessionDep, analyst: CurrentAnalyst, alert_id: int
+) -> AlertDetail:
+    """One alert with its evidence events and its runbook rendered for it."""
+    alert = get_alert(session, alert_id=alert_id, who=analyst)
+    public = AlertPublic.model_validate(alert)
+    return AlertDetail(
+        alert=public,
+        evidence=ctx.store.get(alert.event_ids[:200]),
+        runbook_markdown=render_runbook(alert.runbook, public),
+        allowed_transitions=allowed_transitions(alert),
+    )
+
+
+@router.patch("/{alert_id}", response_model=AlertPublic)
+def patch_alert(
+    session: SessionDep, analyst: CurrentAnalyst, alert_id: int, change: AlertUpdate
+) -> AlertPublic:
+    """Acknowledge, start, close (with a reason), reopen, assign or annotate an alert."""
+    alert = update_alert(session, alert_id=alert_id, change=change, who=analyst)
+    session.commit()
+    return AlertPublic.model_validate(alert)

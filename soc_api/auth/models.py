@@ -20,6 +20,13 @@ class Role(enum.StrEnum):
 
 
 CITY_WIDE = {Role.CITY_ANALYST, Role.AUDITOR, Role.ADMIN}
+READERS = {Role.CITY_ANALYST, Role.AGENCY_ANALYST, Role.AUDITOR, Role.ADMIN}
+TRIAGERS = {Role.CITY_ANALYST, Role.AGENCY_ANALYST, Role.ADMIN}
+
+
+class TokenScope(enum.StrEnum):
+    INGEST = "ingest"  # a collector posting events
+    READ = "read"  # a machine reading alerts, incidents and IOCs
 
 
 class User(Base):
@@ -34,6 +41,22 @@ class User(Base):
     active: Mapped[bool] = mapped_column(default=True)
 
 
+class ApiToken(Base):
+    """A machine credential. Only a SHA-256 of the token is kept; the token is shown once."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    prefix: Mapped[str] = mapped_column(String(16), unique=True)
+    token_hash: Mapped[str] = mapped_column(String(64))
+    scope: Mapped[str] = mapped_column(String(16))
+    agency: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[str] = mapped_column(String(32))
+    expires_at: Mapped[str] = mapped_column(String(32))
+    revoked: Mapped[bool] = mapped_column(default=False)
+
+
 @dataclass(frozen=True)
 class Principal:
     """The authenticated caller, as the services see it."""
@@ -42,6 +65,16 @@ class Principal:
     username: str
     role: Role
     agency: str | None
+    token_scope: TokenScope | None = None  # set when a machine token authenticated the call
+
+    @property
+    def actor(self) -> str:
+        """How the audit log names this caller."""
+        return f"token:{self.username}" if self.token_scope else self.username
+
+    @property
+    def city_wide(self) -> bool:
+        return self.agencies is None
 
     @property
     def agencies(self) -> list[str] | None:

@@ -1,46 +1,34 @@
-"""Console pages: log in, the alert queue."""
+"""Console pages: log in (rate-limited), language, the alert queue and its bulk actions."""
 
 from __future__ import annotations
 
-import hmac
 import logging
-import secrets
-from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
 
-from citysoc.core.errors import AuthenticationError, PermissionDeniedError
-from soc_api.alerts.models import AlertStatus, Severity
-from soc_api.alerts.service import list_alerts
+from citysoc.core.errors import AuthenticationError
+from soc_api.alerts.models import AlertFilter, AlertStatus, AlertUpdate, CloseReason, Severity
+from soc_api.alerts.queries import list_alerts
+from soc_api.alerts.workflow import bulk_update
+from soc_api.audit import service as audit
+from soc_api.auth.models import Principal
 from soc_api.auth.service import authenticate
+from soc_api.console.common import check_csrf, render
+from soc_api.console.i18n import COOKIE, LANGUAGES
 from soc_api.deps import ContextDep, MaybeAnalyst, SessionDep
+from soc_api.errors import RateLimitedError
 
 log = logging.getLogger(__name__)
 
-templates = Jinja2Templates(directory=Path(__file__).with_name("templates"))
 router = APIRouter(include_in_schema=False)
 
-
-def csrf_token(request: Request) -> str:
-    token = request.session.get("csrf")
-    if not isinstance(token, str):
-        token = secrets.token_urlsafe(32)
-        request.session["csrf"] = token
-    return token
+Csrf = Annotated[str, Form(max_length=128)]
 
 
-def check_csrf(request: Request, submitted: str) -> None:
-    expected = request.session.get("csrf")
-    if not isinstance(expected, str) or not hmac.compare_digest(expected, submitted):
-        raise PermissionDeniedError("the form is stale or forged (CSRF check failed): reload it")
-
-
-def render(request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
-    context = {"csrf": csrf_token(request), **context}
-    return templates.TemplateResponse(request, name, context, status_code=status)
+def to_login() -> RedirectResponse:
+    return RedirectResponse("/login", status_code=303)
 
 
 @router.get("/", response_class=RedirectResponse)
@@ -58,28 +46,71 @@ def login_page(request: Request, analyst: MaybeAnalyst) -> Response:
 @router.post("/login", response_class=HTMLResponse)
 def login(
     request: Request,
+    ctx: ContextDep,
     session: SessionDep,
     username: Annotated[str, Form(max_length=64)],
     password: Annotated[str, Form(max_length=256)],
-    csrf: Annotated[str, Form(max_length=128)],
+    csrf: Csrf,
 ) -> Response:
     check_csrf(request, csrf)
+    client = request.client.host if request.client else "unknown"
+    try:
+        ctx.login_limiter.take(f"login:{client}", "login attempts")
+    except RateLimitedError as exc:
+        ctx.metrics.rate_limited.labels("login").inc()
+        log.warning("console login rate-limited for %s", client)
+        response = render(request, "login.html", {"error": "login.limited"}, 429)
+        response.headers["Retry-After"] = str(max(1, round(exc.retry_after)))
+        return response
     try:
         who = authenticate(session, username=username, password=password)
     except AuthenticationError:
-        log.warning("failed console login for %r", username)
-        return render(request, "login.html", {"error": "Wrong user name or password."}, 401)
+        log.warning("failed console login for %r from %s", username[:64], client)
+        return render(request, "login.html", {"error": "login.error"}, 401)
     request.session.clear()
     request.session["user_id"] = who.user_id
+    audit.append(
+        session,
+        actor=who.actor,
+        action="user.login",
+        object_type="user",
+        object_id=who.user_id,
+        agency=who.agency,
+        detail={"client": client},
+    )
+    session.commit()
     log.info("console login: %s (%s)", who.username, who.role.value)
     return RedirectResponse("/alerts", status_code=303)
 
 
 @router.post("/logout")
-def logout(request: Request, csrf: Annotated[str, Form(max_length=128)]) -> Response:
+def logout(request: Request, csrf: Csrf) -> Response:
     check_csrf(request, csrf)
     request.session.clear()
-    return RedirectResponse("/login", status_code=303)
+    return to_login()
+
+
+@router.post("/lang")
+def switch_language(
+    request: Request, csrf: Csrf, lang: Annotated[str, Form(max_length=8)], back: str = "/alerts"
+) -> Response:
+    check_csrf(request, csrf)
+    target = back if back.startswith("/") and not back.startswith("//") else "/alerts"
+    response = RedirectResponse(target, status_code=303)
+    if lang in LANGUAGES:
+        response.set_cookie(COOKIE, lang, max_age=365 * 86400, samesite="strict", httponly=True)
+    return response
+
+
+def queue_filter(
+    status: AlertStatus | None = None,
+    severity: Severity | None = None,
+    agency: str | None = None,
+    q: str | None = None,
+) -> AlertFilter:
+    return AlertFilter(
+        status=status, severity=severity, agency=agency or None, q=(q or "")[:128] or None
+    )
 
 
 @router.get("/alerts", response_class=HTMLResponse)
@@ -88,18 +119,11 @@ def alert_queue(
     ctx: ContextDep,
     session: SessionDep,
     analyst: MaybeAnalyst,
-    status: AlertStatus | None = None,
-    severity: Severity | None = None,
+    filters: Annotated[AlertFilter, Depends(queue_filter)],
 ) -> Response:
     if analyst is None:
-        return RedirectResponse("/login", status_code=303)
-    total, alerts = list_alerts(
-        session,
-        agencies=analyst.agencies,
-        status=status.value if status else None,
-        severity=severity.value if severity else None,
-        limit=200,
-    )
+        return to_login()
+    total, alerts = list_alerts(session, who=analyst, filters=filters, limit=200)
     agencies = {a.id: a for a in ctx.topology.model.agencies}
     return render(
         request,
@@ -111,8 +135,33 @@ def alert_queue(
             "agencies": agencies,
             "statuses": list(AlertStatus),
             "severities": list(Severity),
-            "status": status.value if status else "",
-            "severity": severity.value if severity else "",
+            "reasons": list(CloseReason),
+            "filters": filters,
             "last_run": ctx.scheduler.last_run,
+            "visible_agencies": sorted(agencies) if analyst.agencies is None else analyst.agencies,
         },
     )
+
+
+@router.post("/alerts/bulk")
+def bulk_triage(
+    request: Request,
+    session: SessionDep,
+    analyst: MaybeAnalyst,
+    csrf: Csrf,
+    ids: Annotated[list[int], Form()],
+    status: Annotated[AlertStatus, Form()],
+    close_reason: Annotated[CloseReason | None, Form()] = None,
+) -> Response:
+    check_csrf(request, csrf)
+    who = require_console_user(analyst)
+    change = AlertUpdate(status=status, close_reason=close_reason)
+    bulk_update(session, alert_ids=ids[:500], change=change, who=who)
+    session.commit()
+    return RedirectResponse("/alerts", status_code=303)
+
+
+def require_console_user(analyst: Principal | None) -> Principal:
+    if analyst is None:
+        raise AuthenticationError("log in first: no valid session")
+    return analyst

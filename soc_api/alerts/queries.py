@@ -1,0 +1,76 @@
+"""Read alerts: always within the caller's agencies, with filters, sort and paging."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import Select, case, func, or_, select
+from sqlalchemy.orm import Session
+
+from citysoc.core.errors import NotFoundError
+from soc_api.alerts.models import SEVERITY_RISK, Alert, AlertFilter, SortKey
+from soc_api.auth.models import Principal
+from soc_api.auth.permissions import require_reader
+
+_SEVERITY_RANK = case(SEVERITY_RISK, value=Alert.severity, else_=0)
+
+
+def alert_query(*, agencies: Sequence[str] | None, filters: AlertFilter) -> Select[Alert]:
+    """The alerts one caller may see (``agencies=None`` means all), filtered."""
+    query = select(Alert)
+    if agencies is not None:
+        query = query.where(Alert.agency.in_(agencies))
+    if filters.status:
+        query = query.where(Alert.status == filters.status.value)
+    if filters.severity:
+        query = query.where(Alert.severity == filters.severity.value)
+    if filters.rule:
+        query = query.where(Alert.rule_name == filters.rule)
+    if filters.agency:
+        query = query.where(Alert.agency == filters.agency)
+    if filters.assignee:
+        query = query.where(Alert.assignee == filters.assignee)
+    if filters.q:
+        pattern = f"%{filters.q.lower()}%"
+        query = query.where(
+            or_(func.lower(Alert.title).like(pattern), func.lower(Alert.rule_name).like(pattern))
+        )
+    return query
+
+
+def _ordered(query: Select[Alert], sort: SortKey) -> Select[Alert]:
+    if sort is SortKey.NEWEST:
+        return query.order_by(Alert.last_seen.desc(), Alert.id.desc())
+    if sort is SortKey.OLDEST:
+        return query.order_by(Alert.first_seen.asc(), Alert.id.asc())
+    if sort is SortKey.SEVERITY:
+        return query.order_by(_SEVERITY_RANK.desc(), Alert.last_seen.desc(), Alert.id.desc())
+    return query.order_by(Alert.risk_score.desc(), Alert.last_seen.desc(), Alert.id.desc())
+
+
+def list_alerts(
+    session: Session,
+    *,
+    who: Principal,
+    filters: AlertFilter | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[int, list[Alert]]:
+    require_reader(who)
+    filters = filters or AlertFilter()
+    query = alert_query(agencies=who.agencies, filters=filters)
+    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    rows = session.scalars(_ordered(query, filters.sort).limit(limit).offset(offset)).all()
+    return int(total or 0), list(rows)
+
+
+def get_alert(session: Session, *, alert_id: int, who: Principal) -> Alert:
+    """One alert, or NotFoundError when it does not exist or is another agency's."""
+    require_reader(who)
+    query = select(Alert).where(Alert.id == alert_id)
+    if who.agencies is not None:
+        query = query.where(Alert.agency.in_(who.agencies))
+    alert = session.scalars(query).first()
+    if alert is None:
+        raise NotFoundError(f"no alert {alert_id}")
+    return alert

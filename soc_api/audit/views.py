@@ -1,0 +1,53 @@
+"""``/api/v1/audit``: the audit trail (auditors and admins) and its verification."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from soc_api.audit import service as audit
+from soc_api.audit.models import AuditPage, AuditPublic, ChainReport
+from soc_api.auth.permissions import require_auditor
+from soc_api.deps import CurrentAnalyst, SessionDep
+
+router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
+
+
+@router.get("", response_model=AuditPage)
+def get_audit(
+    session: SessionDep,
+    analyst: CurrentAnalyst,
+    object_type: Annotated[str | None, Query(max_length=32)] = None,
+    object_id: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+) -> AuditPage:
+    """Audit entries, newest first; reading them is itself audited."""
+    require_auditor(analyst)
+    total, rows = audit.list_entries(
+        session,
+        agencies=analyst.agencies,
+        object_type=object_type,
+        object_id=object_id,
+        limit=limit,
+        offset=offset,
+    )
+    audit.append(
+        session,
+        actor=analyst.actor,
+        action="audit.read",
+        object_type="audit",
+        object_id="log",
+        agency=analyst.agency,
+        detail={"object_type": object_type, "object_id": object_id},
+    )
+    session.commit()
+    return AuditPage(total=total, items=[AuditPublic.model_validate(r) for r in rows])
+
+
+@router.get("/verify", response_model=ChainReport)
+def verify_audit(session: SessionDep, analyst: CurrentAnalyst) -> ChainReport:
+    """Recompute the hash chain and name the first broken entry, if any."""
+    require_auditor(analyst)
+    return audit.verify_chain(session)

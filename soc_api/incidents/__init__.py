@@ -1,0 +1,1 @@
+"""Incidents: alerts joined by shared entities; campaigns: incidents across agencies."""

@@ -1,0 +1,39 @@
+"""``/api/v1/incidents``: incidents and cross-agency campaigns."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from soc_api.deps import ContextDep, CurrentAnalyst, SessionDep
+from soc_api.incidents.models import IncidentPage, IncidentPublic
+from soc_api.incidents.service import get_incident, list_incidents, summarise
+
+router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
+
+
+@router.get("", response_model=IncidentPage)
+def get_incidents(
+    ctx: ContextDep,
+    session: SessionDep,
+    analyst: CurrentAnalyst,
+    campaigns_only: bool = False,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
+) -> IncidentPage:
+    """Incidents the caller has a part in, most recent activity first."""
+    window = timedelta(seconds=ctx.settings.incident_window_seconds)
+    found = list_incidents(session, who=analyst, window=window, campaigns_only=campaigns_only)
+    items = [summarise(i) for i in found[offset : offset + limit]]
+    return IncidentPage(total=len(found), items=items)
+
+
+@router.get("/{incident_id}", response_model=IncidentPublic)
+def get_incident_detail(
+    ctx: ContextDep, session: SessionDep, analyst: CurrentAnalyst, incident_id: int
+) -> IncidentPublic:
+    """One incident: the caller's part of it, a timeline, and counts of the other agencies."""
+    window = timedelta(seconds=ctx.settings.incident_window_seconds)
+    return get_incident(session, incident_id=incident_id, who=analyst, window=window)

@@ -1,0 +1,1 @@
+"""Bulk NDJSON ingest for collectors: ``POST /api/v1/ingest``."""

@@ -1,0 +1,1 @@
+"""Indicators of compromise shared between agencies under the Traffic Light Protocol."""

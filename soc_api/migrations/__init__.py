@@ -1,0 +1,1 @@
+"""Alembic migrations of the SOC state (alerts, users, tokens, audit log, IOCs)."""
