@@ -24,17 +24,39 @@ from collectors.stats import CollectorStats
 
 log = logging.getLogger(__name__)
 
-CATEGORY = {
+CATEGORY = {  # Elastic files every record under "network" too; we keep the specific one
     "alert": ("intrusion_detection", "info"),
     "flow": ("network", "connection"),
     "dns": ("network", "protocol"),
     "http": ("web", "access"),
+    "http2": ("web", "access"),
     "tls": ("network", "protocol"),
     "fileinfo": ("file", "info"),
     "anomaly": ("network", "info"),
-    "stats": ("host", "info"),
-    "ssh": ("network", "protocol"),
-    "smtp": ("network", "protocol"),
+    "stats": ("network", "info"),
+}
+PROTOCOL_OF_TYPE = {
+    "dns": "dns",
+    "http": "http",
+    "http2": "http",
+    "tls": "tls",
+    "ssh": "ssh",
+    "smtp": "smtp",
+    "ftp": "ftp",
+    "ftp_data": "ftp",
+    "mqtt": "mqtt",
+    "smb": "smb",
+    "rdp": "rdp",
+    "rfb": "rfb",
+    "tftp": "tftp",
+    "modbus": "modbus",
+}
+NOT_A_PROTOCOL = ("failed", "unknown", "template", "template-rust")
+THREAT_METADATA = {
+    "mitre_tactic_id": "threat.tactic.id",
+    "mitre_tactic_name": "threat.tactic.name",
+    "mitre_technique_id": "threat.technique.id",
+    "mitre_technique_name": "threat.technique.name",
 }
 MAX_LINE = 1024 * 1024
 MAX_DEPTH = 8
@@ -54,18 +76,26 @@ def _read(handle: BinaryIO, path: Path, stats: CollectorStats) -> Iterator[Event
     with handle:
         for number, raw in enumerate(handle, start=1):
             where = Location(str(path), line=number)
-            stats.received += 1
             if not raw.endswith(b"\n"):
+                stats.received += 1
                 stats.error("eve-partial-line", where, f"{len(raw)} bytes without newline")
                 continue
-            line = raw.decode("utf-8", "replace").strip()
-            if not line:
-                stats.skip("empty-line")
-                continue
-            event = parse_eve_line(line, where, stats)
+            event = parse_eve_bytes(raw, where, stats)
             if event is not None:
-                stats.events += 1
                 yield event
+
+
+def parse_eve_bytes(raw: bytes, location: Location, stats: CollectorStats) -> Event | None:
+    """One raw EVE line (newline optional) to an event, counting it in ``stats``."""
+    stats.received += 1
+    line = raw.decode("utf-8", "replace").strip()
+    if not line:
+        stats.skip("empty-line")
+        return None
+    event = parse_eve_line(line, location, stats)
+    if event is not None:
+        stats.events += 1
+    return event
 
 
 def parse_eve_line(line: str, location: Location, stats: CollectorStats) -> Event | None:
@@ -94,7 +124,9 @@ def parse_eve_line(line: str, location: Location, stats: CollectorStats) -> Even
 
 
 def _event(record: dict[str, Any], kind: str, epoch: float, line: str) -> Event:
-    category, etype = CATEGORY.get(kind, ("network", "info"))
+    category, etype = CATEGORY.get(
+        kind, ("network", "protocol" if kind in PROTOCOL_OF_TYPE else "info")
+    )
     event: Event = {
         "@timestamp": ecs.timestamp(epoch),
         "ecs.version": ecs.ECS_VERSION,
@@ -141,8 +173,17 @@ def _network(r: dict[str, Any], event: Event) -> None:
     _put(event, "destination.port", r.get("dest_port"))
     if isinstance(r.get("proto"), str):
         event["network.transport"] = r["proto"].lower()
-    if isinstance(r.get("app_proto"), str) and r["app_proto"] not in ("failed", "unknown"):
-        event["network.protocol"] = r["app_proto"].lower()
+    _put(event, "source.address", r.get("src_ip"))
+    _put(event, "destination.address", r.get("dest_ip"))
+    app = r.get("app_proto")
+    if isinstance(app, str) and app.lower() not in NOT_A_PROTOCOL:
+        event["network.protocol"] = "ftp" if app.lower() == "ftp-data" else app.lower()
+    elif r.get("event_type") in PROTOCOL_OF_TYPE:
+        event["network.protocol"] = PROTOCOL_OF_TYPE[r["event_type"]]
+    ether = r.get("ether")
+    if isinstance(ether, dict):
+        _put(event, "source.mac", ether.get("src_mac"))
+        _put(event, "destination.mac", ether.get("dest_mac"))
     _put(event, "network.community_id", r.get("community_id"))
     _put(event, "observer.ingress.interface.name", r.get("in_iface"))
     vlan = r.get("vlan")
@@ -161,6 +202,17 @@ def _alert(a: dict[str, Any], event: Event) -> None:
         event["event.action"] = action
     event["event.category"] = "intrusion_detection"
     event["message"] = str(a.get("signature", "Suricata alert"))
+    metadata = a.get("metadata")
+    if isinstance(metadata, dict):
+        for key, name in THREAT_METADATA.items():
+            _put(event, name, _one(metadata.get(key)))
+
+
+def _one(value: object) -> object:
+    """A metadata value (Suricata writes lists) as one scalar: the element, or them joined."""
+    if isinstance(value, list):
+        return ",".join(str(v) for v in value if isinstance(v, str | int | float))
+    return value
 
 
 def _flow(f: dict[str, Any], event: Event) -> None:
@@ -182,7 +234,10 @@ def _flow(f: dict[str, Any], event: Event) -> None:
         event["event.end"] = ecs.timestamp(end)
     if start is not None and end is not None:
         event["event.duration"] = round((end - start) * 1e9)
-    event["event.type"] = "end" if f.get("state") == "closed" else "connection"
+    state = f.get("state")
+    event["event.type"] = (
+        "end" if state == "closed" else "start" if state == "new" else "connection"
+    )
 
 
 def _dns(d: dict[str, Any], event: Event) -> None:
@@ -205,12 +260,17 @@ def _dns(d: dict[str, Any], event: Event) -> None:
 
 def _http(h: dict[str, Any], event: Event) -> None:
     _put(event, "url.domain", h.get("hostname"))
+    _put(event, "destination.domain", h.get("hostname"))
     url = h.get("url")
     if isinstance(url, str):
         event["url.original"] = url
         parts = urlsplit(url)
         event["url.path"] = parts.path or "/"
         _put(event, "url.query", parts.query)
+        _put(event, "url.fragment", parts.fragment)
+    status = h.get("status")
+    if isinstance(status, int) and not isinstance(status, bool):
+        event["event.outcome"] = "success" if status < 400 else "failure"
     _put(event, "http.request.method", h.get("http_method"))
     _put(event, "http.response.status_code", h.get("status"))
     _put(event, "http.response.body.bytes", h.get("length"))
@@ -233,6 +293,7 @@ def _tls(t: dict[str, Any], event: Event) -> None:
     _put(event, "tls.server.not_before", t.get("notbefore"))
     _put(event, "tls.server.not_after", t.get("notafter"))
     _put(event, "tls.server.x509.serial_number", t.get("serial"))
+    _put(event, "tls.resumed", t.get("session_resumed"))
     if isinstance(t.get("fingerprint"), str):
         event["tls.server.hash.sha1"] = t["fingerprint"].replace(":", "").upper()
     for side, key in (("client", "ja3"), ("server", "ja3s")):
@@ -242,7 +303,9 @@ def _tls(t: dict[str, Any], event: Event) -> None:
 
 
 def _fileinfo(f: dict[str, Any], event: Event) -> None:
-    _put(event, "file.name", f.get("filename"))
+    name = f.get("filename")
+    _put(event, "file.path", name)
+    _put(event, "file.name", name.rsplit("/", 1)[-1] if isinstance(name, str) else None)
     _put(event, "file.size", f.get("size"))
     for algo in ("md5", "sha1", "sha256"):
         _put(event, f"file.hash.{algo}", f.get(algo))

@@ -24,6 +24,7 @@ class CollectorStats:
     events: int = 0
     errors: Counter[str] = field(default_factory=Counter)
     skipped: Counter[str] = field(default_factory=Counter)
+    dropped: Counter[str] = field(default_factory=Counter)
 
     def error(self, reason: str, location: Location, detail: str) -> None:
         """Count a bad record and log a warning that says where it was found."""
@@ -34,6 +35,11 @@ class CollectorStats:
         """Count records deliberately left out (for example RTP media packets)."""
         self.skipped[reason] += count
 
+    def drop(self, reason: str, count: int, detail: str) -> None:
+        """Count events lost on purpose (a full buffer's drop-oldest policy) and say so."""
+        self.dropped[reason] += count
+        log.warning("dropped %d events: %s (%s)", count, reason, detail)
+
     def summary(self) -> dict[str, object]:
         """A plain dict for reports and the CLI."""
         return {
@@ -42,6 +48,7 @@ class CollectorStats:
             "events": self.events,
             "errors": dict(sorted(self.errors.items())),
             "skipped": dict(sorted(self.skipped.items())),
+            "dropped": dict(sorted(self.dropped.items())),
             "error_count": sum(self.errors.values()),
             "skipped_count": sum(self.skipped.values()),
         }

@@ -1,24 +1,37 @@
-"""``citysoc collect <source>``: read a source into the event store.
+"""``citysoc collect <source>``: read a source into the event store (or another sink).
 
 Each source kind lives in its own module with ``add_parsers(subparsers)``; this module holds
-what they share: the store, the enrichment, shipping and the closing summary.
+what they share: the sink (``--sink sqlite|elasticsearch|api``), the disk buffer between
+source and sink (``var/buffer/<source>``), enrichment, Prometheus counters
+(``--metrics-port``), stopping on SIGTERM and the closing summary.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import importlib
 import json
+import signal
+import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from citysoc.cli.output import say
 from citysoc.core.ecs import Event
+from citysoc.core.errors import ConfigError
 from citysoc.core.settings import Settings
 from citysoc.core.topology import Topology, load_topology
+from collectors.buffer import DiskBuffer, FullPolicy
+from collectors.elastic import ElasticSink, open_elastic
 from collectors.enrich import Enricher
+from collectors.http_sink import ApiSink
+from collectors.metrics import CollectorMetrics
 from collectors.pipeline import ShipReport, ship
-from collectors.sinks import SqliteSink
+from collectors.shipper import Shipper
+from collectors.sinks import Sink, SqliteSink
 from collectors.stats import CollectorStats
 from eventstore.sqlite import SqliteEventStore
 
@@ -28,6 +41,7 @@ SOURCES = (
     "citysoc.cli.collect_packets",
     "citysoc.cli.collect_logs",
 )
+SINKS = ("sqlite", "elasticsearch", "api")
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -37,6 +51,48 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         importlib.import_module(name).add_parsers(kinds)
 
 
+def add_shipping_options(parser: argparse.ArgumentParser) -> None:
+    """The options every log source shares: agency, sink, buffer and metrics."""
+    parser.add_argument("--agency", help="agency of events outside the topology")
+    parser.add_argument("--sink", choices=SINKS, help="where events go (CITYSOC_COLLECTOR_SINK)")
+    parser.add_argument(
+        "--buffer-policy",
+        choices=[p.value for p in FullPolicy],
+        help="when the disk buffer is full: wait for the sink, or drop the oldest events",
+    )
+    parser.add_argument(
+        "--drain-timeout",
+        type=float,
+        default=30.0,
+        help="seconds to keep retrying the sink at the end; what is left stays buffered",
+    )
+    parser.add_argument("--metrics-port", type=int, help="serve Prometheus metrics on 127.0.0.1")
+
+
+@dataclass(frozen=True)
+class ShipOptions:
+    sink: str
+    agency: str
+    policy: FullPolicy
+    max_bytes: int
+    drain_timeout: float
+    metrics_port: int | None
+
+    @classmethod
+    def of(cls, args: argparse.Namespace | None, settings: Settings) -> ShipOptions:
+        def arg(name: str) -> object:
+            return getattr(args, name, None) if args is not None else None
+
+        return cls(
+            sink=str(arg("sink") or settings.collector_sink),
+            agency=str(arg("agency") or settings.default_agency),
+            policy=FullPolicy(str(arg("buffer_policy") or settings.buffer_policy)),
+            max_bytes=settings.buffer_max_bytes,
+            drain_timeout=float(str(arg("drain_timeout") or 30.0)),
+            metrics_port=int(str(arg("metrics_port"))) if arg("metrics_port") else None,
+        )
+
+
 def collect_events(
     events: Iterator[Event],
     stats: CollectorStats,
@@ -44,16 +100,100 @@ def collect_events(
     store: SqliteEventStore,
     topology: Topology,
     default_agency: str,
+    buffer: DiskBuffer | None = None,
 ) -> ShipReport:
-    """Enrich and store the events of one source."""
+    """Enrich and store the events of one source (through ``buffer`` if given)."""
     return ship(
-        events, enrich=Enricher(topology, default_agency), sink=SqliteSink(store), stats=stats
+        events,
+        enrich=Enricher(topology, default_agency),
+        sink=SqliteSink(store),
+        stats=stats,
+        buffer=buffer,
     )
 
 
 def summary_line(path: Path | str, stats: CollectorStats, report: ShipReport) -> str:
     summary = {**stats.summary(), "stored": report.stored, "duplicates": report.duplicates}
+    if report.sink_failures:
+        summary["sink_failures"] = report.sink_failures
     return f"{path}: {json.dumps(summary)}"
+
+
+@contextmanager
+def open_sink(kind: str, settings: Settings) -> Iterator[Sink]:
+    """The sink named ``kind``, configured from settings, closed afterwards."""
+    if kind == "sqlite":
+        with SqliteEventStore(settings.event_store_path) as store:
+            yield SqliteSink(store)
+    elif kind == "elasticsearch":
+        if not settings.elastic_url:
+            raise ConfigError("--sink elasticsearch needs CITYSOC_ELASTIC_URL")
+        key = settings.elastic_api_key
+        client = open_elastic(settings.elastic_url, api_key=key.get_secret_value() if key else None)
+        with client:
+            yield ElasticSink(client)
+    elif kind == "api":
+        if not settings.ingest_url or settings.collector_token is None:
+            raise ConfigError("--sink api needs CITYSOC_INGEST_URL and CITYSOC_COLLECTOR_TOKEN")
+        sink = ApiSink(settings.ingest_url, settings.collector_token.get_secret_value())
+        try:
+            yield sink
+        finally:
+            sink.close()
+    else:
+        raise ConfigError(f"unknown sink {kind!r}; choose one of {', '.join(SINKS)}")
+
+
+def open_buffer(settings: Settings, source: str, identity: str, options: ShipOptions) -> DiskBuffer:
+    """The disk buffer of one source and input (``var/buffer/<source>-<sink>-<hash>``)."""
+    digest = hashlib.blake2b(identity.encode(), digest_size=6).hexdigest()
+    folder = settings.data_dir / "buffer" / f"{source}-{options.sink}-{digest}"
+    return DiskBuffer(folder, max_bytes=options.max_bytes, policy=options.policy)
+
+
+@dataclass
+class Collection:
+    """What a running collect command holds: options, topology, sink and metrics."""
+
+    settings: Settings
+    options: ShipOptions
+    topology: Topology
+    sink: Sink
+    metrics: CollectorMetrics | None
+
+    @contextmanager
+    def shipper(self, source: str, identity: str, stats: CollectorStats) -> Iterator[Shipper]:
+        with open_buffer(self.settings, source, identity, self.options) as buffer:
+            shipper = Shipper(
+                enrich=Enricher(self.topology, self.options.agency),
+                sink=self.sink,
+                buffer=buffer,
+                stats=stats,
+            )
+            if self.metrics is not None:
+                self.metrics.watch(f"{source}:{identity}", stats, shipper.report, buffer)
+            shipper.deliver()  # what an earlier run left behind goes first
+            yield shipper
+
+
+@contextmanager
+def collection(settings: Settings, args: argparse.Namespace | None) -> Iterator[Collection]:
+    options = ShipOptions.of(args, settings)
+    topology = load_topology(settings.topology_path)
+    metrics = None
+    if options.metrics_port is not None:
+        metrics = CollectorMetrics()
+        metrics.serve(options.metrics_port)
+    with open_sink(options.sink, settings) as sink:
+        yield Collection(settings, options, topology, sink, metrics)
+
+
+def stop_on_signals() -> threading.Event:
+    """An event set by SIGTERM or SIGINT, so long-running sources stop cleanly."""
+    stop = threading.Event()
+    for number in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(number, lambda *_: stop.set())
+    return stop
 
 
 def collect_files(
@@ -61,18 +201,23 @@ def collect_files(
     read: Reader,
     settings: Settings,
     agency: str | None,
+    args: argparse.Namespace | None = None,
 ) -> int:
-    """Run ``read(path, stats)`` over every path into the store, one summary line each."""
-    topology = load_topology(settings.topology_path)
-    with SqliteEventStore(settings.event_store_path) as store:
+    """Run ``read(path, stats)`` over every path through the buffer, one summary line each."""
+    source = read.__name__.removeprefix("read_").removesuffix("_file")
+    if args is None:
+        args = argparse.Namespace(agency=agency)
+    with collection(settings, args) as run:
         for path in paths:
             stats = CollectorStats()
-            report = collect_events(
-                read(path, stats),
-                stats,
-                store=store,
-                topology=topology,
-                default_agency=agency or settings.default_agency,
-            )
-            say(summary_line(path, stats, report))
+            with run.shipper(source, str(path.resolve()), stats) as shipper:
+                batch: list[Event] = []
+                for event in read(path, stats):
+                    batch.append(event)
+                    if len(batch) >= 2000:
+                        shipper.put(batch)
+                        batch = []
+                shipper.put(batch)
+                shipper.flush(timeout=run.options.drain_timeout)
+                say(summary_line(path, stats, shipper.close()))
     return 0

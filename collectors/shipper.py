@@ -1,0 +1,153 @@
+"""Source → enrichment → disk buffer → sink, with retries and backpressure.
+
+:meth:`Shipper.put` enriches a batch and makes it durable in the :class:`DiskBuffer`
+before it returns, so a source may then commit its own position (a file offset). Delivery
+to the sink follows at once when the sink is healthy; after a failure it waits for an
+exponential backoff. When the buffer is full under the ``block`` policy, ``put`` keeps
+trying to deliver (the source waits); under ``drop-oldest`` the buffer makes room.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from citysoc.core.ecs import Event
+from citysoc.core.errors import StoreError
+from collectors.buffer import BufferFullError, DiskBuffer
+from collectors.sinks import Sink
+from collectors.stats import CollectorStats
+
+log = logging.getLogger(__name__)
+
+Enrich = Callable[[Event], Event]
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Exponential backoff between delivery attempts after the sink failed."""
+
+    initial: float = 0.2
+    maximum: float = 10.0
+    factor: float = 2.0
+
+    def delay(self, failures: int) -> float:
+        return float(min(self.maximum, self.initial * self.factor ** max(0, failures - 1)))
+
+
+DEFAULT_BACKOFF = Backoff()
+
+
+@dataclass
+class ShipReport:
+    """What the sink answered, over a whole run."""
+
+    stored: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    seconds: float = 0.0
+    sink_failures: int = 0
+    started: float = field(default_factory=time.perf_counter)
+
+
+class Shipper:
+    """Moves enriched batches through a disk buffer into a sink, at least once."""
+
+    def __init__(
+        self,
+        *,
+        enrich: Enrich,
+        sink: Sink,
+        buffer: DiskBuffer,
+        stats: CollectorStats,
+        backoff: Backoff = DEFAULT_BACKOFF,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.enrich = enrich
+        self.sink = sink
+        self.buffer = buffer
+        self.stats = stats
+        self.backoff = backoff
+        self.sleep = sleep
+        self.report = ShipReport()
+        self._failures = 0
+        self._retry_at = 0.0
+        self._dropped_seen = buffer.dropped_events
+
+    def put(self, events: Sequence[Event]) -> None:
+        """Enrich and buffer ``events`` durably; deliver when the sink is due."""
+        if not events:
+            return
+        batch = [self.enrich(event) for event in events]
+        while True:
+            try:
+                self.buffer.append(batch)
+                break
+            except BufferFullError:
+                if not self.deliver():
+                    self._wait()
+        self._count_drops()
+        if time.monotonic() >= self._retry_at:
+            self.deliver()
+
+    def tick(self) -> None:
+        """Idle moment of the source: deliver what is buffered if the sink is due."""
+        if time.monotonic() >= self._retry_at and not self.buffer.is_empty():
+            self.deliver()
+
+    def deliver(self) -> bool:
+        """Write every buffered batch to the sink; ``False`` if the sink failed."""
+        while (batch := self.buffer.peek()) is not None:
+            try:
+                result = self.sink.write(batch.events)
+            except StoreError as exc:
+                self._failed(exc)
+                return False
+            self.report.stored += result.inserted
+            self.report.duplicates += result.duplicates
+            self.report.rejected += result.rejected
+            self.buffer.ack(batch)
+        if self._failures:
+            log.info("sink is back after %d failed attempts", self._failures)
+        self._failures, self._retry_at = 0, 0.0
+        return True
+
+    def flush(self, *, timeout: float | None = None) -> bool:
+        """Deliver everything buffered, retrying with backoff; ``False`` if time ran out."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not self.deliver():
+            if deadline is not None and time.monotonic() + self._pause() > deadline:
+                log.warning(
+                    "sink still failing; %d bytes stay buffered for the next run",
+                    self.buffer.pending_bytes,
+                )
+                return False
+            self._wait()
+        return True
+
+    def close(self) -> ShipReport:
+        self.report.seconds = time.perf_counter() - self.report.started
+        return self.report
+
+    def _failed(self, exc: StoreError) -> None:
+        self._failures += 1
+        self.report.sink_failures += 1
+        self._retry_at = time.monotonic() + self._pause()
+        log.warning(
+            "sink write failed (attempt %d, retry in %.1fs, %d bytes buffered): %s",
+            self._failures, self._pause(), self.buffer.pending_bytes, exc,
+        )  # fmt: skip
+
+    def _pause(self) -> float:
+        return self.backoff.delay(self._failures)
+
+    def _wait(self) -> None:
+        self.sleep(max(0.0, self._retry_at - time.monotonic()))
+
+    def _count_drops(self) -> None:
+        dropped = self.buffer.dropped_events - self._dropped_seen
+        if dropped:
+            self._dropped_seen = self.buffer.dropped_events
+            self.stats.drop("buffer-full", dropped, f"drop-oldest in {self.buffer.directory}")

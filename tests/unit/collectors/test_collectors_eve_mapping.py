@@ -1,0 +1,155 @@
+"""EVE records mapped as Elastic's Suricata integration maps them (Suricata 7 records)."""
+
+from __future__ import annotations
+
+import json
+
+from citysoc.core.errors import Location
+from collectors.eve import parse_eve_bytes, parse_eve_line
+from collectors.stats import CollectorStats
+
+HERE = Location("test", line=1)
+FLOW = {
+    "src_ip": "10.20.0.10",
+    "src_port": 51000,
+    "dest_ip": "10.10.0.20",
+    "dest_port": 443,
+    "proto": "TCP",
+    "flow_id": 77,
+    "community_id": "1:abc=",
+    "ether": {"src_mac": "02:00:00:00:00:01", "dest_mac": "02:00:00:00:00:02"},
+}
+
+
+def parse(event_type: str, **record: object) -> dict[str, object]:
+    line = json.dumps(
+        {"timestamp": "2026-11-20T02:00:00.000000+0000", "event_type": event_type, **FLOW, **record}
+    )
+    event = parse_eve_line(line, HERE, CollectorStats())
+    assert event is not None
+    return event
+
+
+def test_alert_with_mitre_metadata() -> None:
+    event = parse(
+        "alert",
+        app_proto="http",
+        alert={
+            "action": "blocked",
+            "signature_id": 2034125,
+            "signature": "ET EXPLOIT x",
+            "category": "A",
+            "severity": 1,
+            "metadata": {"mitre_tactic_id": ["TA0001"], "mitre_technique_id": ["T1190"]},
+        },
+    )
+    assert (event["event.kind"], event["event.category"], event["event.type"]) == (
+        "alert",
+        "intrusion_detection",
+        "denied",
+    )
+    assert (event["rule.id"], event["rule.name"], event["event.severity"]) == (
+        "2034125",
+        "ET EXPLOIT x",
+        1,
+    )
+    assert (event["threat.tactic.id"], event["threat.technique.id"]) == ("TA0001", "T1190")
+    assert event["network.protocol"] == "http" and event["source.mac"] == "02:00:00:00:00:01"
+    assert event["source.address"] == "10.20.0.10" and event["network.community_id"] == "1:abc="
+
+
+def test_flow_start_and_end() -> None:
+    flow = {
+        "pkts_toserver": 3,
+        "pkts_toclient": 2,
+        "bytes_toserver": 300,
+        "bytes_toclient": 200,
+        "start": "2026-11-20T02:00:00.000000+0000",
+        "end": "2026-11-20T02:00:01.500000+0000",
+    }
+    closed = parse("flow", flow={**flow, "state": "closed"})
+    assert (closed["event.category"], closed["event.type"]) == ("network", "end")
+    assert (closed["network.bytes"], closed["network.packets"], closed["event.duration"]) == (
+        500,
+        5,
+        1_500_000_000,
+    )
+    assert parse("flow", flow={**flow, "state": "new"})["event.type"] == "start"
+
+
+def test_http_outcome_domain_and_url_parts() -> None:
+    event = parse(
+        "http",
+        http={
+            "hostname": "portal.example",
+            "url": "/a?b=1#c",
+            "status": 404,
+            "http_method": "GET",
+            "protocol": "HTTP/1.1",
+        },
+    )
+    assert (event["event.category"], event["event.type"], event["event.outcome"]) == (
+        "web",
+        "access",
+        "failure",
+    )
+    assert (
+        event["destination.domain"],
+        event["url.path"],
+        event["url.query"],
+        event["url.fragment"],
+    ) == ("portal.example", "/a", "b=1", "c")
+    assert event["network.protocol"] == "http" and event["http.version"] == "1.1"
+
+
+def test_dns_tls_fileinfo_anomaly_stats() -> None:
+    dns = parse(
+        "dns",
+        dns={
+            "type": "answer",
+            "id": 1,
+            "rrname": "a.example",
+            "rrtype": "A",
+            "rcode": "NOERROR",
+            "answers": [{"rrtype": "A", "rdata": "10.1.1.1"}],
+        },
+    )
+    assert (dns["event.type"], dns["network.protocol"], dns["dns.resolved_ip"]) == (
+        "protocol",
+        "dns",
+        "10.1.1.1",
+    )
+    tls = parse("tls", tls={"sni": "portal.example", "version": "TLS 1.3", "ja3": {"hash": "abc"}})
+    assert (tls["tls.version"], tls["tls.version_protocol"], tls["tls.client.ja3"]) == (
+        "1.3",
+        "tls",
+        "abc",
+    )
+    assert tls["network.protocol"] == "tls" and tls["event.type"] == "protocol"
+    fileinfo = parse(
+        "fileinfo", fileinfo={"filename": "/fw/update.bin", "size": 10, "sha256": "ff"}
+    )
+    assert (fileinfo["file.path"], fileinfo["file.name"], fileinfo["file.hash.sha256"]) == (
+        "/fw/update.bin",
+        "update.bin",
+        "ff",
+    )
+    assert (
+        parse("anomaly", anomaly={"type": "decode", "event": "ipv4.trunc_pkt"})["message"]
+        == "ipv4.trunc_pkt"
+    )
+    stats = parse("stats", stats={"uptime": 10, "capture": {"kernel_packets": 5}})
+    assert (stats["event.kind"], stats["suricata.eve.stats.capture.kernel_packets"]) == (
+        "metric",
+        5,
+    )
+
+
+def test_a_line_without_newline_from_a_follower_still_parses() -> None:
+    stats = CollectorStats()
+    raw = json.dumps(
+        {"timestamp": "2026-11-20T02:00:00+00:00", "event_type": "ssh", **FLOW}
+    ).encode()
+    event = parse_eve_bytes(raw, HERE, stats)
+    assert event is not None and event["network.protocol"] == "ssh"
+    assert (stats.received, stats.events) == (1, 1)

@@ -1,0 +1,113 @@
+"""The shipper: durable first, retried with backoff, backpressure when the buffer is full."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from citysoc.core.ecs import Event
+from citysoc.core.errors import StoreError
+from collectors.buffer import DiskBuffer, FullPolicy
+from collectors.pipeline import ship
+from collectors.shipper import Backoff, Shipper
+from collectors.stats import CollectorStats
+from eventstore.sqlite import WriteResult
+
+
+class FlakySink:
+    """Fails ``failures`` times, then stores; remembers ids like an idempotent store."""
+
+    def __init__(self, failures: int = 0) -> None:
+        self.failures = failures
+        self.ids: set[str] = set()
+        self.calls = 0
+
+    def write(self, events: Sequence[Event]) -> WriteResult:
+        self.calls += 1
+        if self.failures:
+            self.failures -= 1
+            raise StoreError("store down")
+        new = {e["event.id"] for e in events} - self.ids
+        self.ids |= new
+        return WriteResult(len(new), len(events) - len(new), 0)
+
+
+def events(start: int, n: int) -> list[Event]:
+    return [
+        {"event.id": f"e{i}", "@timestamp": "2026-11-20T00:00:00.000Z"}
+        for i in range(start, start + n)
+    ]
+
+
+def tag(event: Event) -> Event:
+    event["organization.id"] = "dic"
+    return event
+
+
+def test_events_are_enriched_buffered_and_stored(tmp_path: Path) -> None:
+    sink = FlakySink()
+    with DiskBuffer(tmp_path / "b") as buffer:
+        shipper = Shipper(enrich=tag, sink=sink, buffer=buffer, stats=CollectorStats())
+        shipper.put(events(0, 5))
+        assert sink.ids == {f"e{i}" for i in range(5)} and buffer.is_empty()
+        assert shipper.report.stored == 5
+
+
+def test_a_failing_sink_keeps_events_buffered_until_it_is_back(tmp_path: Path) -> None:
+    sink, pauses = FlakySink(failures=3), []
+    with DiskBuffer(tmp_path / "b") as buffer:
+        shipper = Shipper(
+            enrich=tag,
+            sink=sink,
+            buffer=buffer,
+            stats=CollectorStats(),
+            sleep=pauses.append,
+            backoff=Backoff(initial=0.0, maximum=0.0),
+        )
+        shipper.put(events(0, 5))
+        assert not sink.ids and not buffer.is_empty()
+        assert shipper.flush(timeout=5)
+        assert sink.ids == {f"e{i}" for i in range(5)}
+        assert shipper.report.sink_failures == 3
+
+
+def test_backoff_grows_exponentially_to_its_cap() -> None:
+    backoff = Backoff(initial=0.5, maximum=4.0)
+    assert [backoff.delay(n) for n in (1, 2, 3, 4, 5)] == [0.5, 1.0, 2.0, 4.0, 4.0]
+
+
+def test_full_buffer_under_block_makes_the_source_wait(tmp_path: Path) -> None:
+    sink, pauses = FlakySink(failures=4), []
+    with DiskBuffer(tmp_path / "b", max_bytes=400, policy=FullPolicy.BLOCK) as buffer:
+        shipper = Shipper(
+            enrich=tag, sink=sink, buffer=buffer, stats=CollectorStats(), sleep=pauses.append
+        )
+        for start in range(0, 30, 5):
+            shipper.put(events(start, 5))
+        shipper.flush(timeout=5)
+    assert pauses, "the source never waited for the sink"
+    assert sink.ids == {f"e{i}" for i in range(30)}
+
+
+def test_full_buffer_under_drop_oldest_counts_what_it_drops(tmp_path: Path) -> None:
+    sink, stats = FlakySink(failures=1000), CollectorStats()
+    with DiskBuffer(tmp_path / "b", max_bytes=400, policy=FullPolicy.DROP_OLDEST) as buffer:
+        shipper = Shipper(enrich=tag, sink=sink, buffer=buffer, stats=stats, sleep=lambda _s: None)
+        for start in range(0, 30, 5):
+            shipper.put(events(start, 5))
+        sink.failures = 0
+        shipper.flush(timeout=5)
+    assert stats.dropped["buffer-full"] > 0
+    assert len(sink.ids) + stats.dropped["buffer-full"] == 30
+
+
+def test_ship_keeps_its_signature_and_takes_a_buffer(tmp_path: Path) -> None:
+    direct = ship(
+        iter(events(0, 7)), enrich=tag, sink=FlakySink(), stats=CollectorStats(), batch_size=3
+    )
+    assert direct.stored == 7
+    sink = FlakySink()
+    with DiskBuffer(tmp_path / "b") as buffer:
+        report = ship(iter(events(0, 7)), enrich=tag, sink=sink, stats=CollectorStats(),
+                      batch_size=3, buffer=buffer)  # fmt: skip
+    assert report.stored == 7 and len(sink.ids) == 7
