@@ -27,6 +27,7 @@ COMMANDS = (
     "citysoc.cli.db",
     "citysoc.cli.token",
     "citysoc.cli.audit",
+    "citysoc.cli.infra",
 )
 
 

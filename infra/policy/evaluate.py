@@ -108,4 +108,6 @@ def planned_children(plan: OfflinePlan) -> dict[str, list[PlannedResource]]:
     for resource in plan.resources:
         parent = resource.parent if resource.parent in urns else ""
         tree.setdefault(parent, []).append(resource)
+    for siblings in tree.values():
+        siblings.sort(key=lambda r: (r.type, r.name))
     return tree

@@ -1,0 +1,65 @@
+"""``citysoc infra plan|inventory``: the Pulumi program offline, under Pulumi's own mocks."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from citysoc.cli.output import fail, say, table
+from citysoc.core.settings import Settings
+from infra.offline import OfflinePlan, PlannedResource, run_offline, stack_config_file
+from infra.policy.evaluate import evaluate, planned_children
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser("infra", help="plan the city's infrastructure offline (no cloud)")
+    verbs = parser.add_subparsers(dest="verb", required=True)
+    plan = verbs.add_parser(
+        "plan", help="run the Pulumi program under mocks; print resources and policy results"
+    )
+    plan.add_argument("--stack", required=True, help="stack name (reads Pulumi.<stack>.yaml)")
+    plan.set_defaults(func=plan_command)
+    inventory = verbs.add_parser("inventory", help="print the stack's Ansible inventory (JSON)")
+    inventory.add_argument("--stack", required=True, help="stack name (reads Pulumi.<stack>.yaml)")
+    inventory.set_defaults(func=inventory_command)
+
+
+def _offline(stack: str) -> OfflinePlan:
+    return run_offline(stack, stack_config_file(stack))
+
+
+def _tree(plan: OfflinePlan) -> None:
+    children = planned_children(plan)
+
+    def show(resource: PlannedResource, depth: int) -> None:
+        say(f"{'  ' * depth}{resource.type}  {resource.name}")
+        for child in children.get(resource.urn, []):
+            show(child, depth + 1)
+
+    for top in children.get("", []):
+        show(top, 1)
+
+
+def plan_command(args: argparse.Namespace, _settings: Settings) -> int:
+    plan = _offline(args.stack)
+    say(f"stack {plan.stack}: {len(plan.resources)} resources (offline, Pulumi mocks)")
+    _tree(plan)
+    outcomes = evaluate(plan)
+    say()
+    rows = [
+        (o.policy, "mandatory" if o.mandatory else "advisory", "pass" if not o.violations else
+         f"FAIL ({len(o.violations)})")
+        for o in outcomes
+    ]  # fmt: skip
+    table(("policy", "enforcement", "result"), rows)
+    blocking = [v for o in outcomes for v in o.violations if v.mandatory]
+    for violation in (v for o in outcomes for v in o.violations):
+        fail(f"{violation.policy}: {violation.message}")
+    say(f"policies: {sum(not o.violations for o in outcomes)} of {len(outcomes)} pass, "
+        f"{len(blocking)} mandatory violations")  # fmt: skip
+    return 1 if blocking else 0
+
+
+def inventory_command(args: argparse.Namespace, _settings: Settings) -> int:
+    say(json.dumps(_offline(args.stack).inventory, indent=2, sort_keys=True))
+    return 0
