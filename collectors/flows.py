@@ -8,10 +8,15 @@ ACK), when a new SYN reuses its tuple, after an idle timeout, or at the end of t
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import logging
+import math
+import socket
+import struct
 from dataclasses import dataclass, field
-
-import communityid
+from datetime import UTC, datetime
+from functools import lru_cache
 
 from citysoc.core import ecs
 from citysoc.core.ecs import Event
@@ -60,9 +65,46 @@ SESSIONS: dict[str, type[TextSession | ModbusSession | SshSession | TelnetSessio
 DNP3_START = b"\x05\x64"  # the start bytes of every DNP3 link-layer frame
 LINGER = 2.0
 IDLE_TIMEOUT = {"tcp": 300.0, "udp": 60.0}
-_CID = communityid.CommunityID()
+IP_PROTOCOLS = {"tcp": 6, "udp": 17}
 Endpoint = tuple[str, int]
 FlowKey = tuple[str, Endpoint, Endpoint]
+
+
+def community_id(transport: str, client: Endpoint, server: Endpoint) -> str:
+    """Community ID v1 (seed 0) of a TCP or UDP flow, as Zeek, Suricata and Elastic compute it.
+
+    The same digest as the ``communityid`` package, without its per-call object building
+    and logging (a test checks that both agree).
+    """
+    family = socket.AF_INET6 if ":" in client[0] else socket.AF_INET
+    a, b = socket.inet_pton(family, client[0]), socket.inet_pton(family, server[0])
+    a_port, b_port = client[1], server[1]
+    if (a, a_port) > (b, b_port):
+        a, b, a_port, b_port = b, a, b_port, a_port
+    data = (
+        b"\0\0" + a + b + bytes((IP_PROTOCOLS[transport], 0)) + struct.pack("!HH", a_port, b_port)
+    )
+    return "1:" + base64.b64encode(hashlib.sha1(data).digest()).decode("ascii")  # noqa: S324
+
+
+@lru_cache(maxsize=4096)
+def _whole_second(seconds: int) -> str:
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S.")
+
+
+def packet_timestamp(epoch: float) -> str:
+    """``ecs.timestamp`` for the many events of one capture second, formatted once per second.
+
+    Rounds to the microsecond as ``datetime.fromtimestamp`` does (half to even), then keeps
+    milliseconds; a test checks both agree.
+    """
+    fraction, whole = math.modf(epoch)
+    micros = round(fraction * 1e6)
+    if micros >= 1_000_000:
+        whole, micros = whole + 1, micros - 1_000_000
+    elif micros < 0:
+        whole, micros = whole - 1, micros + 1_000_000
+    return f"{_whole_second(int(whole))}{micros // 1000:03d}Z"
 
 
 def flow_key(d: Datagram) -> FlowKey:
@@ -112,12 +154,7 @@ class Flow:
     def open(cls, d: Datagram, when: float) -> Flow:
         client, server = _initiator(d)
         flow = cls(d.transport, client, server, when, d.ip_version, PORT_PROTOCOLS.get(server[1]))
-        make = (
-            communityid.FlowTuple.make_tcp
-            if d.transport == "tcp"
-            else (communityid.FlowTuple.make_udp)
-        )
-        flow.community_id = _CID.calc(make(client[0], server[0], client[1], server[1]))
+        flow.community_id = community_id(d.transport, client, server)
         if d.transport == "tcp" and flow.protocol in SESSIONS:
             flow.session = SESSIONS[flow.protocol]()
         return flow
@@ -196,7 +233,7 @@ class Flow:
         self.records += 1
         event = self.base()
         event.update(record.fields)
-        event["@timestamp"] = ecs.timestamp(record.when)
+        event["@timestamp"] = packet_timestamp(record.when)
         event["event.dataset"] = record.dataset
         event["event.id"] = ecs.event_id(
             record.dataset, self.community_id, f"{self.start:.6f}", self.records
@@ -205,6 +242,7 @@ class Flow:
 
     def flow_event(self) -> Event:
         event = self.base()
+        started = packet_timestamp(self.start)
         outcome = self.established if self.transport == "tcp" else self.packets[1] > 0
         if self.transport == "udp" and not outcome:
             result = "unknown"
@@ -212,7 +250,7 @@ class Flow:
             result = "success" if outcome else "failure"
         event.update(
             {
-                "@timestamp": ecs.timestamp(self.start),
+                "@timestamp": started,
                 "event.id": ecs.event_id(
                     "network_traffic.flow", self.community_id, f"{self.start:.6f}"
                 ),
@@ -221,8 +259,8 @@ class Flow:
                 "event.action": "network_flow",
                 "event.dataset": "network_traffic.flow",
                 "event.outcome": result,
-                "event.start": ecs.timestamp(self.start),
-                "event.end": ecs.timestamp(self.end),
+                "event.start": started,
+                "event.end": packet_timestamp(self.end),
                 "event.duration": round((self.end - self.start) * 1e9),
                 "source.packets": self.packets[0],
                 "source.bytes": self.octets[0],

@@ -24,16 +24,26 @@ short yields every complete packet and one ``truncated-pcap`` error.
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from citysoc.core import ecs
 from citysoc.core.ecs import Event
 from citysoc.core.errors import Location
-from collectors.flows import IDLE_TIMEOUT, LINGER, Endpoint, Flow, FlowKey, flow_key
+from collectors.dns import dns_fields
+from collectors.flows import (
+    IDLE_TIMEOUT,
+    LINGER,
+    Endpoint,
+    Flow,
+    FlowKey,
+    flow_key,
+    packet_timestamp,
+)
 from collectors.packet import SYN, Datagram, MalformedPacketError, SkippedPacketError, decode
 from collectors.pcapfile import Record, iter_records
-from collectors.protocols import AppRecord, TextSession, dns_fields
+from collectors.protocols import AppRecord, TextSession
 from collectors.stats import CollectorStats
 from collectors.wsdiscovery import wsdiscovery_fields
 
@@ -76,58 +86,81 @@ class PacketEngine:
     call :meth:`finish` once for the flows still open.
     """
 
-    def __init__(self, stats: CollectorStats, *, include_media: bool = False) -> None:
+    def __init__(
+        self, stats: CollectorStats, *, source: str = "packets", include_media: bool = False
+    ) -> None:
         self.stats = stats
+        self.source = source
         self.include_media = include_media
         self.flows: dict[FlowKey, Flow] = {}
+        # open flows by last activity (per idle timeout), closed ones by closing time
+        self.idle: dict[str, OrderedDict[FlowKey, None]] = {
+            "tcp": OrderedDict(),
+            "udp": OrderedDict(),
+            "closed": OrderedDict(),
+        }
         self.media: set[Endpoint] = set()
         self.last_sweep = 0.0
 
-    def events(self, records: Iterator[Record], source: str) -> Iterator[Event]:
+    def where(self, record: int, offset: int | None) -> Location:
+        return Location(self.source, record=record, offset=offset)
+
+    def events(self, records: Iterator[Record]) -> Iterator[Event]:
         """Every event of a sequence of raw frames, open flows included at the end."""
-        for record in records:
-            self.stats.received += 1
-            where = Location(source, record=record.number, offset=record.offset)
-            yield from self.record(
-                record.linktype, record.data, record.epoch, record.wirelen, where
-            )
+        stats = self.stats
+        for r in records:
+            stats.received += 1
+            yield from self.record(r.linktype, r.data, r.epoch, r.wirelen, r.number, r.offset)
         yield from self.finish()
 
     def record(
-        self, linktype: int, data: bytes, when: float, wirelen: int, where: Location
+        self,
+        linktype: int,
+        data: bytes,
+        when: float,
+        wirelen: int,
+        number: int,
+        offset: int | None = None,
     ) -> Iterator[Event]:
         """Events completed by one raw frame (``stats.received`` is the caller's to count)."""
         try:
             d = decode(linktype, data)
         except MalformedPacketError as exc:
-            self.stats.error(exc.reason, where, str(exc))
+            self.stats.error(exc.reason, self.where(number, offset), str(exc))
             return iter(())
         except SkippedPacketError as exc:
             self.stats.skip(exc.reason)
             return iter(())
-        return self.packet(d, when, wirelen, where)
+        return self.packet(d, when, wirelen, number, offset)
 
-    def packet(self, d: Datagram, when: float, wirelen: int, where: Location) -> Iterator[Event]:
-        """Events completed by one decoded packet."""
+    def packet(
+        self, d: Datagram, when: float, wirelen: int, number: int, offset: int | None = None
+    ) -> Iterator[Event]:
+        """Events completed by one decoded packet (number and offset locate errors)."""
         self.stats.parsed += 1
         if when - self.last_sweep >= SWEEP_EVERY:
             yield from self._sweep(when)
-        if not self.include_media and self._is_media(d):
+        if d.transport == "udp" and not self.include_media and self._is_media(d):
             self.stats.skip("rtp-media")
             return
-        yield from self._packet(d, when, wirelen, where)
+        yield from self._packet(d, when, wirelen, number, offset)
 
     def finish(self) -> Iterator[Event]:
         """Close every flow still open (end of the input)."""
         for flow in list(self.flows.values()):
             yield from self._close(flow)
         self.flows.clear()
+        for order in self.idle.values():
+            order.clear()
 
     def _is_media(self, d: Datagram) -> bool:
-        learned = (d.dst, d.dport) in self.media or (d.src, d.sport) in self.media
-        return d.transport == "udp" and (learned or looks_like_rtp(d))
+        if (d.dst, d.dport) in self.media or (d.src, d.sport) in self.media:
+            return True
+        return looks_like_rtp(d)
 
-    def _packet(self, d: Datagram, when: float, wirelen: int, where: Location) -> Iterator[Event]:
+    def _packet(
+        self, d: Datagram, when: float, wirelen: int, number: int, offset: int | None
+    ) -> Iterator[Event]:
         key = flow_key(d)
         flow = self.flows.get(key)
         new_syn = d.transport == "tcp" and d.flags & 0x12 == SYN
@@ -143,12 +176,18 @@ class PacketEngine:
             elif d.transport == "udp" and looks_like_rtp(d):
                 flow.protocol = "rtp"
         records = flow.add(d, when, wirelen)
+        if flow.closed_at is None:
+            self.idle[d.transport][key] = None
+            self.idle[d.transport].move_to_end(key)
+        elif key not in self.idle["closed"]:
+            self.idle[d.transport].pop(key, None)
+            self.idle["closed"][key] = None
         for record in records:
             yield self._emit(flow.app_event(record))
         if records and isinstance(flow.session, TextSession):
             self._learn_media(flow, flow.session)
         if d.transport == "udp" and d.payload and flow.protocol in DATAGRAM_PARSERS:
-            yield from self._datagram(flow, d.payload, when, where)
+            yield from self._datagram(flow, d.payload, when, self.where(number, offset))
 
     def _datagram(
         self, flow: Flow, payload: bytes, when: float, where: Location
@@ -161,7 +200,7 @@ class PacketEngine:
             return
         event = flow.base()
         event.update(fields)
-        event["@timestamp"] = ecs.timestamp(when)
+        event["@timestamp"] = packet_timestamp(when)
         event["event.dataset"] = dataset
         keys = (fields.get(name, "") for name in key_fields)
         event["event.id"] = ecs.event_id(dataset, flow.community_id, f"{when:.6f}", *keys)
@@ -172,15 +211,27 @@ class PacketEngine:
             self.media.add((flow.client[0] if side == "client_port" else flow.server[0], port))
 
     def _sweep(self, now: float) -> Iterator[Event]:
+        """Close flows idle too long and closed flows past their linger (oldest first)."""
         self.last_sweep = now
-        for flow in list(self.flows.values()):
-            lingered = flow.closed_at is not None and now - flow.closed_at > LINGER
-            if lingered or now - flow.end > IDLE_TIMEOUT[flow.transport]:
+        for kind, order in self.idle.items():
+            expired = []
+            for key in order:
+                flow = self.flows[key]
+                if kind == "closed":
+                    if now - (flow.closed_at or flow.end) <= LINGER:
+                        break
+                elif now - flow.end <= IDLE_TIMEOUT[kind]:
+                    break
+                expired.append(flow)
+            for flow in expired:
                 yield from self._close(flow)
 
     def _close(self, flow: Flow) -> Iterator[Event]:
-        if self.flows.get(flow.key) is flow:
-            del self.flows[flow.key]
+        key = flow.key
+        if self.flows.get(key) is flow:
+            del self.flows[key]
+            for order in self.idle.values():
+                order.pop(key, None)
         records: list[AppRecord] = flow.finish()
         for record in records:
             yield self._emit(flow.app_event(record))
@@ -194,4 +245,4 @@ class PacketEngine:
 def read_pcap(path: Path, stats: CollectorStats, *, include_media: bool = False) -> Iterator[Event]:
     """Events of a capture file; raises ``CollectorError`` at once if it cannot be read."""
     records = iter_records(path, stats)
-    return PacketEngine(stats, include_media=include_media).events(records, str(path))
+    return PacketEngine(stats, source=str(path), include_media=include_media).events(records)

@@ -1,4 +1,4 @@
-"""Application protocols seen in flows: HTTP and RTSP sessions, DNS messages.
+"""Application protocols seen in flows: HTTP and RTSP sessions.
 
 Each session turns reassembled bytes into :class:`AppRecord` s: the application fields
 of one event; the flow adds addresses, ports and ids. Credentials never leave here:
@@ -16,8 +16,6 @@ from dataclasses import dataclass, field
 from typing import Protocol
 from urllib.parse import urlsplit
 
-from scapy.layers.dns import DNS, dnstypes
-
 from citysoc.core.ecs import Event
 from collectors.textproto import Message, MessageParser
 
@@ -27,7 +25,6 @@ SECRET_PARAM = re.compile(
 SECRET_JSON = re.compile(r"(?i)(\"(?:pass\w*|pwd|secret|token)\"\s*:\s*\")[^\"]*")
 SECRET_XML = re.compile(r"(?i)(<(pass\w*|pwd|secret)>)[^<]*")
 TRANSPORT_PORTS = re.compile(r"(client_port|server_port)=(\d+)(?:-(\d+))?")
-DNS_RCODES = {0: "NOERROR", 1: "FORMERR", 2: "SERVFAIL", 3: "NXDOMAIN", 4: "NOTIMP", 5: "REFUSED"}
 
 
 @dataclass(frozen=True)
@@ -193,41 +190,3 @@ class TextSession:
         for side, low, high in TRANSPORT_PORTS.findall(transport):
             for port in range(int(low), int(high or low) + 1):
                 self.media_ports.add((side, port))
-
-
-def dns_fields(payload: bytes) -> Event:
-    """ECS ``dns.*`` of one DNS message; raises ``ValueError`` when it cannot be read."""
-    try:
-        msg = DNS(payload)
-        questions = list(msg.qd or [])
-        answers = list(msg.an or [])
-    except Exception as exc:  # scapy raises many kinds on hostile input
-        raise ValueError(f"undecodable DNS: {exc}") from exc
-    if len(payload) < 12:
-        raise ValueError("DNS message shorter than its header")
-    fields: Event = {
-        "event.category": "network",
-        "event.type": "protocol",
-        "network.protocol": "dns",
-        "dns.id": str(msg.id),
-        "dns.type": "answer" if msg.qr else "query",
-        "dns.op_code": str(msg.opcode),
-        "event.action": "dns_answer" if msg.qr else "dns_query",
-    }
-    if questions:
-        q = questions[0]
-        fields["dns.question.name"] = _name(q.qname)
-        fields["dns.question.type"] = dnstypes.get(q.qtype, str(q.qtype))
-    if msg.qr:
-        fields["dns.response_code"] = DNS_RCODES.get(int(msg.rcode), str(msg.rcode))
-        fields["citysoc.dns.answer_count"] = len(answers)
-        resolved = [str(rr.rdata) for rr in answers if getattr(rr, "type", 0) in (1, 28)]
-        if resolved:
-            fields["dns.resolved_ip"] = resolved[0]
-        fields["event.outcome"] = "success" if msg.rcode == 0 else "failure"
-    return fields
-
-
-def _name(raw: object) -> str:
-    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
-    return text.rstrip(".")

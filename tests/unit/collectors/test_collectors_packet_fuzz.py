@@ -12,7 +12,6 @@ pytest.importorskip("hypothesis", reason="hypothesis is not installed")
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from citysoc.core.errors import Location
 from collectors import generator
 from collectors.flows import SESSIONS
 from collectors.packet import MalformedPacketError, SkippedPacketError, decode
@@ -25,7 +24,6 @@ DEMO = Path(generator.__file__).with_name("samples") / "demo-city.pcap"
 FRAMES = [r.data for r in iter_records(DEMO, CollectorStats())]
 LINKTYPES = st.sampled_from([0, 1, 12, 101, 113, 228, 229, 276, 9999])
 SCALARS = (str, int, float, bool)
-HERE = Location("fuzz", record=1)
 
 
 @st.composite
@@ -59,7 +57,7 @@ def test_engine_survives_mutated_real_packets(frames: list[bytes]) -> None:
     engine = PacketEngine(stats)
     events = []
     for n, frame in enumerate(frames):
-        events += list(engine.record(1, frame, generator.BASE_EPOCH + n * 0.01, len(frame), HERE))
+        events += list(engine.record(1, frame, generator.BASE_EPOCH + n * 0.01, len(frame), n + 1))
     events += list(engine.finish())
     assert stats.parsed + sum(stats.errors.values()) + sum(stats.skipped.values()) >= len(frames)
     for event in events:
