@@ -11,7 +11,7 @@ from typing import Any
 
 from sigma.correlations import SigmaCorrelationRule
 
-from citysoc.core.ecs import Event, event_id
+from citysoc.core.ecs import Event, event_id, parse_timestamp
 from citysoc.core.errors import Location, RuleError
 from detections.engine.catalog import Catalog, RuleFolder
 from detections.engine.compiler import CompiledRule, compile_catalog
@@ -67,6 +67,13 @@ def load_sample(path: Path) -> list[Event]:
             raise RuleError("a sample event must be a JSON object", location=Location(str(path)))
         filled = {k: v for k, v in event.items() if v is not None}
         filled.setdefault("@timestamp", SAMPLE_TIME)
+        try:
+            parse_timestamp(str(filled["@timestamp"]))
+        except ValueError as exc:
+            raise RuleError(
+                f"event {i}: @timestamp {filled['@timestamp']!r} is not a valid time: {exc}",
+                location=Location(str(path)),
+            ) from exc
         filled.setdefault("event.id", event_id(path.name, i))
         out.append(filled)
     return out
