@@ -82,17 +82,20 @@ def _member(catalog: Catalog, rule: SigmaCorrelationRule) -> SigmaRule | None:
 
 
 def _correlation(catalog: Catalog, rule: SigmaCorrelationRule) -> dict[str, Any]:
+    """Threshold rules run every ``timespan`` over the last two timespans, so no burst that
+    fits in the timespan falls between two runs (one spread over up to twice the timespan
+    may also fire); sequences and ES|QL buckets look back one run interval plus the span."""
     member = _member(catalog, rule)
-    count = rule.condition.count if hasattr(rule.condition, "count") else None
+    count = getattr(rule.condition, "count", None)
     op = getattr(rule.condition, "op", None)
-    span = f"now-{rule.timespan.seconds + 60}s"
+    span = rule.timespan.seconds
     counting = (SigmaCorrelationType.EVENT_COUNT, SigmaCorrelationType.VALUE_COUNT)
     if member is not None and rule.type in counting and op is not None and count is not None:
         value = count + 1 if op.name == "GT" else count
         threshold: dict[str, Any] = {"field": list(rule.group_by or []), "value": 1}
         if rule.type == SigmaCorrelationType.EVENT_COUNT:
             threshold["value"] = value
-        else:
+        else:  # distinct values: EQL's "by" joins equal values, so only a threshold fits
             fieldref = getattr(rule.condition, "fieldref", None)
             threshold["cardinality"] = [{"field": fieldref, "value": value}]
         return {
@@ -101,13 +104,21 @@ def _correlation(catalog: Catalog, rule: SigmaCorrelationRule) -> dict[str, Any]
             "query": convert(backend("lucene"), member)[0],
             "index": [index_for(_logsource(member))],
             "threshold": threshold,
-            "from": span,
+            "interval": f"{max(span, 60)}s",
+            "from": f"now-{2 * max(span, 60)}s",
         }
+    lookback = f"now-{300 + span}s"
     if rule.type == SigmaCorrelationType.TEMPORAL_ORDERED:
-        return {"type": "eql", "language": "eql", "query": convert(backend("eql"), rule)[0],
-                "index": ["logs-*"], "from": span}  # fmt: skip
-    return {"type": "esql", "language": "esql", "query": convert(backend("esql"), rule)[0],
-            "from": span}  # fmt: skip
+        query = convert(backend("eql"), rule)[0]
+        return {
+            "type": "eql",
+            "language": "eql",
+            "query": query,
+            "index": ["logs-*"],
+            "from": lookback,
+        }
+    query = convert(backend("esql"), rule)[0]
+    return {"type": "esql", "language": "esql", "query": query, "from": lookback}
 
 
 def _logsource(rule: SigmaRule) -> dict[str, str | None]:
