@@ -19,7 +19,7 @@ from detections.engine.proving import RuleProof, prove
 from detections.engine.targets import TARGETS, backend, convert
 
 # Modules adding verbs for other rule kinds (YARA, Suricata): each has add_parsers(verbs).
-RULE_TOOLS: tuple[str, ...] = ()
+RULE_TOOLS: tuple[str, ...] = ("citysoc.cli.rules_yara", "citysoc.cli.rules_suricata")
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

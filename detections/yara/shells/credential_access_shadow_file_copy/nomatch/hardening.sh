@@ -1,0 +1,3 @@
+#!/bin/sh
+chmod 600 /etc/shadow
+chown root:shadow /etc/shadow

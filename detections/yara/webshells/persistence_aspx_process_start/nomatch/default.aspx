@@ -1,0 +1,1 @@
+<%@ Page Language="C#" %><% Response.Write("Cong dich vu cong"); %>

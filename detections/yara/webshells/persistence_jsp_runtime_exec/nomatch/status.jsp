@@ -1,0 +1,2 @@
+<%@ page contentType="text/html" %>
+<% out.println("LGSP status: OK"); %>

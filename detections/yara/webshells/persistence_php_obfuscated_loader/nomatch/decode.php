@@ -1,0 +1,1 @@
+<?php $cfg = json_decode(base64_decode($raw), true); echo $cfg['title']; ?>
