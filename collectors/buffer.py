@@ -21,6 +21,7 @@ import json
 import logging
 import os
 import struct
+import threading
 import zlib
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -84,6 +85,7 @@ class DiskBuffer:
         self.policy = policy
         self.dropped_events = 0
         self.corrupt_records = 0
+        self._mutex = threading.RLock()  # a source thread appends while a shipper delivers
         directory.mkdir(parents=True, exist_ok=True)
         self._lock = (directory / "lock").open("a")
         try:
@@ -115,6 +117,10 @@ class DiskBuffer:
     @property
     def pending_bytes(self) -> int:
         """Bytes on disk not yet acknowledged."""
+        with self._mutex:
+            return self._pending_bytes()
+
+    def _pending_bytes(self) -> int:
         total = sum(self._size(n) for n in self._segments() if n >= self._ack.segment)
         return max(0, total - self._ack.offset)
 
@@ -126,6 +132,10 @@ class DiskBuffer:
         """Write one batch durably (fsync); raise :class:`BufferFullError` under ``block``."""
         if not events:
             return
+        with self._mutex:
+            self._append(events)
+
+    def _append(self, events: Sequence[Event]) -> None:
         payload = json.dumps(events, separators=(",", ":"), default=str).encode()
         record = HEADER.pack(len(payload), zlib.crc32(payload), len(events)) + payload
         self._make_room(len(record))
@@ -162,6 +172,10 @@ class DiskBuffer:
     # -- reading ----------------------------------------------------------------------
     def peek(self) -> Batch | None:
         """The oldest batch not yet acknowledged, or ``None`` when all are delivered."""
+        with self._mutex:
+            return self._peek()
+
+    def _peek(self) -> Batch | None:
         while True:
             segment, offset = self._ack.segment, self._ack.offset
             if segment > self._write_segment:
@@ -178,6 +192,10 @@ class DiskBuffer:
 
     def ack(self, batch: Batch) -> None:
         """The sink has stored ``batch``: move past it and forget finished segments."""
+        with self._mutex:
+            self._ack_batch(batch)
+
+    def _ack_batch(self, batch: Batch) -> None:
         self._cache.pop((batch.segment, batch.offset), None)
         self._advance(AckPosition(segment=batch.segment, offset=batch.end))
         if batch.segment == self._write_segment and batch.end >= self._size(batch.segment):

@@ -97,7 +97,7 @@ class FrameDecoder:
             if len(self._buffer) <= self.max_message:
                 return None
             data = bytes(self._buffer[: self.max_message])
-            del self._buffer[:]
+            del self._buffer[: self.max_message]
             self._skip_line = True
             return Frame(data, truncated=True)
         data = bytes(self._buffer[:end])

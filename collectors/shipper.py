@@ -10,6 +10,7 @@ trying to deliver (the source waits); under ``drop-oldest`` the buffer makes roo
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -151,3 +152,66 @@ class Shipper:
         if dropped:
             self._dropped_seen = self.buffer.dropped_events
             self.stats.drop("buffer-full", dropped, f"drop-oldest in {self.buffer.directory}")
+
+
+class BackgroundShipper(Shipper):
+    """A shipper whose deliveries run in their own thread, so a slow or absent sink never
+    stalls the source; the source waits only when the buffer is full under ``block``."""
+
+    def __init__(
+        self,
+        *,
+        enrich: Enrich,
+        sink: Sink,
+        buffer: DiskBuffer,
+        stats: CollectorStats,
+        backoff: Backoff = DEFAULT_BACKOFF,
+    ) -> None:
+        super().__init__(enrich=enrich, sink=sink, buffer=buffer, stats=stats, backoff=backoff)
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="shipper", daemon=True)
+        self._thread.start()
+
+    def put(self, events: Sequence[Event]) -> None:
+        if not events:
+            return
+        batch = [self.enrich(event) for event in events]
+        while True:
+            try:
+                self.buffer.append(batch)
+                break
+            except BufferFullError:
+                self._wake.set()
+                time.sleep(0.05)  # backpressure: the source waits for the sink
+        self._count_drops()
+        self._wake.set()
+
+    def tick(self) -> None:
+        self._wake.set()
+
+    def flush(self, *, timeout: float | None = None) -> bool:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not self.buffer.is_empty():
+            if deadline is not None and time.monotonic() > deadline:
+                log.warning(
+                    "sink still failing; %d bytes stay buffered for the next run",
+                    self.buffer.pending_bytes,
+                )
+                return False
+            self._wake.set()
+            time.sleep(0.05)
+        return True
+
+    def close(self) -> ShipReport:
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout=60)
+        return super().close()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(timeout=0.5)
+            self._wake.clear()
+            while not self._stop.is_set() and not self.deliver():
+                self._stop.wait(self._pause())

@@ -55,26 +55,28 @@ def _sql_value(value: Any) -> Any:
     return value
 
 
-def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
+def connect(
+    path: Path, *, readonly: bool = False, busy_timeout: float = 30.0
+) -> sqlite3.Connection:
     """A connection with the settings every user of the store needs (WAL, REGEXP, timeouts)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     uri = f"file:{path}?mode=ro" if readonly else f"file:{path}"
-    conn = sqlite3.connect(uri, uri=True, timeout=30.0, check_same_thread=False)
+    conn = sqlite3.connect(uri, uri=True, timeout=busy_timeout, check_same_thread=False)
     conn.create_function("REGEXP", 2, _regexp, deterministic=True)
     if not readonly:
         conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
-    conn.execute("PRAGMA busy_timeout=30000")
+    conn.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
     return conn
 
 
 class SqliteEventStore:
     """The embedded event store. Thread-safe: one connection guarded by a lock."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, busy_timeout: float = 30.0) -> None:
         self.path = path
         try:
-            self.conn = connect(path)
+            self.conn = connect(path, busy_timeout=busy_timeout)
             self._init_schema()
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open event store {path}: {exc}") from exc

@@ -30,7 +30,7 @@ from collectors.enrich import Enricher
 from collectors.http_sink import ApiSink
 from collectors.metrics import CollectorMetrics
 from collectors.pipeline import ShipReport, ship
-from collectors.shipper import Shipper
+from collectors.shipper import BackgroundShipper, Shipper
 from collectors.sinks import Sink, SqliteSink
 from collectors.stats import CollectorStats
 from eventstore.sqlite import SqliteEventStore
@@ -42,6 +42,7 @@ SOURCES = (
     "citysoc.cli.collect_logs",
 )
 SINKS = ("sqlite", "elasticsearch", "api")
+STORE_BUSY_SECONDS = 2.0  # a locked store fails fast; the buffer holds events meanwhile
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -123,7 +124,7 @@ def summary_line(path: Path | str, stats: CollectorStats, report: ShipReport) ->
 def open_sink(kind: str, settings: Settings) -> Iterator[Sink]:
     """The sink named ``kind``, configured from settings, closed afterwards."""
     if kind == "sqlite":
-        with SqliteEventStore(settings.event_store_path) as store:
+        with SqliteEventStore(settings.event_store_path, busy_timeout=STORE_BUSY_SECONDS) as store:
             yield SqliteSink(store)
     elif kind == "elasticsearch":
         if not settings.elastic_url:
@@ -164,7 +165,7 @@ class Collection:
     @contextmanager
     def shipper(self, source: str, identity: str, stats: CollectorStats) -> Iterator[Shipper]:
         with open_buffer(self.settings, source, identity, self.options) as buffer:
-            shipper = Shipper(
+            shipper = BackgroundShipper(
                 enrich=Enricher(self.topology, self.options.agency),
                 sink=self.sink,
                 buffer=buffer,
@@ -172,8 +173,11 @@ class Collection:
             )
             if self.metrics is not None:
                 self.metrics.watch(f"{source}:{identity}", stats, shipper.report, buffer)
-            shipper.deliver()  # what an earlier run left behind goes first
-            yield shipper
+            shipper.tick()  # what an earlier run left behind goes first
+            try:
+                yield shipper
+            finally:
+                shipper.close()
 
 
 @contextmanager

@@ -43,6 +43,11 @@ def test_an_oversized_line_is_truncated_and_the_rest_skipped() -> None:
     assert got == [Frame(b"B" * 16, truncated=True), Frame(b"<1>after")]
 
 
+def test_what_follows_an_oversized_line_in_the_same_chunk_is_kept() -> None:
+    got = frames(b"C" * 40 + b"\n<1>next\n", max_message=16)
+    assert got == [Frame(b"C" * 16, truncated=True), Frame(b"<1>next")]
+
+
 def test_an_unterminated_last_message_is_kept_at_close() -> None:
     assert [f.data for f in frames(b"<1>a\n<1>tail")] == [b"<1>a", b"<1>tail"]
 

@@ -9,7 +9,7 @@ from citysoc.core.ecs import Event
 from citysoc.core.errors import StoreError
 from collectors.buffer import DiskBuffer, FullPolicy
 from collectors.pipeline import ship
-from collectors.shipper import Backoff, Shipper
+from collectors.shipper import BackgroundShipper, Backoff, Shipper
 from collectors.stats import CollectorStats
 from eventstore.sqlite import WriteResult
 
@@ -111,3 +111,22 @@ def test_ship_keeps_its_signature_and_takes_a_buffer(tmp_path: Path) -> None:
         report = ship(iter(events(0, 7)), enrich=tag, sink=sink, stats=CollectorStats(),
                       batch_size=3, buffer=buffer)  # fmt: skip
     assert report.stored == 7 and len(sink.ids) == 7
+
+
+def test_background_delivery_does_not_stall_the_source_while_the_sink_is_down(
+    tmp_path: Path,
+) -> None:
+    sink = FlakySink(failures=3)
+    with DiskBuffer(tmp_path / "b") as buffer:
+        shipper = BackgroundShipper(
+            enrich=tag, sink=sink, buffer=buffer, stats=CollectorStats(),
+            backoff=Backoff(initial=0.01, maximum=0.05),
+        )  # fmt: skip
+        try:
+            for start in range(0, 50, 5):
+                shipper.put(events(start, 5))
+            assert shipper.flush(timeout=10)
+        finally:
+            report = shipper.close()
+    assert sink.ids == {f"e{i}" for i in range(50)}
+    assert report.sink_failures == 3 and report.stored == 50

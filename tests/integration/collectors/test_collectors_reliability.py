@@ -1,0 +1,161 @@
+"""Nothing lost, nothing stored twice: kill -9 mid-input, and a sink that is down then back.
+
+Each test runs the real CLI (``citysoc collect eve --follow``) in a subprocess on a large
+generated EVE file, in a data folder of its own, and checks the store at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from eventstore.sqlite import SqliteEventStore
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+def write_eve(path: Path, count: int) -> None:
+    with path.open("w") as out:
+        for n in range(count):
+            stamp = f"2026-11-20T02:{n // 60000 % 60:02d}:{n // 1000 % 60:02d}.{n % 1000:03d}000"
+            record = {
+                "timestamp": stamp + "+0000", "flow_id": 1_000_000 + n, "event_type": "flow",
+                "src_ip": f"10.20.{n % 250}.{n % 200 + 1}", "src_port": 40000 + n % 20000,
+                "dest_ip": "10.10.0.20", "dest_port": 443, "proto": "TCP",
+                "flow": {"pkts_toserver": 5, "pkts_toclient": 4, "bytes_toserver": 600,
+                         "bytes_toclient": 3000, "state": "closed"},
+            }  # fmt: skip
+            out.write(json.dumps(record) + "\n")
+
+
+class Collector:
+    """``citysoc collect eve --follow`` in a subprocess with its own data folder."""
+
+    def __init__(self, tmp: Path, eve: Path, env: dict[str, str], *extra: str) -> None:
+        self.tmp, self.eve, self.extra = tmp, eve, extra
+        self.env = {**os.environ, "CITYSOC_DATA_DIR": str(tmp / "var"), **env}
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, **env: str) -> None:
+        command = [sys.executable, "-m", "citysoc.cli.main", "collect", "eve", "--follow",
+                   str(self.eve), "--drain-timeout", "2", *self.extra]  # fmt: skip
+        log = (self.tmp / "collector.log").open("ab")
+        self.proc = subprocess.Popen(
+            command, cwd=REPO, env={**self.env, **env}, stdout=log, stderr=log
+        )
+
+    def kill(self, sig: int = signal.SIGKILL) -> int:
+        assert self.proc is not None
+        self.proc.send_signal(sig)
+        return self.proc.wait(timeout=30)
+
+    def committed_offset(self) -> int:
+        files = list((self.tmp / "var" / "offsets").glob("*.json"))
+        return json.loads(files[0].read_text())["offset"] if files else 0
+
+    def log(self) -> str:
+        return (self.tmp / "collector.log").read_text(errors="replace")
+
+
+@pytest.fixture
+def collectors() -> Iterator[list[Collector]]:
+    made: list[Collector] = []
+    yield made
+    for collector in made:
+        if collector.proc is not None and collector.proc.poll() is None:
+            collector.proc.kill()
+            collector.proc.wait(timeout=10)
+
+
+def wait_until(
+    check: Callable[[], bool], what: str, collector: Collector, seconds: float = 25
+) -> None:
+    deadline = time.monotonic() + seconds
+    while not check():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}; collector log:\n{collector.log()[-3000:]}")
+        time.sleep(0.05)
+
+
+def stored(db: Path) -> tuple[int, int]:
+    """(rows, distinct event ids) in the store, read without disturbing the collector."""
+    if not db.exists():
+        return 0, 0
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as conn:
+        try:
+            row = conn.execute('SELECT COUNT(*), COUNT(DISTINCT "event.id") FROM events').fetchone()
+        except sqlite3.OperationalError:
+            return 0, 0
+    return int(row[0]), int(row[1])
+
+
+def test_kill_9_in_the_middle_then_restart_stores_every_event_once(
+    tmp_path: Path, collectors: list[Collector]
+) -> None:
+    count, eve = 60_000, tmp_path / "eve.json"
+    write_eve(eve, count)
+    db = tmp_path / "var" / "events.db"
+    collector = Collector(tmp_path, eve, {})
+    collectors.append(collector)
+    collector.start()
+    wait_until(lambda: stored(db)[0] >= 5_000, "the first events", collector)
+    collector.kill(signal.SIGKILL)
+    killed_at = stored(db)[0]
+    assert 0 < killed_at < count, "the collector was not killed in the middle of the input"
+    collector.start()
+    wait_until(lambda: stored(db)[0] >= count, "every event after the restart", collector)
+    time.sleep(0.5)  # anything extra would show up now
+    assert collector.kill(signal.SIGTERM) == 0
+    assert stored(db) == (count, count)
+
+
+def test_a_locked_store_buffers_everything_then_delivers_it_once(
+    tmp_path: Path, collectors: list[Collector]
+) -> None:
+    count, eve = 20_000, tmp_path / "eve.json"
+    write_eve(eve, count)
+    db = tmp_path / "var" / "events.db"
+    SqliteEventStore(db).close()
+    lock = sqlite3.connect(db, isolation_level=None)
+    lock.execute("BEGIN EXCLUSIVE")
+    collector = Collector(tmp_path, eve, {})
+    collectors.append(collector)
+    collector.start()
+    size = eve.stat().st_size
+    wait_until(lambda: collector.committed_offset() == size, "the input to be buffered", collector)
+    assert lock.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 0
+    lock.execute("ROLLBACK")
+    lock.close()
+    wait_until(lambda: stored(db)[0] >= count, "delivery once the store is free", collector)
+    assert collector.kill(signal.SIGTERM) == 0
+    assert stored(db) == (count, count)
+    assert "sink write failed" in collector.log()
+
+
+def test_elasticsearch_down_then_back_loses_and_duplicates_nothing(
+    tmp_path: Path, collectors: list[Collector], closed_port: int, fake_elastic: Any
+) -> None:
+    count, eve = 20_000, tmp_path / "eve.json"
+    write_eve(eve, count)
+    collector = Collector(tmp_path, eve, {}, "--sink", "elasticsearch")
+    collectors.append(collector)
+    collector.start(CITYSOC_ELASTIC_URL=f"http://127.0.0.1:{closed_port}")
+    size = eve.stat().st_size
+    wait_until(lambda: collector.committed_offset() == size, "the input to be buffered", collector)
+    collector.kill(signal.SIGKILL)
+    assert not fake_elastic.docs
+    collector.start(CITYSOC_ELASTIC_URL=fake_elastic.url)
+    wait_until(lambda: len(fake_elastic.docs) >= count, "delivery to Elasticsearch", collector)
+    assert collector.kill(signal.SIGTERM) == 0
+    assert len(fake_elastic.docs) == count
+    assert all(key.startswith("logs-suricata.eve-") for key in fake_elastic.docs)
