@@ -242,7 +242,30 @@ class PacketEngine:
         return event
 
 
-def read_pcap(path: Path, stats: CollectorStats, *, include_media: bool = False) -> Iterator[Event]:
-    """Events of a capture file; raises ``CollectorError`` at once if it cannot be read."""
+Progress = Callable[[int], None]
+PROGRESS_EVERY = 4096  # records between two progress reports
+
+
+def read_pcap(
+    path: Path,
+    stats: CollectorStats,
+    *,
+    include_media: bool = False,
+    progress: Progress | None = None,
+) -> Iterator[Event]:
+    """Events of a capture file; raises ``CollectorError`` at once if it cannot be read.
+
+    ``progress`` is called now and then with the number of bytes of the file read so far.
+    """
     records = iter_records(path, stats)
+    if progress is not None:
+        records = _reporting(records, progress, path.stat().st_size)
     return PacketEngine(stats, source=str(path), include_media=include_media).events(records)
+
+
+def _reporting(records: Iterator[Record], progress: Progress, size: int) -> Iterator[Record]:
+    for record in records:
+        if record.number % PROGRESS_EVERY == 0:
+            progress(record.offset)
+        yield record
+    progress(size)

@@ -8,12 +8,13 @@ reader (best effort: positions are record numbers only).
 
 from __future__ import annotations
 
+import io
 import logging
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO, BinaryIO
 
 from scapy.config import conf
 from scapy.error import Scapy_Exception
@@ -104,6 +105,23 @@ def iter_records(path: Path, stats: CollectorStats) -> Iterator[Record]:
     return _classic(handle, path, stats, info.endian, info.unit, info.linktype)
 
 
+def iter_stream_records(stream: IO[bytes], name: str, stats: CollectorStats) -> Iterator[Record]:
+    """Records of a classic pcap arriving on a pipe (a live capture), as soon as each lands.
+
+    Blocks until the global header arrives; :class:`CollectorError` if it is not pcap.
+    """
+    head = b""
+    while len(head) < 24:
+        more = stream.read(24 - len(head))
+        if not more:
+            break
+        head += more
+    info = _info(Path(name), head)
+    if info.kind != "pcap":
+        raise CollectorError("a live capture must arrive as classic pcap", location=Location(name))
+    return _classic_records(stream, Path(name), stats, info.endian, info.unit, info.linktype)
+
+
 def _classic(
     handle: BinaryIO, path: Path, stats: CollectorStats, endian: str, unit: float, linktype: int
 ) -> Iterator[Record]:
@@ -112,7 +130,7 @@ def _classic(
 
 
 def _classic_records(
-    handle: BinaryIO, path: Path, stats: CollectorStats, endian: str, unit: float, linktype: int
+    handle: IO[bytes], path: Path, stats: CollectorStats, endian: str, unit: float, linktype: int
 ) -> Iterator[Record]:
     """Records read in large chunks (one ``read`` per :data:`CHUNK` bytes, not two per record)."""
     header = struct.Struct(endian + "IIII")
@@ -132,7 +150,7 @@ def _classic_records(
                 yield Record(number, base + pos, seconds + fraction * unit, linktype, wirelen, data)
                 pos = end
                 continue
-        more = handle.read(CHUNK)
+        more = handle.read1(CHUNK) if isinstance(handle, io.BufferedReader) else handle.read(CHUNK)
         if not more:
             break
         buf, base, pos = buf[pos:] + more, base + pos, 0

@@ -23,14 +23,14 @@ import logging
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
 from citysoc.core.ecs import Event
 from citysoc.core.errors import CollectorError, Location
 from collectors.packet import Datagram
-from collectors.pcap import PacketEngine
+from collectors.pcap import PacketEngine, Progress
 from collectors.pcapfile import CaptureInfo, capture_info
 from collectors.stats import CollectorStats
 
@@ -66,7 +66,6 @@ STDERR_REASONS = (
     ("damaged or corrupt", "corrupt-pcap"),
 )
 IGNORED_STDERR = ("Running as user",)
-Progress = Callable[[int], None]
 
 
 def tshark_command(path: Path, tshark: str = "tshark") -> list[str]:
@@ -213,7 +212,7 @@ def _events(
         _stderr(errors, frames, stats, process.returncode)
     yield from engine.finish()
     if progress is not None:
-        progress(frames.offset)
+        progress(path.stat().st_size)
 
 
 def _stderr(errors: IO[str], frames: _Frames, stats: CollectorStats, returncode: int) -> None:

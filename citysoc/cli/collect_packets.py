@@ -1,21 +1,193 @@
-"""``citysoc collect pcap``: capture files into ECS events."""
+"""``citysoc collect pcap|iface``: capture files and live interfaces into ECS events.
+
+stdout keeps one JSON summary line per source (for scripts); stderr shows a progress bar
+for large files (when it is a terminal) and a closing summary for people: packets,
+events, errors and skips by reason, throughput.
+"""
 
 from __future__ import annotations
 
 import argparse
+import shutil
+import signal
+import time
+from collections.abc import Iterator
 from pathlib import Path
+from types import FrameType
 
-from citysoc.cli.collect import collect_files
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+
+from citysoc.cli.collect import collect_events, summary_line
+from citysoc.cli.output import say
+from citysoc.core.ecs import Event
 from citysoc.core.settings import Settings
+from citysoc.core.topology import load_topology
+from collectors.live import LiveCapture, LiveOptions
 from collectors.pcap import read_pcap
+from collectors.pcapfile import capture_info
+from collectors.pipeline import ShipReport
+from collectors.stats import CollectorStats
+from collectors.tshark import read_pcap_tshark
+from eventstore.sqlite import SqliteEventStore
+
+PROGRESS_FROM_BYTES = 8 * 1024 * 1024
+AUTO_TSHARK_FROM_BYTES = 256 * 1024 * 1024
+LIVE_BATCH_EVENTS = 500
+LIVE_BATCH_SECONDS = 2.0
+STDERR = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def add_parsers(kinds: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    pcap = kinds.add_parser("pcap", help="read pcap files (flows, DNS, HTTP, RTSP, Modbus)")
+    pcap = kinds.add_parser(
+        "pcap", help="read capture files (flows, DNS, HTTP, RTSP, Modbus, Telnet, SSH, ONVIF)"
+    )
     pcap.add_argument("paths", nargs="+", type=Path)
-    pcap.add_argument("--agency", help="agency of events outside the topology")
+    pcap.add_argument(
+        "--reader",
+        choices=("builtin", "tshark", "auto"),
+        default="auto",
+        help="built-in decoder, tshark's, or auto: tshark for pcapng and files over "
+        f"{AUTO_TSHARK_FROM_BYTES // 2**20} MiB when it is installed",
+    )
+    _common(pcap)
     pcap.set_defaults(func=run_pcap)
+    iface = kinds.add_parser("iface", help="capture live from a network interface (tshark)")
+    iface.add_argument("interface")
+    iface.add_argument("--bpf", help="capture filter, e.g. 'tcp port 554 or port 23'")
+    iface.add_argument("--duration", type=float, help="stop after this many seconds")
+    iface.add_argument("--count", type=int, help="stop after this many packets")
+    iface.add_argument("--netns", help="capture inside this network namespace")
+    _common(iface)
+    iface.set_defaults(func=run_iface)
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--media", action="store_true", help="keep RTP/RTCP media packets")
+    parser.add_argument("--agency", help="agency of events outside the topology")
+
+
+def choose_reader(choice: str, path: Path) -> str:
+    """``builtin`` or ``tshark`` for this file."""
+    if choice != "auto":
+        return choice
+    if shutil.which("tshark") is None:
+        return "builtin"
+    pcapng = capture_info(path).kind == "pcapng"  # scapy's pcapng reader is slow
+    return "tshark" if pcapng or path.stat().st_size >= AUTO_TSHARK_FROM_BYTES else "builtin"
 
 
 def run_pcap(args: argparse.Namespace, settings: Settings) -> int:
-    return collect_files(args.paths, read_pcap, settings, args.agency)
+    topology = load_topology(settings.topology_path)
+    agency = args.agency or settings.default_agency
+    with SqliteEventStore(settings.event_store_path) as store:
+        for path in args.paths:
+            reader = choose_reader(args.reader, path)
+            read = read_pcap_tshark if reader == "tshark" else read_pcap
+            stats = CollectorStats()
+            started = time.perf_counter()
+            with _ProgressBar(path) as progress:
+                events = read(path, stats, include_media=args.media, progress=progress)
+                report = collect_events(
+                    events, stats, store=store, topology=topology, default_agency=agency
+                )
+            _closing_summary(f"{path} ({reader} reader)", stats, report, started)
+            say(summary_line(path, stats, report))
+    return 0
+
+
+class _ProgressBar:
+    """A rich progress bar by bytes read, on stderr, for large files on a terminal."""
+
+    def __init__(self, path: Path) -> None:
+        size = path.stat().st_size
+        self.bar: Progress | None = None
+        if STDERR.is_terminal and size >= PROGRESS_FROM_BYTES:
+            columns = (BarColumn(), DownloadColumn(), TimeRemainingColumn())
+            self.bar = Progress(*columns, console=STDERR, transient=True)
+            self.task = self.bar.add_task(path.name, total=size)
+
+    def __enter__(self) -> _ProgressBar | None:
+        if self.bar is None:
+            return None
+        self.bar.start()
+        return self
+
+    def __call__(self, done: int) -> None:
+        if self.bar is not None:
+            self.bar.update(self.task, completed=done)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def _closing_summary(
+    source: str, stats: CollectorStats, report: ShipReport, started: float
+) -> None:
+    seconds = max(time.perf_counter() - started, 1e-9)
+    STDERR.print(
+        f"[bold]{source}[/bold]: {stats.received:,} packets, {stats.events:,} events "
+        f"({report.stored:,} stored, {report.duplicates:,} already stored) in {seconds:.1f}s, "
+        f"{stats.received / seconds:,.0f} packets/s"
+    )
+    for title, counts in (("errors", stats.errors), ("skipped", stats.skipped)):
+        if counts:
+            reasons = ", ".join(f"{reason} {n:,}" for reason, n in counts.most_common())
+            STDERR.print(f"  {title}: {reasons}")
+
+
+def run_iface(args: argparse.Namespace, settings: Settings) -> int:
+    options = LiveOptions(
+        interface=args.interface,
+        bpf=args.bpf,
+        duration=args.duration,
+        count=args.count,
+        include_media=args.media,
+        netns=args.netns,
+    )
+    stats = CollectorStats()
+    capture = LiveCapture(options, stats)
+    topology = load_topology(settings.topology_path)
+    agency = args.agency or settings.default_agency
+    started = time.perf_counter()
+    capture.start()
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        capture.stop()  # tshark flushes, the pipe ends, open flows are reported
+
+    previous = signal.signal(signal.SIGINT, stop)
+    total = ShipReport()
+    try:
+        with SqliteEventStore(settings.event_store_path) as store:
+            events = capture.events()
+            while True:
+                batch = _LiveSlice(events)
+                report = collect_events(
+                    iter(batch), stats, store=store, topology=topology, default_agency=agency
+                )
+                total.stored += report.stored
+                total.duplicates += report.duplicates
+                if batch.ended:
+                    break
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    _closing_summary(capture.name, stats, total, started)
+    say(summary_line(capture.name, stats, total))
+    return 0
+
+
+class _LiveSlice:
+    """Events of a live capture in small batches, so they reach the store while it runs."""
+
+    def __init__(self, events: Iterator[Event]) -> None:
+        self.events = events
+        self.ended = False
+
+    def __iter__(self) -> Iterator[Event]:
+        deadline = time.monotonic() + LIVE_BATCH_SECONDS
+        for n, event in enumerate(self.events, start=1):
+            yield event
+            if n >= LIVE_BATCH_EVENTS or time.monotonic() >= deadline:
+                return
+        self.ended = True
