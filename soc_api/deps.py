@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
@@ -57,6 +57,10 @@ def require_principal(
         raise AuthenticationError("log in first, or send an API token: no valid credentials")
     return principal
 
+
+# Ids in paths: positive and within what every database's integer holds.
+MAX_ID = 2**53
+ObjectId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 MaybeAnalyst = Annotated[Principal | None, Depends(optional_principal)]
 CurrentAnalyst = Annotated[Principal, Depends(require_principal)]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import JSON, DateTime, Index, String, Text, func
@@ -149,7 +149,7 @@ class AlertUpdate(BaseModel):
 
 
 class AlertBulkUpdate(AlertUpdate):
-    ids: list[int] = Field(min_length=1, max_length=500)
+    ids: list[Annotated[int, Field(ge=1, le=2**53)]] = Field(min_length=1, max_length=500)
 
 
 class BulkResult(BaseModel):

@@ -21,7 +21,7 @@ from soc_api.alerts.models import (
 from soc_api.alerts.queries import get_alert, list_alerts
 from soc_api.alerts.workflow import allowed_transitions, bulk_update, update_alert
 from soc_api.audit import service as audit
-from soc_api.deps import ContextDep, CurrentAnalyst, SessionDep
+from soc_api.deps import ContextDep, CurrentAnalyst, ObjectId, SessionDep
 from soc_api.runbooks import render_runbook
 
 router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"])
@@ -87,7 +87,7 @@ def bulk_alerts(session: SessionDep, analyst: CurrentAnalyst, body: AlertBulkUpd
 
 @router.get("/{alert_id}", response_model=AlertDetail)
 def get_alert_detail(
-    ctx: ContextDep, session: SessionDep, analyst: CurrentAnalyst, alert_id: int
+    ctx: ContextDep, session: SessionDep, analyst: CurrentAnalyst, alert_id: ObjectId
 ) -> AlertDetail:
     """One alert with its evidence events and its runbook rendered for it."""
     alert = get_alert(session, alert_id=alert_id, who=analyst)
@@ -102,7 +102,7 @@ def get_alert_detail(
 
 @router.patch("/{alert_id}", response_model=AlertPublic)
 def patch_alert(
-    session: SessionDep, analyst: CurrentAnalyst, alert_id: int, change: AlertUpdate
+    session: SessionDep, analyst: CurrentAnalyst, alert_id: ObjectId, change: AlertUpdate
 ) -> AlertPublic:
     """Acknowledge, start, close (with a reason), reopen, assign or annotate an alert."""
     alert = update_alert(session, alert_id=alert_id, change=change, who=analyst)

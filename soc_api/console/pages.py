@@ -15,7 +15,7 @@ from soc_api.audit import service as audit
 from soc_api.console.common import check_csrf, render
 from soc_api.console.graph import HEIGHT, WIDTH, agency_graph
 from soc_api.console.views import Csrf, require_console_user, to_login
-from soc_api.deps import ContextDep, MaybeAnalyst, SessionDep
+from soc_api.deps import ContextDep, MaybeAnalyst, ObjectId, SessionDep
 from soc_api.incidents.service import get_incident, list_incidents
 from soc_api.iocs.models import IocCreate, IocKind, Tlp
 from soc_api.iocs.service import create_ioc, list_iocs
@@ -28,7 +28,11 @@ router = APIRouter(include_in_schema=False)
 
 @router.get("/alerts/{alert_id}", response_class=HTMLResponse)
 def alert_page(
-    request: Request, ctx: ContextDep, session: SessionDep, analyst: MaybeAnalyst, alert_id: int
+    request: Request,
+    ctx: ContextDep,
+    session: SessionDep,
+    analyst: MaybeAnalyst,
+    alert_id: ObjectId,
 ) -> Response:
     if analyst is None:
         return to_login()
@@ -57,7 +61,7 @@ def triage(
     request: Request,
     session: SessionDep,
     analyst: MaybeAnalyst,
-    alert_id: int,
+    alert_id: ObjectId,
     csrf: Csrf,
     status: Annotated[AlertStatus | None, Form()] = None,
     close_reason: Annotated[CloseReason | None, Form()] = None,
@@ -90,7 +94,7 @@ def incident_page(
     ctx: ContextDep,
     session: SessionDep,
     analyst: MaybeAnalyst,
-    incident_id: int,
+    incident_id: ObjectId,
 ) -> Response:
     if analyst is None:
         return to_login()

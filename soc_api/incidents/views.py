@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from soc_api.deps import ContextDep, CurrentAnalyst, SessionDep
+from soc_api.deps import ContextDep, CurrentAnalyst, ObjectId, SessionDep
 from soc_api.incidents.models import IncidentPage, IncidentPublic
 from soc_api.incidents.service import get_incident, list_incidents, summarise
 
@@ -32,7 +32,7 @@ def get_incidents(
 
 @router.get("/{incident_id}", response_model=IncidentPublic)
 def get_incident_detail(
-    ctx: ContextDep, session: SessionDep, analyst: CurrentAnalyst, incident_id: int
+    ctx: ContextDep, session: SessionDep, analyst: CurrentAnalyst, incident_id: ObjectId
 ) -> IncidentPublic:
     """One incident: the caller's part of it, a timeline, and counts of the other agencies."""
     window = timedelta(seconds=ctx.settings.incident_window_seconds)

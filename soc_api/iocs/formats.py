@@ -76,10 +76,19 @@ def _bundle_markings(objects: list[Any]) -> dict[str, Tlp]:
 def read_stix(text: str, *, default_tlp: Tlp) -> Iterator[Item]:
     """Indicators of a STIX 2.1 bundle whose pattern compares one observable to a value."""
     try:
-        bundle = stix2.parse(text, allow_custom=True)
-    except (stix2.exceptions.STIXError, json.JSONDecodeError, ValueError) as exc:
-        raise InvalidRequestError(f"not a STIX 2.1 bundle: {exc}") from None
-    objects = list(getattr(bundle, "objects", None) or [])
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidRequestError(f"not JSON: {exc.msg} at line {exc.lineno}") from None
+    if not isinstance(doc, dict) or doc.get("type") != "bundle":
+        raise InvalidRequestError("not a STIX 2.1 bundle: the top object needs type 'bundle'")
+    if not isinstance(doc.get("objects", []), list):
+        raise InvalidRequestError("not a STIX 2.1 bundle: objects must be a list")
+    try:
+        bundle = stix2.parse(doc, allow_custom=True)
+    # stix2 reports malformed content with assorted exception types
+    except (stix2.exceptions.STIXError, ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise InvalidRequestError(f"not a valid STIX 2.1 bundle: {exc}") from None
+    objects = [o for o in (getattr(bundle, "objects", None) or []) if hasattr(o, "get")]
     markings = _bundle_markings(objects)
     for position, obj in enumerate(objects):
         if obj.get("type") != "indicator":
@@ -110,19 +119,22 @@ def read_csv(text: str, *, default_tlp: Tlp) -> Iterator[Item]:
     reader = csv.DictReader(io.StringIO(text))
     if not reader.fieldnames or not {"kind", "value"} <= set(reader.fieldnames):
         raise InvalidRequestError("the CSV needs a header with at least the columns kind,value")
-    for row in reader:
-        line = reader.line_num
-        tlp = (row.get("tlp") or default_tlp.value).upper().removeprefix("TLP:")
-        yield (
-            line,
-            _create(
-                row.get("kind") or "",
-                row.get("value") or "",
-                _TLP_NAMES[tlp].value if tlp in _TLP_NAMES else tlp,
-                row.get("description") or "",
-                row.get("severity") or "high",
-            ),
-        )
+    try:
+        for row in reader:
+            yield reader.line_num, _row(row, default_tlp)
+    except csv.Error as exc:
+        raise InvalidRequestError(f"CSV line {reader.line_num}: {exc}") from None
+
+
+def _row(row: dict[str, str | None], default_tlp: Tlp) -> IocCreate | str:
+    tlp = (row.get("tlp") or default_tlp.value).upper().removeprefix("TLP:")
+    return _create(
+        row.get("kind") or "",
+        row.get("value") or "",
+        _TLP_NAMES[tlp].value if tlp in _TLP_NAMES else tlp,
+        row.get("description") or "",
+        row.get("severity") or "high",
+    )
 
 
 def _create(

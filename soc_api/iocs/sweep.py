@@ -118,14 +118,14 @@ def _hits(
                 groups[(ioc.id, agency, value)].append((event_id, stamp))
     iocs = {i.id: i for found in by_value.values() for i in found}
     hits = []
-    for (ioc_id, _agency, value), events in groups.items():
+    for (ioc_id, agency, value), events in groups.items():
         events = events[:MAX_EVENTS_PER_HIT]
         stamps = sorted(s for _, s in events)
         hits.append(
             Hit(
                 rule=ioc_rule(iocs[ioc_id], field),
                 event_ids=tuple(e for e, _ in events),
-                group={field: value},
+                group={field: value, "organization.id": agency},
                 first_seen=stamps[0],
                 last_seen=stamps[-1],
             )

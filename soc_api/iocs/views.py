@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 
 from soc_api.auth.permissions import require_triager
-from soc_api.deps import ContextDep, CurrentAnalyst, SessionDep
+from soc_api.deps import ContextDep, CurrentAnalyst, ObjectId, SessionDep
 from soc_api.ingest.views import read_limited
 from soc_api.iocs.formats import read_csv, read_stix
 from soc_api.iocs.models import ImportReport, Ioc, IocCreate, IocKind, IocPage, IocPublic, Tlp
@@ -58,7 +58,7 @@ def post_ioc(
 
 
 @router.get("/{ioc_id}", response_model=IocPublic)
-def get_one_ioc(session: SessionDep, analyst: CurrentAnalyst, ioc_id: int) -> IocPublic:
+def get_one_ioc(session: SessionDep, analyst: CurrentAnalyst, ioc_id: ObjectId) -> IocPublic:
     return IocPublic.model_validate(get_ioc(session, ioc_id=ioc_id, who=analyst))
 
 

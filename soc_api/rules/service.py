@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from citysoc.core.errors import RuleError
 from detections.engine.compiler import CompiledRule
 from soc_api.alerts.models import Alert
-from soc_api.auth.models import Principal
+from soc_api.auth.models import Principal, Role
 from soc_api.auth.permissions import require_rules_reader
 
 _TECHNIQUE = re.compile(r"^attack\.(t\d{4}(?:\.\d{3})?)$", re.IGNORECASE)
@@ -58,10 +58,10 @@ def rule_catalog(
     errors: Sequence[RuleError],
     who: Principal,
 ) -> RuleCatalog:
-    """Alert counts and last hits are counted within the caller's agencies."""
+    """Alert counts and last hits within the caller's agencies (city-wide for ops)."""
     require_rules_reader(who)
     query = select(Alert.rule_id, func.count(), func.max(Alert.last_seen)).group_by(Alert.rule_id)
-    if who.agencies is not None:
+    if who.agencies is not None and who.role is not Role.OPS:  # ops tune rules city-wide
         query = query.where(Alert.agency.in_(who.agencies))
     hits = {rule_id: (count, last) for rule_id, count, last in session.execute(query).all()}
     coverage: dict[str, set[str]] = defaultdict(set)

@@ -1,0 +1,63 @@
+"""Console pages: queue with keyboard triage, detail with runbook, languages, CSRF on forms."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+Soc = Any  # the seeded SOC helper of conftest.py
+
+
+def test_vietnamese_by_default_english_on_request(soc: Soc) -> None:
+    soc.login("city")
+    page = soc.client.get("/alerts").text
+    assert 'lang="vi"' in page and "Cảnh báo" in page
+    switched = soc.client.post("/lang?back=/alerts", data={"csrf": soc.csrf(), "lang": "en"})
+    assert switched.status_code == 200 and 'lang="en"' in switched.text
+    assert "Alerts" in switched.text and "Cảnh báo" not in switched.text
+
+
+def test_queue_rows_keep_their_attributes_and_keys(soc: Soc) -> None:
+    soc.login("d1")
+    page = soc.client.get("/alerts").text
+    assert page.count('data-rule="credential_access_rtsp_brute_force"') == 1
+    assert 'data-agency="d1"' in page and 'data-agency="tanbinh"' not in page
+    assert '<script src="/static/console.js"' in page
+    script = soc.client.get("/static/console.js").text
+    assert 'case "j"' in script and 'case "a"' in script and 'case "c"' in script
+
+
+def test_close_from_the_detail_page_and_see_the_history(soc: Soc) -> None:
+    alert_id = soc.alert_of("d1")
+    soc.login("d1")
+    page = soc.client.get(f"/alerts/{alert_id}").text
+    assert 'id="close-form"' in page and "<h2>" in page and "10.31.0.21" in page
+    form = {"csrf": soc.csrf(), "status": "closed", "close_reason": "benign", "note": "pen test"}
+    done = soc.client.post(f"/alerts/{alert_id}/triage", data=form)
+    assert done.status_code == 200
+    assert 'data-status="closed"' in done.text and 'data-action="alert.update"' in done.text
+    assert "pen test" in done.text
+
+
+def test_forms_without_csrf_are_refused(soc: Soc) -> None:
+    alert_id = soc.alert_of("d1")
+    soc.login("d1")
+    forged = soc.client.post(f"/alerts/{alert_id}/triage", data={"csrf": "x", "status": "closed"})
+    assert forged.status_code == 403 and "CSRF" in forged.json()["error"]["message"]
+    assert soc.client.post("/iocs", data={"csrf": "x", "kind": "ip", "value": "192.0.2.1",
+                                          "tlp": "RED"}).status_code == 403  # fmt: skip
+
+
+def test_every_page_renders_for_every_role(soc: Soc) -> None:
+    for user in ("city", "d1", "auditor", "admin"):
+        soc.login(user)
+        for path in ("/alerts", "/incidents", "/iocs", "/rules"):
+            response = soc.client.get(path)
+            assert response.status_code == 200, (user, path)
+            assert re.search(r'<meta name="csrf" content="[^"]+">', response.text)
+
+
+def test_ops_sees_rules_not_alerts(soc: Soc) -> None:
+    soc.login("ops")
+    assert soc.client.get("/rules").status_code == 200
+    assert soc.client.get("/api/v1/alerts").status_code == 403
