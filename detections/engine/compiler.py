@@ -56,6 +56,16 @@ def _fields(sqlite: Backend, rule: SigmaRule | SigmaCorrelationRule) -> set[str]
     return found
 
 
+def _lookback(rule: SigmaCorrelationRule) -> int:
+    """How far back a correlation needs events: its timespan plus its nested correlations'."""
+    nested = [
+        _lookback(ref.rule)
+        for ref in rule.rules or ()
+        if isinstance(ref.rule, SigmaCorrelationRule)
+    ]
+    return rule.timespan.seconds + max(nested, default=0)
+
+
 def compile_catalog(catalog: Catalog) -> Compilation:
     """Every generating rule of the catalog as one SQLite query each."""
     result = Compilation()
@@ -74,7 +84,7 @@ def compile_catalog(catalog: Catalog) -> Compilation:
         attrs = rule.custom_attributes
         correlation = isinstance(rule, SigmaCorrelationRule)
         if isinstance(rule, SigmaCorrelationRule):
-            entity, timespan = tuple(rule.group_by or ()), rule.timespan.seconds
+            entity, timespan = tuple(rule.group_by or ()), _lookback(rule)
         else:
             entity, timespan = tuple(attrs.get("entity") or DEFAULT_ENTITY), 0
         result.rules.append(

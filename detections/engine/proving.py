@@ -79,13 +79,24 @@ def load_sample(path: Path) -> list[Event]:
     return out
 
 
+def with_references(catalog: Catalog, folder: RuleFolder) -> list[RuleFolder]:
+    """The folder and every rule it correlates, directly or through other correlations."""
+    members, pending = [folder], [folder]
+    while pending:
+        rule = pending.pop().rule
+        if not isinstance(rule, SigmaCorrelationRule):
+            continue
+        refs = {r.reference for r in rule.rules or ()}
+        for other in catalog.folders:
+            if other not in members and (other.rule.name in refs or other.rule_id in refs):
+                members.append(other)
+                pending.append(other)
+    return members
+
+
 def compile_folder(catalog: Catalog, folder: RuleFolder) -> CompiledRule:
     """The rule compiled as the scheduler would run it (with the rules it correlates)."""
-    members = [folder]
-    if isinstance(folder.rule, SigmaCorrelationRule):
-        refs = {r.reference for r in folder.rule.rules or ()}
-        members += [f for f in catalog.folders if f.rule.name in refs or f.rule_id in refs]
-    result = compile_catalog(Catalog(folders=members))
+    result = compile_catalog(Catalog(folders=with_references(catalog, folder)))
     if result.errors:
         raise result.errors[0]
     for rule in result.rules:

@@ -77,3 +77,25 @@ def test_writing_twice_stores_once(store: SqliteEventStore) -> None:
 def test_events_without_id_are_rejected_not_stored(store: SqliteEventStore) -> None:
     result = store.write([{"@timestamp": "2026-11-20T02:10:00.000Z", "source.ip": "1.2.3.4"}])
     assert (result.inserted, result.rejected) == (0, 1)
+
+
+def test_chained_correlation_looks_back_over_its_nested_timespans(store: SqliteEventStore) -> None:
+    chain = rule("credential_access_ssh_brute_force_then_success")
+    brute = rule("credential_access_ssh_brute_force")
+    assert chain.timespan_seconds == 600 + brute.timespan_seconds
+
+    def ssh(minute: int, second: int, outcome: str) -> Event:
+        return {
+            "event.id": event_id("chain", minute, second, outcome),
+            "@timestamp": f"2026-11-20T02:{minute:02d}:{second:02d}.000Z",
+            "event.action": "ssh_login", "event.outcome": outcome, "user.name": "root",
+            "source.ip": "203.0.113.99", "citysoc.source.zone": "internet",
+        }  # fmt: skip
+
+    runner = DetectionRunner(store, [chain])
+    store.write([ssh(0, s, "failure") for s in range(0, 50, 8)])
+    assert runner.run(0, store.last_seq()).hits == []
+    checkpoint = store.last_seq()
+    store.write([ssh(10, 20, "success")])  # 9m48s after the burst, in the next run
+    hits = runner.run(checkpoint, store.last_seq()).hits
+    assert len(hits) == 1 and hits[0].group == {"source.ip": "203.0.113.99"}
