@@ -10,13 +10,16 @@ from pathlib import Path
 from citysoc.cli.output import fail, say, table
 from citysoc.core.errors import RuleError
 from citysoc.core.settings import Settings
+from citysoc.core.topology import load_topology
 from detections.engine.catalog import Catalog, load_catalog
 from detections.engine.compiler import compile_catalog
 from detections.engine.corpus import CorpusReport, compile_corpus
 from detections.engine.coverage import ProvenRule, coverage_layers
 from detections.engine.elastic_export import export_catalog
 from detections.engine.proving import RuleProof, prove
+from detections.engine.suricata_rules import defined_variables, lint_files, rule_files
 from detections.engine.targets import TARGETS, backend, convert
+from detections.engine.yara_rules import load_yara_catalog, prove_yara
 
 # Modules adding verbs for other rule kinds (YARA, Suricata): each has add_parsers(verbs).
 RULE_TOOLS: tuple[str, ...] = ("citysoc.cli.rules_yara", "citysoc.cli.rules_suricata")
@@ -166,10 +169,33 @@ def export_rules(args: argparse.Namespace, _settings: Settings) -> int:
     return 0
 
 
-def coverage_cmd(args: argparse.Namespace, _settings: Settings) -> int:
+def _other_proven(settings: Settings) -> tuple[list[ProvenRule], int]:
+    """YARA rules that pass their samples, and Suricata rules that pass the linter (no
+    Suricata engine is available to run them)."""
+    yara_catalog = load_yara_catalog()
+    proven, left_out = [], len(yara_catalog.errors)
+    for folder in yara_catalog.folders:
+        if prove_yara(folder).ok:
+            tags = tuple(f"attack.{t.lower()}" for t in folder.techniques)
+            proven.append(ProvenRule(folder.name, "yara", tags))
+        else:
+            left_out += 1
+    variables = defined_variables(load_topology(settings.topology_path))
+    rules, errors = lint_files(rule_files(), variables)
+    for rule in rules:
+        technique = rule.metadata.get("attack_technique", "")
+        proven.append(
+            ProvenRule(str(rule.sid), "suricata-linted", (f"attack.{technique.lower()}",))
+        )
+    return proven, left_out + len(errors)
+
+
+def coverage_cmd(args: argparse.Namespace, settings: Settings) -> int:
     catalog = load_catalog()
     proofs, failures = prove_all(catalog)
-    proven = [
+    others, other_failures = _other_proven(settings)
+    failures += other_failures
+    proven = others + [
         ProvenRule(
             p.folder.name,
             "correlation" if p.folder.is_correlation else "sigma",
