@@ -23,6 +23,11 @@ ETHERNET, NULL, RAW, RAW_ALT, LINUX_SLL, RAW_IPV4, RAW_IPV6, LINUX_SLL2 = (
     276,
 )
 TCP, UDP = 6, 17
+_IPV4_FAST = struct.Struct("!H2xH1xB")  # total length, fragment field, protocol
+_TCP_FAST = struct.Struct("!HHIIH")
+_UDP_FAST = struct.Struct("!HHH")
+_AF_INET = socket.AF_INET
+_ntop = socket.inet_ntop
 FIN, SYN, RST, PSH, ACK = 0x01, 0x02, 0x04, 0x08, 0x10
 
 
@@ -60,12 +65,52 @@ class Datagram:
 
 def decode(linktype: int, data: bytes) -> Datagram:
     """Decode a frame; raises :class:`MalformedPacketError` or :class:`SkippedPacketError`."""
+    if linktype == ETHERNET and data[12:15] == b"\x08\x00\x45" and len(data) >= 54:
+        fast = _ethernet_ipv4(data)
+        if fast is not None:
+            return fast
     ethertype, offset = _link(linktype, data)
     if ethertype == 0x0800:
         return _ipv4(data, offset)
     if ethertype == 0x86DD:
         return _ipv6(data, offset)
     raise SkippedPacketError("non-ip")
+
+
+def _ethernet_ipv4(data: bytes) -> Datagram | None:
+    """The common case (Ethernet, IPv4 without options, whole TCP or UDP header) in one go.
+
+    ``None`` sends anything else, and anything wrong, down the general path that names it.
+    """
+    total, frag, proto = _IPV4_FAST.unpack_from(data, 16)
+    end = min(len(data), 14 + total)
+    if total < 20 or frag & 0x3FFF or end < 42:
+        return None
+    src = _ntop(_AF_INET, data[26:30])
+    dst = _ntop(_AF_INET, data[30:34])
+    if proto == TCP and end >= 54:
+        sport, dport, seq, ack, off_flags = _TCP_FAST.unpack_from(data, 34)
+        header = (off_flags >> 12) * 4
+        if 20 <= header <= end - 34:
+            return Datagram(
+                src,
+                dst,
+                sport,
+                dport,
+                "tcp",
+                4,
+                off_flags & 0x1FF,
+                seq,
+                ack,
+                data[34 + header : end],
+            )
+    elif proto == UDP:
+        sport, dport, length = _UDP_FAST.unpack_from(data, 34)
+        if length >= 8:
+            return Datagram(
+                src, dst, sport, dport, "udp", 4, 0, 0, 0, data[42 : min(end, 34 + length)]
+            )
+    return None
 
 
 def _link(linktype: int, data: bytes) -> tuple[int, int]:

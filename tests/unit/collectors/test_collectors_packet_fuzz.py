@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from collectors import generator
 from collectors.flows import SESSIONS
-from collectors.packet import MalformedPacketError, SkippedPacketError, decode
+from collectors.packet import MalformedPacketError, SkippedPacketError, _ethernet_ipv4, decode
 from collectors.pcap import PacketEngine
 from collectors.pcapfile import iter_records
 from collectors.stats import CollectorStats
@@ -93,3 +93,11 @@ def test_wsdiscovery_raises_only_value_error(payload: bytes) -> None:
         except ValueError:
             continue
         assert all(isinstance(v, SCALARS) for v in fields.values())
+
+
+@settings(max_examples=400, deadline=None, database=None)
+@given(mutated_frames())
+def test_ethernet_fast_path_agrees_with_the_general_decoder(frame: bytes) -> None:
+    fast = _ethernet_ipv4(frame) if frame[12:15] == b"\x08\x00\x45" and len(frame) >= 54 else None
+    if fast is not None:
+        assert fast == decode(101, frame[14:])  # raw IP: the general IPv4 path

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -39,6 +40,10 @@ def test_collect_pcap_builtin_prints_both_summaries(
     assert "packets/s" in err
 
 
-def test_auto_reader_keeps_small_pcap_files_builtin() -> None:
+def test_auto_reader_keeps_classic_pcap_builtin(tmp_path: Path) -> None:
     assert choose_reader("auto", SAMPLES / "demo-city.pcap") == "builtin"
     assert choose_reader("tshark", SAMPLES / "demo-city.pcap") == "tshark"
+    pcapng = tmp_path / "city.pcapng"
+    pcapng.write_bytes(b"\x0a\x0d\x0d\x0a" + bytes(28))
+    expected = "tshark" if shutil.which("tshark") else "builtin"
+    assert choose_reader("auto", pcapng) == expected
