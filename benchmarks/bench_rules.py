@@ -117,11 +117,11 @@ def synthetic(i: int, rng: random.Random) -> Event:
             "destination.port": 502,
             "organization.id": "drainage",
         }
-    return base  # noqa: RET504
+    return base
 
 
 def fill(store: SqliteEventStore, count: int) -> float:
-    rng = random.Random(85)  # noqa: S311
+    rng = random.Random(85)
     started = time.perf_counter()
     batch: list[Event] = []
     for i in range(count):
@@ -193,8 +193,8 @@ def main() -> None:
     runner = DetectionRunner(store, rules)
     cold, scanned = run_all(store, runner, 0)
     print(
-        f"{len(rules)} rules over {scanned:,} events: {cold:.2f}s -> {scanned / cold:,.0f} events/s,"
-        f" {len(rules) * scanned / cold:,.0f} rule x events/s"
+        f"{len(rules)} rules over {scanned:,} events: {cold:.2f}s -> "
+        f"{scanned / cold:,.0f} events/s, {len(rules) * scanned / cold:,.0f} rule x events/s"
     )
     steady, scanned = run_all(store, runner, store.last_seq() - 10_000)
     print(f"steady-state run over the newest {scanned:,} events: {steady * 1000:.0f} ms")
