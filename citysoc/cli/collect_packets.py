@@ -15,11 +15,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
 
-from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
-
 from citysoc.cli.collect import collect_events, summary_line
-from citysoc.cli.output import say
+from citysoc.cli.output import ByteProgress, note, say
 from citysoc.core.ecs import Event
 from citysoc.core.settings import Settings
 from citysoc.core.topology import load_topology
@@ -34,7 +31,6 @@ from eventstore.sqlite import SqliteEventStore
 PROGRESS_FROM_BYTES = 8 * 1024 * 1024
 LIVE_BATCH_EVENTS = 500
 LIVE_BATCH_SECONDS = 2.0
-STDERR = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def add_parsers(kinds: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -89,7 +85,7 @@ def run_pcap(args: argparse.Namespace, settings: Settings) -> int:
             read = read_pcap_tshark if reader == "tshark" else read_pcap
             stats = CollectorStats()
             started = time.perf_counter()
-            with _ProgressBar(path) as progress:
+            with ByteProgress(path, PROGRESS_FROM_BYTES) as progress:
                 events = read(path, stats, include_media=args.media, progress=progress)
                 report = collect_events(
                     events, stats, store=store, topology=topology, default_agency=agency
@@ -99,37 +95,11 @@ def run_pcap(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-class _ProgressBar:
-    """A rich progress bar by bytes read, on stderr, for large files on a terminal."""
-
-    def __init__(self, path: Path) -> None:
-        size = path.stat().st_size
-        self.bar: Progress | None = None
-        if STDERR.is_terminal and size >= PROGRESS_FROM_BYTES:
-            columns = (BarColumn(), DownloadColumn(), TimeRemainingColumn())
-            self.bar = Progress(*columns, console=STDERR, transient=True)
-            self.task = self.bar.add_task(path.name, total=size)
-
-    def __enter__(self) -> _ProgressBar | None:
-        if self.bar is None:
-            return None
-        self.bar.start()
-        return self
-
-    def __call__(self, done: int) -> None:
-        if self.bar is not None:
-            self.bar.update(self.task, completed=done)
-
-    def __exit__(self, *exc: object) -> None:
-        if self.bar is not None:
-            self.bar.stop()
-
-
 def _closing_summary(
     source: str, stats: CollectorStats, report: ShipReport, started: float
 ) -> None:
     seconds = max(time.perf_counter() - started, 1e-9)
-    STDERR.print(
+    note(
         f"[bold]{source}[/bold]: {stats.received:,} packets, {stats.events:,} events "
         f"({report.stored:,} stored, {report.duplicates:,} already stored) in {seconds:.1f}s, "
         f"{stats.received / seconds:,.0f} packets/s"
@@ -137,7 +107,7 @@ def _closing_summary(
     for title, counts in (("errors", stats.errors), ("skipped", stats.skipped)):
         if counts:
             reasons = ", ".join(f"{reason} {n:,}" for reason, n in counts.most_common())
-            STDERR.print(f"  {title}: {reasons}")
+            note(f"  {title}: {reasons}")
 
 
 def run_iface(args: argparse.Namespace, settings: Settings) -> int:
