@@ -58,6 +58,7 @@ class DetectionScheduler:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._run_lock = threading.Lock()
+        self._held = threading.Event()
 
     def run_once(self) -> SchedulerRun:
         with self._run_lock:
@@ -96,6 +97,14 @@ class DetectionScheduler:
                 )  # fmt: skip
             return run
 
+    def hold(self) -> None:
+        """Skip scheduled runs (e.g. while a batch of inputs is loaded) until :meth:`resume`."""
+        self._held.set()
+
+    def resume(self) -> None:
+        self._held.clear()
+        self.trigger()
+
     def trigger(self) -> None:
         self._wake.set()
 
@@ -112,7 +121,8 @@ class DetectionScheduler:
     def _loop(self) -> None:
         while not self._stop.is_set():
             try:
-                self.run_once()
+                if not self._held.is_set():
+                    self.run_once()
             except Exception:  # the schedule must survive a bad run; the error is logged
                 log.exception("detection run failed")
             self._wake.wait(self.interval)
