@@ -24,6 +24,7 @@ from citysoc.core.errors import StoreError
 log = logging.getLogger(__name__)
 
 TABLE = "events"
+CACHE_KIB = 64 * 1024
 _FIXED = ("event.id", "@timestamp")
 _FIELD_NAME = re.compile(r"^[@A-Za-z_][A-Za-z0-9_.@-]{0,127}$")
 
@@ -33,6 +34,36 @@ class WriteResult:
     inserted: int
     duplicates: int
     rejected: int
+
+
+_PLAIN = frozenset({str, int, float, bool})
+_USABLE: dict[str, bool] = {}
+_GOOD_NAMES: set[str] = set()
+
+
+def _usable(name: str) -> bool:
+    """Whether a field name may become a column (memoised: the same few hundred recur)."""
+    usable = _USABLE.get(name)
+    if usable is None:
+        usable = _FIELD_NAME.match(name) is not None
+        if len(_USABLE) < 100_000:
+            _USABLE[name] = usable
+            if usable:
+                _GOOD_NAMES.add(name)
+    return usable
+
+
+def _keys_and_row(event: Event) -> tuple[tuple[str, ...], tuple[Any, ...]]:
+    """The columns and values of one event (fast when every name is usable and every value
+    a plain scalar, which is nearly always)."""
+    keys = tuple(event)
+    values = tuple(event.values())
+    if _PLAIN.issuperset(map(type, values)) and (
+        _GOOD_NAMES.issuperset(keys) or all(map(_usable, keys))
+    ):
+        return keys, values
+    keys = tuple(k for k, v in event.items() if v is not None and _usable(k))
+    return keys, tuple(_sql_value(event[k]) for k in keys)
 
 
 def _regexp(pattern: str, value: object) -> bool:
@@ -66,6 +97,7 @@ def connect(
     if not readonly:
         conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute(f"PRAGMA cache_size=-{CACHE_KIB}")  # the event.id index outgrows the default
     conn.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
     return conn
 
@@ -128,8 +160,8 @@ class SqliteEventStore:
                 rejected += 1
                 log.warning("rejected event without event.id or @timestamp: %.200r", event)
                 continue
-            keys = tuple(k for k, v in event.items() if v is not None and _FIELD_NAME.match(k))
-            groups.setdefault(keys, []).append(tuple(_sql_value(event[k]) for k in keys))
+            keys, row = _keys_and_row(event)
+            groups.setdefault(keys, []).append(row)
             total += 1
         inserted = 0
         with self.lock:

@@ -78,7 +78,7 @@ def collectors() -> Iterator[list[Collector]]:
 
 
 def wait_until(
-    check: Callable[[], bool], what: str, collector: Collector, seconds: float = 25
+    check: Callable[[], bool], what: str, collector: Collector, seconds: float = 60
 ) -> None:
     deadline = time.monotonic() + seconds
     while not check():
@@ -102,13 +102,13 @@ def stored(db: Path) -> tuple[int, int]:
 def test_kill_9_in_the_middle_then_restart_stores_every_event_once(
     tmp_path: Path, collectors: list[Collector]
 ) -> None:
-    count, eve = 60_000, tmp_path / "eve.json"
+    count, eve = 30_000, tmp_path / "eve.json"
     write_eve(eve, count)
     db = tmp_path / "var" / "events.db"
     collector = Collector(tmp_path, eve, {})
     collectors.append(collector)
     collector.start()
-    wait_until(lambda: stored(db)[0] >= 5_000, "the first events", collector)
+    wait_until(lambda: stored(db)[0] >= 3_000, "the first events", collector)
     collector.kill(signal.SIGKILL)
     killed_at = stored(db)[0]
     assert 0 < killed_at < count, "the collector was not killed in the middle of the input"
@@ -122,7 +122,7 @@ def test_kill_9_in_the_middle_then_restart_stores_every_event_once(
 def test_a_locked_store_buffers_everything_then_delivers_it_once(
     tmp_path: Path, collectors: list[Collector]
 ) -> None:
-    count, eve = 20_000, tmp_path / "eve.json"
+    count, eve = 10_000, tmp_path / "eve.json"
     write_eve(eve, count)
     db = tmp_path / "var" / "events.db"
     SqliteEventStore(db).close()
@@ -133,19 +133,19 @@ def test_a_locked_store_buffers_everything_then_delivers_it_once(
     collector.start()
     size = eve.stat().st_size
     wait_until(lambda: collector.committed_offset() == size, "the input to be buffered", collector)
+    wait_until(lambda: "sink write failed" in collector.log(), "a failed write", collector)
     assert lock.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 0
     lock.execute("ROLLBACK")
     lock.close()
     wait_until(lambda: stored(db)[0] >= count, "delivery once the store is free", collector)
     assert collector.kill(signal.SIGTERM) == 0
     assert stored(db) == (count, count)
-    assert "sink write failed" in collector.log()
 
 
 def test_elasticsearch_down_then_back_loses_and_duplicates_nothing(
     tmp_path: Path, collectors: list[Collector], closed_port: int, fake_elastic: Any
 ) -> None:
-    count, eve = 20_000, tmp_path / "eve.json"
+    count, eve = 10_000, tmp_path / "eve.json"
     write_eve(eve, count)
     collector = Collector(tmp_path, eve, {}, "--sink", "elasticsearch")
     collectors.append(collector)

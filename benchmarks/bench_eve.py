@@ -1,0 +1,266 @@
+"""EVE lines → ECS events stored in SQLite, per second; and peak memory at 10x the input.
+
+Generates realistic Suricata 7 EVE lines (flows, DNS, HTTP, TLS, alerts, fileinfo, anomalies
+across the example city's segments), then times, in one run:
+
+* parse: ``read_eve`` alone;
+* direct: parse, enrich and store (``ship`` without a buffer: the demo's path);
+* buffered: the same through the disk buffer (``ship`` with a ``DiskBuffer``: what
+  ``citysoc collect eve`` does).
+
+``--memory`` runs the buffered path in child processes on N and 10 x N lines and prints the
+peak resident set size of each (bounded memory: it must not grow with the input).
+
+    .venv/bin/python benchmarks/bench_eve.py --lines 500000
+    .venv/bin/python benchmarks/bench_eve.py --memory --lines 50000
+    .venv/bin/python benchmarks/bench_eve.py --profile --lines 100000
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import json
+import os
+import platform
+import pstats
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from citysoc.core.settings import BUNDLED_TOPOLOGY
+from citysoc.core.topology import load_topology
+from collectors.buffer import DiskBuffer
+from collectors.enrich import Enricher
+from collectors.eve import read_eve
+from collectors.pipeline import ship
+from collectors.sinks import SqliteSink
+from collectors.stats import CollectorStats
+from eventstore.sqlite import SqliteEventStore
+
+CLIENTS = [f"10.20.0.{n}" for n in range(10, 60)] + [f"203.0.113.{n}" for n in range(1, 40)]
+SERVERS = ["10.10.0.20", "10.10.0.21", "10.50.0.53", "10.31.0.15", "10.32.1.15"]
+
+
+def record(n: int, rng: random.Random) -> dict[str, object]:
+    stamp = f"2026-11-20T{n // 3_600_000 % 24:02d}:{n // 60000 % 60:02d}:{n // 1000 % 60:02d}"
+    base: dict[str, object] = {
+        "timestamp": f"{stamp}.{n % 1000:03d}{rng.randrange(1000):03d}+0000",
+        "flow_id": 1_000_000_000 + n,
+        "in_iface": "ens4",
+        "src_ip": rng.choice(CLIENTS),
+        "src_port": rng.randrange(1024, 65535),
+        "dest_ip": rng.choice(SERVERS),
+        "dest_port": 443,
+        "proto": "TCP",
+        "community_id": f"1:{rng.getrandbits(88):022x}=",
+    }
+    kind = rng.random()
+    if kind < 0.5:
+        base |= {
+            "event_type": "flow",
+            "app_proto": "tls",
+            "flow": {
+                "pkts_toserver": rng.randrange(1, 90),
+                "pkts_toclient": rng.randrange(1, 90),
+                "bytes_toserver": rng.randrange(60, 90000),
+                "bytes_toclient": rng.randrange(60, 900000),
+                "start": f"{stamp}.000000+0000",
+                "end": f"{stamp}.900000+0000",
+                "age": 0,
+                "state": "closed",
+                "reason": "timeout",
+                "alerted": False,
+            },
+        }
+    elif kind < 0.7:
+        base |= {
+            "event_type": "dns",
+            "proto": "UDP",
+            "dest_port": 53,
+            "dns": {
+                "version": 2,
+                "type": "answer",
+                "id": n % 65535,
+                "flags": "8180",
+                "rrname": f"host{n % 500}.hochiminhcity.gov.vn.example",
+                "rrtype": "A",
+                "rcode": "NOERROR",
+                "answers": [{"rrname": "x", "rrtype": "A", "ttl": 300, "rdata": "10.10.0.20"}],
+            },
+        }
+    elif kind < 0.8:
+        base |= {
+            "event_type": "http",
+            "dest_port": 80,
+            "tx_id": 0,
+            "http": {
+                "hostname": "portal.hochiminhcity.gov.vn.example",
+                "url": f"/dich-vu-cong?ma={n}",
+                "http_user_agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/131.0",
+                "http_content_type": "text/html",
+                "http_method": "GET",
+                "protocol": "HTTP/1.1",
+                "status": 200,
+                "length": rng.randrange(100, 90000),
+            },
+        }
+    elif kind < 0.9:
+        base |= {
+            "event_type": "tls",
+            "tls": {
+                "sni": "portal.hochiminhcity.gov.vn.example",
+                "version": "TLS 1.3",
+                "ja3": {"hash": f"{rng.getrandbits(128):032x}"},
+                "ja3s": {"hash": f"{rng.getrandbits(128):032x}"},
+            },
+        }
+    elif kind < 0.95:
+        base |= {
+            "event_type": "alert",
+            "dest_port": 80,
+            "app_proto": "http",
+            "alert": {
+                "action": "allowed",
+                "gid": 1,
+                "signature_id": 2034125,
+                "rev": 2,
+                "signature": "ET EXPLOIT Hikvision IP Camera Command Injection (CVE-2021-36260)",
+                "category": "Attempted Administrator Privilege Gain",
+                "severity": 1,
+                "metadata": {"mitre_tactic_id": ["TA0001"], "mitre_technique_id": ["T1190"]},
+            },
+        }
+    elif kind < 0.98:
+        base |= {
+            "event_type": "fileinfo",
+            "fileinfo": {
+                "filename": f"/upload/{n}.pdf",
+                "magic": "PDF document",
+                "state": "CLOSED",
+                "stored": False,
+                "size": 52000,
+                "sha256": f"{rng.getrandbits(256):064x}",
+                "tx_id": 0,
+            },
+        }
+    else:
+        base |= {"event_type": "anomaly", "anomaly": {"type": "decode", "event": "ipv4.trunc_pkt"}}
+    return base
+
+
+def generate(path: Path, lines: int) -> None:
+    rng = random.Random(7)
+    with path.open("w") as out:
+        for n in range(lines):
+            out.write(json.dumps(record(n, rng), separators=(",", ":")) + "\n")
+
+
+def timed_run(eve: Path, work: Path, *, buffered: bool) -> tuple[float, int]:
+    topology = load_topology(BUNDLED_TOPOLOGY)
+    stats = CollectorStats()
+    store_path = work / ("buffered.db" if buffered else "direct.db")
+    started = time.perf_counter()
+    with SqliteEventStore(store_path) as store:
+        buffer = DiskBuffer(work / "buffer") if buffered else None
+        report = ship(
+            read_eve(eve, stats),
+            enrich=Enricher(topology, "dic"),
+            sink=SqliteSink(store),
+            stats=stats,
+            buffer=buffer,
+        )
+        if buffer is not None:
+            buffer.close()
+    return time.perf_counter() - started, report.stored
+
+
+def throughput(lines: int) -> None:
+    say_machine()
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        eve = work / "eve.json"
+        started = time.perf_counter()
+        generate(eve, lines)
+        print(
+            f"generated {lines:,} EVE lines ({eve.stat().st_size / 1e6:.0f} MB) "
+            f"in {time.perf_counter() - started:.1f}s"
+        )
+        stats = CollectorStats()
+        started = time.perf_counter()
+        parsed = sum(1 for _ in read_eve(eve, stats))
+        seconds = time.perf_counter() - started
+        print(f"parse only:        {parsed / seconds:10,.0f} events/s ({seconds:.1f}s)")
+        for name, buffered in (("parse+enrich+store", False), ("through disk buffer", True)):
+            seconds, stored = timed_run(eve, work, buffered=buffered)
+            print(
+                f"{name:19s}{stored / seconds:10,.0f} events/s ({seconds:.1f}s, {stored:,} stored)"
+            )
+
+
+def memory(lines: int) -> None:
+    say_machine()
+    for count in (lines, lines * 10):
+        child = subprocess.run(
+            [sys.executable, __file__, "--child-rss", "--lines", str(count)],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        print(child.stdout.strip())
+
+
+def child_rss(lines: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        generate(work / "eve.json", lines)
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        seconds, stored = timed_run(work / "eve.json", work, buffered=True)
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        print(
+            f"{lines:>9,} lines: {stored:,} stored in {seconds:.1f}s; "
+            f"peak RSS {peak / 1024:.0f} MiB (before the run {before / 1024:.0f} MiB)"
+        )
+
+
+def profile(lines: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        generate(work / "eve.json", lines)
+        profiler = cProfile.Profile()
+        profiler.runcall(timed_run, work / "eve.json", work, buffered=True)
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(20)
+
+
+def say_machine() -> None:
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}, SQLite {__import__('sqlite3').sqlite_version}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lines", type=int, default=500_000)
+    parser.add_argument("--memory", action="store_true")
+    parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--child-rss", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child_rss:
+        child_rss(args.lines)
+    elif args.memory:
+        memory(args.lines)
+    elif args.profile:
+        profile(args.lines)
+    else:
+        throughput(args.lines)
+
+
+if __name__ == "__main__":
+    main()
