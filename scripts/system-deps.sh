@@ -2,7 +2,9 @@
 # Debian packages the integration tests use. Installs them when root; otherwise says how.
 set -euo pipefail
 
-packages=(tshark nftables iproute2)
+# tshark: packet tests; nftables, iproute2: namespace hosts; postgresql: the SOC state on
+# PostgreSQL; chromium: the console driven in a real browser.
+packages=(tshark nftables iproute2 postgresql chromium)
 missing=()
 for pkg in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
