@@ -1,0 +1,226 @@
+"""The per-section EVE mappers (alert, flow, dns, http, tls, fileinfo, anomaly) and time reading.
+
+Each mapper adds the ECS fields of one EVE section to a flat event, as Elastic's Suricata
+integration does; :func:`_time` and :func:`_stamp` read Suricata's timestamps (its usual
+UTC form without ``datetime``, which the hot path needs).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from citysoc.core import ecs
+from citysoc.core.ecs import Event
+
+THREAT_METADATA = {
+    "mitre_tactic_id": "threat.tactic.id",
+    "mitre_tactic_name": "threat.tactic.name",
+    "mitre_technique_id": "threat.technique.id",
+    "mitre_technique_name": "threat.technique.name",
+}
+SCALARS = frozenset({str, int, float, bool})
+
+
+def put(event: Event, name: str, value: Any) -> None:
+    if type(value) in SCALARS and value != "":
+        event[name] = value
+
+
+def _alert(a: dict[str, Any], event: Event) -> None:
+    put(event, "rule.id", str(a["signature_id"]) if "signature_id" in a else None)
+    put(event, "rule.name", a.get("signature"))
+    put(event, "rule.category", a.get("category"))
+    put(event, "event.severity", a.get("severity"))
+    action = a.get("action")
+    if isinstance(action, str):
+        event["event.type"] = "denied" if action == "blocked" else "allowed"
+        event["event.action"] = action
+    event["event.category"] = "intrusion_detection"
+    event["message"] = str(a.get("signature", "Suricata alert"))
+    metadata = a.get("metadata")
+    if isinstance(metadata, dict):
+        for key, name in THREAT_METADATA.items():
+            put(event, name, _one(metadata.get(key)))
+
+
+def _one(value: object) -> object:
+    """A metadata value (Suricata writes lists) as one scalar: the element, or them joined."""
+    if isinstance(value, list):
+        return ",".join(str(v) for v in value if isinstance(v, str | int | float))
+    return value
+
+
+def _flow(f: dict[str, Any], event: Event) -> None:
+    for ecs_name, key in (
+        ("source.packets", "pkts_toserver"),
+        ("source.bytes", "bytes_toserver"),
+        ("destination.packets", "pkts_toclient"),
+        ("destination.bytes", "bytes_toclient"),
+    ):
+        put(event, ecs_name, f.get(key))
+    if isinstance(f.get("pkts_toserver"), int) and isinstance(f.get("pkts_toclient"), int):
+        event["network.packets"] = f["pkts_toserver"] + f["pkts_toclient"]
+    if isinstance(f.get("bytes_toserver"), int) and isinstance(f.get("bytes_toclient"), int):
+        event["network.bytes"] = f["bytes_toserver"] + f["bytes_toclient"]
+    start, end = read_time(f.get("start")), read_time(f.get("end"))
+    if start is not None:
+        event["event.start"] = ecs_stamp(f["start"], start)
+    if end is not None:
+        event["event.end"] = ecs_stamp(f["end"], end)
+    if start is not None and end is not None:
+        event["event.duration"] = round((end - start) * 1e9)
+    state = f.get("state")
+    event["event.type"] = (
+        "end" if state == "closed" else "start" if state == "new" else "connection"
+    )
+
+
+def _dns(d: dict[str, Any], event: Event) -> None:
+    queries = d.get("queries")
+    first = queries[0] if isinstance(queries, list) and queries else None
+    question: dict[str, Any] = first if isinstance(first, dict) else d
+    put(event, "dns.type", d.get("type") or ("answer" if "answers" in d else "query"))
+    put(event, "dns.id", str(d["id"]) if "id" in d else None)
+    put(event, "dns.question.name", question.get("rrname"))
+    put(event, "dns.question.type", question.get("rrtype"))
+    put(event, "dns.response_code", d.get("rcode"))
+    answers = d.get("answers")
+    resolved = [
+        a.get("rdata")
+        for a in (answers if isinstance(answers, list) else [])
+        if isinstance(a, dict) and a.get("rrtype") in ("A", "AAAA")
+    ]
+    put(event, "dns.resolved_ip", resolved[0] if resolved else None)
+
+
+def _http(h: dict[str, Any], event: Event) -> None:
+    put(event, "url.domain", h.get("hostname"))
+    put(event, "destination.domain", h.get("hostname"))
+    url = h.get("url")
+    if isinstance(url, str):
+        event["url.original"] = url
+        parts = urlsplit(url)
+        event["url.path"] = parts.path or "/"
+        put(event, "url.query", parts.query)
+        put(event, "url.fragment", parts.fragment)
+    status = h.get("status")
+    if isinstance(status, int) and not isinstance(status, bool):
+        event["event.outcome"] = "success" if status < 400 else "failure"
+    put(event, "http.request.method", h.get("http_method"))
+    put(event, "http.response.status_code", h.get("status"))
+    put(event, "http.response.body.bytes", h.get("length"))
+    put(event, "user_agent.original", h.get("http_user_agent"))
+    put(event, "http.request.referrer", h.get("http_refer"))
+    put(event, "http.response.mime_type", h.get("http_content_type"))
+    if isinstance(h.get("protocol"), str):
+        event["http.version"] = h["protocol"].partition("/")[2]
+
+
+def _tls(t: dict[str, Any], event: Event) -> None:
+    version = t.get("version")
+    if isinstance(version, str) and " " in version:
+        proto, _, number = version.partition(" ")
+        event["tls.version_protocol"], event["tls.version"] = proto.lower(), number
+    put(event, "tls.client.server_name", t.get("sni"))
+    put(event, "destination.domain", t.get("sni"))
+    put(event, "tls.server.subject", t.get("subject"))
+    put(event, "tls.server.issuer", t.get("issuerdn"))
+    put(event, "tls.server.not_before", t.get("notbefore"))
+    put(event, "tls.server.not_after", t.get("notafter"))
+    put(event, "tls.server.x509.serial_number", t.get("serial"))
+    put(event, "tls.resumed", t.get("session_resumed"))
+    if isinstance(t.get("fingerprint"), str):
+        event["tls.server.hash.sha1"] = t["fingerprint"].replace(":", "").upper()
+    for side, key in (("client", "ja3"), ("server", "ja3s")):
+        ja = t.get(key)
+        if isinstance(ja, dict):
+            put(event, f"tls.{side}.{key}", ja.get("hash"))
+
+
+def _fileinfo(f: dict[str, Any], event: Event) -> None:
+    name = f.get("filename")
+    put(event, "file.path", name)
+    put(event, "file.name", name.rsplit("/", 1)[-1] if isinstance(name, str) else None)
+    put(event, "file.size", f.get("size"))
+    for algo in ("md5", "sha1", "sha256"):
+        put(event, f"file.hash.{algo}", f.get(algo))
+    put(event, "file.mime_type", f.get("mimetype"))
+
+
+def _anomaly(a: dict[str, Any], event: Event) -> None:
+    put(event, "message", a.get("event") or a.get("type"))
+
+
+MAPPERS: dict[str, Callable[[dict[str, Any], Event], None]] = {
+    "alert": _alert,
+    "flow": _flow,
+    "dns": _dns,
+    "http": _http,
+    "tls": _tls,
+    "fileinfo": _fileinfo,
+    "anomaly": _anomaly,
+}
+
+
+def read_time(value: object) -> float | None:
+    """Epoch seconds of an ISO 8601 time with a zone that ECS can write, else ``None``."""
+    if type(value) is not str:
+        return None
+    if len(value) == 31 and value[19] == "." and value.endswith("+0000"):
+        fast = _utc_epoch(value)
+        if fast is not None:
+            return fast
+    try:
+        moment = datetime.fromisoformat(value)
+        if moment.tzinfo is None:
+            return None
+        epoch = moment.timestamp()
+        ecs.timestamp(epoch)
+    except (ValueError, OverflowError, OSError):
+        return None
+    return epoch
+
+
+def ecs_stamp(value: str, epoch: float) -> str:
+    """ECS timestamp of an EVE time: sliced from Suricata's usual UTC form, else formatted."""
+    if (  # the caller has read it as a time already; only the layout matters here
+        len(value) == 31
+        and value.endswith("+0000")
+        and value[19] == "."
+        and value[4] + value[7] + value[10] + value[13] + value[16] == "--T::"
+    ):
+        return value[:23] + "Z"
+    return ecs.timestamp(epoch)
+
+
+_DAYS_BEFORE_MONTH = (0, 0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334)
+
+
+def _utc_epoch(value: str) -> float | None:
+    """Suricata's usual ``YYYY-MM-DDTHH:MM:SS.ffffff+0000`` without datetime (hot path)."""
+    try:
+        year, month, day = int(value[0:4]), int(value[5:7]), int(value[8:10])
+        hour, minute, second = int(value[11:13]), int(value[14:16]), int(value[17:19])
+        micro = int(value[20:26])
+    except ValueError:
+        return None
+    if (
+        not (
+            1970 <= year <= 9999
+            and 1 <= month <= 12
+            and 1 <= day <= 28
+            and hour < 24
+            and minute < 60
+            and second < 60
+        )
+        or value[4] + value[7] + value[10] != "--T"
+    ):
+        return None  # anything unusual takes the careful path  # fmt: skip
+    days = (year - 1970) * 365 + (year - 1969) // 4 - (year - 1901) // 100 + (year - 1601) // 400
+    days += _DAYS_BEFORE_MONTH[month] + day - 1
+    if month > 2 and year % 4 == 0 and (year % 100 != 0 or year % 400 == 0):
+        days += 1
+    return days * 86400 + hour * 3600 + minute * 60 + second + micro / 1e6
