@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import select
 
@@ -9,6 +11,7 @@ from citysoc.cli.demo import feed_samples
 from citysoc.core.settings import Settings
 from soc_api.alerts.models import Alert
 from soc_api.context import build_context
+from soc_api.incidents.grouping import group_alerts
 
 pytestmark = pytest.mark.e2e
 
@@ -39,6 +42,13 @@ def test_demo_data_raises_the_expected_alerts(settings: Settings) -> None:
     assert brute.event_count == 8 and brute.segment == "cam-d1" and brute.security_level == 2
     telnet = next(a for a in found if a.rule_name == "lateral_movement_telnet_from_camera")
     assert telnet.entity == {"source.ip": "10.32.0.66"} and telnet.event_count == 30
+
+
+def test_demo_data_shows_a_cross_agency_campaign(settings: Settings) -> None:
+    # the attacker who exploits a Tan Binh camera then guesses SSH passwords in the data centre
+    groups = group_alerts(alerts(settings), timedelta(days=1))
+    campaign = next(g for g in groups if "ip:203.0.113.77" in g.shared_observables())
+    assert campaign.agencies == {"tanbinh", "dc"}
 
 
 def test_feeding_twice_duplicates_nothing(settings: Settings) -> None:

@@ -50,7 +50,7 @@ def test_sshd_brute_force_then_success(sample: tuple[list[Event], CollectorStats
     ssh = [
         e
         for e in sample[0]
-        if e["event.dataset"] == "system.auth" and e.get("source.ip") == "203.0.113.99"
+        if e["event.dataset"] == "system.auth" and e.get("source.ip") == "203.0.113.77"
     ]
     failed = [e for e in ssh if e["event.outcome"] == "failure" and e["user.name"] == "root"]
     accepted = [e for e in ssh if e["event.outcome"] == "success"]
