@@ -4,8 +4,6 @@ every ``nomatch/`` sample, on the embedded backend, exactly as the scheduler run
 from __future__ import annotations
 
 import json
-import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,40 +13,14 @@ from citysoc.core.ecs import Event, event_id, parse_timestamp
 from citysoc.core.errors import Location, RuleError
 from detections.engine.catalog import Catalog, RuleFolder
 from detections.engine.compiler import CompiledRule, compile_catalog
+from detections.engine.proof import Proof, prove_samples
 from detections.engine.runner import DetectionRunner
 from eventstore.sqlite import SqliteEventStore
 
 SAMPLE_TIME = "2026-11-20T02:00:00.000Z"
 
 
-@dataclass(frozen=True)
-class SampleResult:
-    sample: Path
-    expected: bool
-    fired: bool
-
-    @property
-    def ok(self) -> bool:
-        return self.expected == self.fired
-
-
-@dataclass(frozen=True)
-class RuleProof:
-    folder: RuleFolder
-    samples: tuple[SampleResult, ...]
-    seconds: float
-
-    @property
-    def fires_on_all_matches(self) -> bool:
-        return all(s.fired for s in self.samples if s.expected)
-
-    @property
-    def quiet_on_all_nomatches(self) -> bool:
-        return not any(s.fired for s in self.samples if not s.expected)
-
-    @property
-    def ok(self) -> bool:
-        return self.fires_on_all_matches and self.quiet_on_all_nomatches
+RuleProof = Proof[RuleFolder]
 
 
 def load_sample(path: Path) -> list[Event]:
@@ -115,11 +87,7 @@ def fires(rule: CompiledRule, events: list[Event]) -> bool:
 
 
 def prove(catalog: Catalog, folder: RuleFolder) -> RuleProof:
-    started = time.perf_counter()
     rule = compile_folder(catalog, folder)
-    results = [
-        SampleResult(sample, expected, fires(rule, load_sample(sample)))
-        for expected, samples in ((True, folder.match), (False, folder.nomatch))
-        for sample in samples
-    ]
-    return RuleProof(folder, tuple(results), time.perf_counter() - started)
+    return prove_samples(
+        folder, folder.match, folder.nomatch, lambda sample: fires(rule, load_sample(sample))
+    )

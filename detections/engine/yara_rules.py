@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import re
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import yara  # type: ignore[import-not-found]  # yara-python ships no type hints
 
 from citysoc.core.errors import Location, RuleError
 from detections.engine.catalog import FOLDER_NAME, RULES_ROOT, RUNBOOKS_ROOT
+from detections.engine.proof import Proof, prove_samples
 
 log = logging.getLogger(__name__)
 
@@ -58,34 +58,7 @@ class YaraCatalog:
         return {f.name: f.text for f in self.folders}
 
 
-@dataclass(frozen=True)
-class YaraSampleResult:
-    sample: Path
-    expected: bool
-    fired: bool
-
-    @property
-    def ok(self) -> bool:
-        return self.expected == self.fired
-
-
-@dataclass(frozen=True)
-class YaraProof:
-    folder: YaraRuleFolder
-    samples: tuple[YaraSampleResult, ...]
-    seconds: float
-
-    @property
-    def fires_on_all_matches(self) -> bool:
-        return all(s.fired for s in self.samples if s.expected)
-
-    @property
-    def quiet_on_all_nomatches(self) -> bool:
-        return not any(s.fired for s in self.samples if not s.expected)
-
-    @property
-    def ok(self) -> bool:
-        return self.fires_on_all_matches and self.quiet_on_all_nomatches
+YaraProof = Proof["YaraRuleFolder"]
 
 
 def yara_folders(root: Path = YARA_ROOT) -> list[Path]:
@@ -165,13 +138,12 @@ def matches(rules: yara.Rules, data: bytes) -> list[str]:
 
 
 def prove_yara(folder: YaraRuleFolder) -> YaraProof:
-    started = time.perf_counter()
-    results = [
-        YaraSampleResult(sample, expected, bool(matches(folder.compiled, sample.read_bytes())))
-        for expected, samples in ((True, folder.match), (False, folder.nomatch))
-        for sample in samples
-    ]
-    return YaraProof(folder, tuple(results), time.perf_counter() - started)
+    return prove_samples(
+        folder,
+        folder.match,
+        folder.nomatch,
+        lambda sample: bool(matches(folder.compiled, sample.read_bytes())),
+    )
 
 
 def compile_catalog_rules(catalog: YaraCatalog) -> yara.Rules:
