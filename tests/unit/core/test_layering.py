@@ -38,3 +38,9 @@ def test_data_flow_direction() -> None:
     for package, ok in allowed.items():
         bad = {m for m in project_imports(REPO / package) if not any(m.startswith(p) for p in ok)}
         assert bad == set(), f"{package} imports {bad}"
+
+
+def test_infra_imports_only_the_core() -> None:
+    application = project_imports(REPO / "infra")
+    assert application, "the Pulumi program builds on the topology model"
+    assert all(m.startswith("citysoc.core") or m.startswith("infra") for m in application)
