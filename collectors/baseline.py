@@ -23,7 +23,7 @@ from scapy.layers.inet import UDP
 from citysoc.core.ecs import Event
 from citysoc.core.errors import CollectorError, Location
 from collectors.eve import parse_eve_line
-from collectors.generator import Capture, Turn, frame
+from collectors.packetcraft import Capture, Turn, frame
 from collectors.pcap import read_pcap
 from collectors.stats import CollectorStats
 from collectors.syslog import parse_syslog
