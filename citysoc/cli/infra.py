@@ -1,14 +1,22 @@
-"""``citysoc infra plan|inventory``: the Pulumi program offline, under Pulumi's own mocks."""
+"""``citysoc infra plan|inventory``: the Pulumi program offline, under Pulumi's own mocks.
+
+The Pulumi SDK is the optional ``infra`` extra: it is imported when the command runs, so the
+SOC itself installs and runs without it.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
+from typing import TYPE_CHECKING
 
 from citysoc.cli.output import fail, say, table
+from citysoc.core.errors import ConfigError
 from citysoc.core.settings import Settings
-from infra.offline import OfflinePlan, PlannedResource, run_offline, stack_config_file
-from infra.policy.evaluate import evaluate, planned_children
+
+if TYPE_CHECKING:
+    from infra.offline import OfflinePlan, PlannedResource
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -25,10 +33,19 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def _offline(stack: str) -> OfflinePlan:
+    if importlib.util.find_spec("pulumi") is None:
+        raise ConfigError(
+            "citysoc infra needs the Pulumi SDK: install the infra extra "
+            "(scripts/bootstrap.sh --dev, or `uv sync --extra infra`)"
+        )
+    from infra.offline import run_offline, stack_config_file
+
     return run_offline(stack, stack_config_file(stack))
 
 
 def _tree(plan: OfflinePlan) -> None:
+    from infra.policy.evaluate import planned_children
+
     children = planned_children(plan)
 
     def show(resource: PlannedResource, depth: int) -> None:
@@ -44,6 +61,8 @@ def plan_command(args: argparse.Namespace, _settings: Settings) -> int:
     plan = _offline(args.stack)
     say(f"stack {plan.stack}: {len(plan.resources)} resources (offline, Pulumi mocks)")
     _tree(plan)
+    from infra.policy.evaluate import evaluate
+
     outcomes = evaluate(plan)
     say()
     rows = [

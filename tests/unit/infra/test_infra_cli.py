@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-import citysoc.cli.infra as infra_cli
+import infra.offline
 from citysoc.cli.main import main
 from infra.offline import stack_config_file
 
@@ -41,7 +41,7 @@ def test_plan_fails_on_a_mandatory_violation(
     stack = tmp_path / "Pulumi.unwatched.yaml"
     stack.write_text(f"config:\n  citysoc:topology: {city}\n  citysoc:externalNetworkId: ext\n")
     monkeypatch.setattr(
-        infra_cli, "stack_config_file", lambda name: stack_config_file(name, tmp_path)
+        infra.offline, "stack_config_file", lambda name: stack_config_file(name, tmp_path)
     )
     assert main(["infra", "plan", "--stack", "unwatched"]) == 1
     captured = capsys.readouterr()
