@@ -6,8 +6,10 @@ position (``ack.json``, replaced atomically); a restart delivers again everythin
 With idempotent event ids this gives delivery that loses nothing and stores nothing twice.
 
 Each record is a 12-byte header (payload length, CRC-32 of the payload, number of events)
-and the batch as a JSON array. A record cut short by a crash is cut off at start-up; a
-corrupt record is counted, logged with its location and skipped.
+and the batch as a payload in a versioned format (:mod:`collectors.buffer_codec`). A record
+cut short by a crash is cut off at start-up; a corrupt record is counted, logged with its
+location and skipped; a record in a format this version cannot read stops delivery with an
+error and stays on disk.
 
 The buffer is bounded by ``max_bytes``. When a batch does not fit, the policy decides:
 ``block`` raises :class:`BufferFullError` (the shipper then waits for the sink: backpressure),
@@ -17,7 +19,6 @@ The buffer is bounded by ``max_bytes``. When a batch does not fit, the policy de
 from __future__ import annotations
 
 import fcntl
-import json
 import logging
 import os
 import struct
@@ -33,6 +34,7 @@ from pydantic import BaseModel, ValidationError
 
 from citysoc.core.ecs import Event
 from citysoc.core.errors import CollectorError, Location
+from collectors.buffer_codec import UnknownFormatError, decode_batch, encode_batch
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +138,7 @@ class DiskBuffer:
             self._append(events)
 
     def _append(self, events: Sequence[Event]) -> None:
-        payload = json.dumps(events, separators=(",", ":"), default=str).encode()
+        payload = encode_batch(events)
         record = HEADER.pack(len(payload), zlib.crc32(payload), len(events)) + payload
         self._make_room(len(record))
         if self._size(self._write_segment) >= self.segment_bytes:
@@ -213,7 +215,9 @@ class DiskBuffer:
                 if cached is not None and end <= size:
                     return Batch(segment, offset, end, cached)
                 payload = handle.read(length) if end <= size else b""
-                events = _decode(payload, crc) if len(payload) == length else None
+                events = None
+                if len(payload) == length:
+                    events = self._decode(payload, crc, segment, offset)
                 if events is not None:
                     return Batch(segment, offset, end, events)
         self.corrupt_records += 1
@@ -221,6 +225,15 @@ class DiskBuffer:
         log.error("%s: corrupt buffer record; skipping the rest of the segment", where)
         self._advance(AckPosition(segment=segment, offset=size))
         return None
+
+    def _decode(self, payload: bytes, crc: int, segment: int, offset: int) -> list[Event] | None:
+        if zlib.crc32(payload) != crc:
+            return None
+        try:
+            return decode_batch(payload)
+        except UnknownFormatError as exc:
+            where = Location(str(self._path(segment)), offset=offset)
+            raise CollectorError(f"cannot deliver the disk buffer: {exc}", location=where) from exc
 
     # -- state ------------------------------------------------------------------------
     def _advance(self, position: AckPosition) -> None:
@@ -277,13 +290,3 @@ class DiskBuffer:
             return self._path(number).stat().st_size
         except FileNotFoundError:
             return 0
-
-
-def _decode(payload: bytes, crc: int) -> list[Event] | None:
-    if zlib.crc32(payload) != crc:
-        return None
-    try:
-        events = json.loads(payload)
-    except ValueError:
-        return None
-    return events if isinstance(events, list) else None

@@ -11,7 +11,7 @@ from collectors.buffer import BufferFullError, DiskBuffer, FullPolicy
 
 
 def batch(start: int, n: int = 3) -> list[dict[str, object]]:
-    return [{"event.id": f"e{i}", "message": "x" * 50} for i in range(start, start + n)]
+    return [{"event.id": f"e{i}", "message": f"{i:03d}{'x' * 50}"} for i in range(start, start + n)]
 
 
 def drain(buffer: DiskBuffer) -> list[str]:

@@ -1,0 +1,77 @@
+"""The disk buffer's record format: fast format 2, format 1 still read, unknown refused."""
+
+from __future__ import annotations
+
+import json
+import struct
+import zlib
+from enum import StrEnum
+from pathlib import Path
+
+import pytest
+
+from citysoc.core.errors import CollectorError
+from collectors.buffer import DiskBuffer
+from collectors.buffer_codec import UnknownFormatError, decode_batch, encode_batch
+
+
+class Level(StrEnum):
+    HIGH = "high"
+
+
+def test_plain_events_round_trip_exactly() -> None:
+    events = [{"event.id": "a", "n": 3, "x": 1.5, "ok": True, "s": "é"}, {"event.id": "b"}]
+    payload = encode_batch(events)
+    assert payload[0] == 2
+    assert decode_batch(payload) == events
+
+
+def test_unusual_values_read_back_as_json_gave_them() -> None:
+    events = [{"event.id": "a", "l": (1, 2), "level": Level.HIGH, "d": {"k": [1]}, "p": Path("/x")}]
+    expected = json.loads(json.dumps(events, default=str))
+    decoded = decode_batch(encode_batch(events))
+    assert decoded == expected
+    assert decoded is not None and type(decoded[0]["level"]) is str
+
+
+def test_format_1_json_records_are_still_read() -> None:
+    assert decode_batch(b'[{"event.id":"a"}]') == [{"event.id": "a"}]
+
+
+def test_garbage_in_a_known_format_is_not_an_event_batch() -> None:
+    assert decode_batch(b"\x02\x04\xff\xff") is None
+    assert decode_batch(b"[not json") is None
+    assert decode_batch(b"") is None
+
+
+def test_an_unknown_format_is_refused_clearly() -> None:
+    with pytest.raises(UnknownFormatError, match="unknown format 9"):
+        decode_batch(b"\x09anything")
+    with pytest.raises(UnknownFormatError, match="marshal version 200"):
+        decode_batch(b"\x02\xc8data")
+
+
+def write_record(folder: Path, payload: bytes, count: int) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    header = struct.pack("<III", len(payload), zlib.crc32(payload), count)
+    with (folder / f"segment-{0:012d}.log").open("ab") as handle:
+        handle.write(header + payload)
+
+
+def test_a_buffer_left_by_an_older_collector_is_delivered(tmp_path: Path) -> None:
+    write_record(tmp_path / "b", b'[{"event.id":"old"}]', 1)
+    with DiskBuffer(tmp_path / "b") as buffer:
+        buffer.append([{"event.id": "new"}])
+        first = buffer.peek()
+        assert first is not None and first.events == [{"event.id": "old"}]
+        buffer.ack(first)
+        second = buffer.peek()
+        assert second is not None and second.events == [{"event.id": "new"}]
+
+
+def test_a_record_from_a_newer_format_stops_delivery_and_stays(tmp_path: Path) -> None:
+    write_record(tmp_path / "b", b"\x07future", 1)
+    with DiskBuffer(tmp_path / "b") as buffer:
+        with pytest.raises(CollectorError, match="unknown format 7"):
+            buffer.peek()
+        assert buffer.pending_bytes > 0 and buffer.corrupt_records == 0
