@@ -9,6 +9,7 @@ text) and gains the ECS fields: ``rule.*`` and ``event.severity`` for alerts,
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections.abc import Iterator, Mapping
@@ -18,7 +19,7 @@ from typing import Any, BinaryIO
 from citysoc.core import ecs
 from citysoc.core.ecs import Event
 from citysoc.core.errors import CollectorError, Location
-from collectors.eve_fields import MAPPERS, ecs_stamp, put, read_time
+from collectors.eve_fields import MAPPERS, put, put_all, read_stamp
 from collectors.stats import CollectorStats
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,18 @@ NOT_A_PROTOCOL = ("failed", "unknown", "template", "template-rust")
 MAX_LINE = 1024 * 1024
 MAX_DEPTH = 8
 SECTIONS = ("flow", "http", "tls", "dns", "fileinfo")
+_ID_PREFIX = b"suricata.eve\x1f"
+ENDPOINTS = (
+    ("source.ip", "src_ip"),
+    ("source.port", "src_port"),
+    ("destination.ip", "dest_ip"),
+    ("destination.port", "dest_port"),
+)
+ADDRESSES = (("source.address", "src_ip"), ("destination.address", "dest_ip"))
+OBSERVED = (
+    ("network.community_id", "community_id"),
+    ("observer.ingress.interface.name", "in_iface"),
+)
 
 
 def read_eve(path: Path, stats: CollectorStats) -> Iterator[Event]:
@@ -66,16 +79,25 @@ def read_eve(path: Path, stats: CollectorStats) -> Iterator[Event]:
 
 
 def _read(handle: BinaryIO, path: Path, stats: CollectorStats) -> Iterator[Event]:
+    source = str(path)  # a Location is made only for a bad line: most lines are good
     with handle:
         for number, raw in enumerate(handle, start=1):
-            where = Location(str(path), line=number)
+            stats.received += 1
             if not raw.endswith(b"\n"):
-                stats.received += 1
+                where = Location(source, line=number)
                 stats.error("eve-partial-line", where, f"{len(raw)} bytes without newline")
                 continue
-            event = parse_eve_bytes(raw, where, stats)
-            if event is not None:
+            line = raw.decode("utf-8", "replace").strip()
+            if not line:
+                stats.skip("empty-line")
+                continue
+            event = _parse(line)
+            if isinstance(event, dict):
+                stats.parsed += 1
+                stats.events += 1
                 yield event
+            else:
+                stats.error(event[0], Location(source, line=number), event[1])
 
 
 def parse_eve_bytes(raw: bytes, location: Location, stats: CollectorStats) -> Event | None:
@@ -93,27 +115,31 @@ def parse_eve_bytes(raw: bytes, location: Location, stats: CollectorStats) -> Ev
 
 def parse_eve_line(line: str, location: Location, stats: CollectorStats) -> Event | None:
     """One EVE record to an event, or ``None`` (counted in ``stats``) when it is unusable."""
+    event = _parse(line)
+    if isinstance(event, dict):
+        stats.parsed += 1
+        return event
+    stats.error(event[0], location, event[1])
+    return None
+
+
+def _parse(line: str) -> Event | tuple[str, str]:
+    """One EVE record to an event, or the reason and detail of its refusal."""
     if len(line) > MAX_LINE:
-        stats.error("eve-line-too-long", location, f"{len(line)} characters")
-        return None
+        return "eve-line-too-long", f"{len(line)} characters"
     try:
         record = json.loads(line)
     except (ValueError, RecursionError) as exc:
-        stats.error("eve-not-json", location, str(exc)[:200])
-        return None
-    if not isinstance(record, dict):
-        stats.error("eve-not-object", location, f"JSON {type(record).__name__}")
-        return None
+        return "eve-not-json", str(exc)[:200]
+    if type(record) is not dict:
+        return "eve-not-object", f"JSON {type(record).__name__}"
     kind, when = record.get("event_type"), record.get("timestamp")
-    if not isinstance(kind, str) or not isinstance(when, str):
-        stats.error("eve-missing-field", location, "event_type or timestamp missing")
-        return None
-    epoch = read_time(when)
-    if epoch is None:
-        stats.error("eve-bad-timestamp", location, f"{when[:40]!r} is not an ISO time with zone")
-        return None
-    stats.parsed += 1
-    return _event(record, kind, ecs_stamp(when, epoch), line)
+    if type(kind) is not str or type(when) is not str:
+        return "eve-missing-field", "event_type or timestamp missing"
+    stamped = read_stamp(when)
+    if stamped is None:
+        return "eve-bad-timestamp", f"{when[:40]!r} is not an ISO time with zone"
+    return _event(record, kind, stamped[1], line)
 
 
 def _event(record: dict[str, Any], kind: str, stamp: str, line: str) -> Event:
@@ -123,7 +149,7 @@ def _event(record: dict[str, Any], kind: str, stamp: str, line: str) -> Event:
     event: Event = {
         "@timestamp": stamp,
         "ecs.version": ecs.ECS_VERSION,
-        "event.id": ecs.event_id("suricata.eve", record.get("flow_id", ""), line),
+        "event.id": eve_event_id(record.get("flow_id", ""), line),
         "event.kind": "alert" if kind == "alert" else "metric" if kind == "stats" else "event",
         "event.category": category,
         "event.type": etype,
@@ -135,34 +161,61 @@ def _event(record: dict[str, Any], kind: str, stamp: str, line: str) -> Event:
     _flatten(record, "suricata.eve.", event)
     _network(record, event)
     for section in SECTIONS:  # alerts carry flow/http/tls/... sections too
-        if section != kind and isinstance(record.get(section), dict):
+        if section != kind and type(record.get(section)) is dict:
             MAPPERS[section](record[section], event)
     mapper, own = MAPPERS.get(kind), record.get(kind)
     if mapper is not None:
-        mapper(own if isinstance(own, dict) else {}, event)
+        mapper(own if type(own) is dict else {}, event)
     return event
 
 
+def eve_event_id(flow_id: object, line: str) -> str:
+    """``ecs.event_id("suricata.eve", flow_id, line)``, hashed in one update (hot path)."""
+    digest = hashlib.blake2b(_ID_PREFIX, digest_size=16)
+    digest.update(f"{flow_id}\x1f{line}\x1f".encode("utf-8", "surrogateescape"))
+    return digest.hexdigest()
+
+
 def _flatten(doc: Mapping[str, Any], prefix: str, out: Event, depth: int = 0) -> None:
+    names = _names_under(prefix)
     for key, value in doc.items():
+        name = names.get(key)
+        if name is None:
+            name = _name(names, prefix, key)
         kind = type(value)  # exact types: json.loads makes nothing else, and it is hot
         if kind is dict and depth < MAX_DEPTH:
-            _flatten(value, f"{prefix}{key}.", out, depth + 1)
+            _flatten(value, name + ".", out, depth + 1)
         elif kind is list or kind is dict:
-            out[prefix + key] = json.dumps(value, sort_keys=True)
+            out[name] = json.dumps(value, sort_keys=True)
         elif value is not None:
-            out[prefix + key] = value
+            out[name] = value
+
+
+_NAMES: dict[str, dict[str, str]] = {}  # prefix -> key -> prefix + key, made once (bounded)
+MAX_NAMES = 4096
+
+
+def _names_under(prefix: str) -> dict[str, str]:
+    names = _NAMES.get(prefix)
+    if names is None:
+        names = {}
+        if len(_NAMES) < MAX_NAMES:
+            _NAMES[prefix] = names
+    return names
+
+
+def _name(names: dict[str, str], prefix: str, key: str) -> str:
+    name = prefix + key
+    if len(names) < MAX_NAMES:
+        names[key] = name
+    return name
 
 
 def _network(r: dict[str, Any], event: Event) -> None:
-    put(event, "source.ip", r.get("src_ip"))
-    put(event, "source.port", r.get("src_port"))
-    put(event, "destination.ip", r.get("dest_ip"))
-    put(event, "destination.port", r.get("dest_port"))
+    put_all(event, r, ENDPOINTS)
     if isinstance(r.get("proto"), str):
         event["network.transport"] = r["proto"].lower()
-    put(event, "source.address", r.get("src_ip"))
-    put(event, "destination.address", r.get("dest_ip"))
+    put_all(event, r, ADDRESSES)
     app = r.get("app_proto")
     if isinstance(app, str) and app.lower() not in NOT_A_PROTOCOL:
         event["network.protocol"] = "ftp" if app.lower() == "ftp-data" else app.lower()
@@ -172,8 +225,7 @@ def _network(r: dict[str, Any], event: Event) -> None:
     if isinstance(ether, dict):
         put(event, "source.mac", ether.get("src_mac"))
         put(event, "destination.mac", ether.get("dest_mac"))
-    put(event, "network.community_id", r.get("community_id"))
-    put(event, "observer.ingress.interface.name", r.get("in_iface"))
+    put_all(event, r, OBSERVED)
     vlan = r.get("vlan")
     if isinstance(vlan, list) and vlan and isinstance(vlan[0], int):
         event["network.vlan.id"] = str(vlan[0])

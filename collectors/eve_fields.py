@@ -29,6 +29,14 @@ def put(event: Event, name: str, value: Any) -> None:
         event[name] = value
 
 
+def put_all(event: Event, section: dict[str, Any], names: tuple[tuple[str, str], ...]) -> None:
+    """:func:`put` of each ``(ecs_name, key)``: one call per section, which is hot."""
+    for name, key in names:
+        value = section.get(key)
+        if type(value) in SCALARS and value != "":
+            event[name] = value
+
+
 def _alert(a: dict[str, Any], event: Event) -> None:
     put(event, "rule.id", str(a["signature_id"]) if "signature_id" in a else None)
     put(event, "rule.name", a.get("signature"))
@@ -53,25 +61,27 @@ def _one(value: object) -> object:
     return value
 
 
+FLOW_COUNTS = (
+    ("source.packets", "pkts_toserver"),
+    ("source.bytes", "bytes_toserver"),
+    ("destination.packets", "pkts_toclient"),
+    ("destination.bytes", "bytes_toclient"),
+)
+
+
 def _flow(f: dict[str, Any], event: Event) -> None:
-    for ecs_name, key in (
-        ("source.packets", "pkts_toserver"),
-        ("source.bytes", "bytes_toserver"),
-        ("destination.packets", "pkts_toclient"),
-        ("destination.bytes", "bytes_toclient"),
-    ):
-        put(event, ecs_name, f.get(key))
+    put_all(event, f, FLOW_COUNTS)
     if isinstance(f.get("pkts_toserver"), int) and isinstance(f.get("pkts_toclient"), int):
         event["network.packets"] = f["pkts_toserver"] + f["pkts_toclient"]
     if isinstance(f.get("bytes_toserver"), int) and isinstance(f.get("bytes_toclient"), int):
         event["network.bytes"] = f["bytes_toserver"] + f["bytes_toclient"]
-    start, end = read_time(f.get("start")), read_time(f.get("end"))
+    start, end = read_stamp(f.get("start")), read_stamp(f.get("end"))
     if start is not None:
-        event["event.start"] = ecs_stamp(f["start"], start)
+        event["event.start"] = start[1]
     if end is not None:
-        event["event.end"] = ecs_stamp(f["end"], end)
+        event["event.end"] = end[1]
     if start is not None and end is not None:
-        event["event.duration"] = round((end - start) * 1e9)
+        event["event.duration"] = round((end[0] - start[0]) * 1e9)
     state = f.get("state")
     event["event.type"] = (
         "end" if state == "closed" else "start" if state == "new" else "connection"
@@ -96,6 +106,26 @@ def _dns(d: dict[str, Any], event: Event) -> None:
     put(event, "dns.resolved_ip", resolved[0] if resolved else None)
 
 
+HTTP_FIELDS = (
+    ("http.request.method", "http_method"),
+    ("http.response.status_code", "status"),
+    ("http.response.body.bytes", "length"),
+    ("user_agent.original", "http_user_agent"),
+    ("http.request.referrer", "http_refer"),
+    ("http.response.mime_type", "http_content_type"),
+)
+TLS_FIELDS = (
+    ("tls.client.server_name", "sni"),
+    ("destination.domain", "sni"),
+    ("tls.server.subject", "subject"),
+    ("tls.server.issuer", "issuerdn"),
+    ("tls.server.not_before", "notbefore"),
+    ("tls.server.not_after", "notafter"),
+    ("tls.server.x509.serial_number", "serial"),
+    ("tls.resumed", "session_resumed"),
+)
+
+
 def _http(h: dict[str, Any], event: Event) -> None:
     put(event, "url.domain", h.get("hostname"))
     put(event, "destination.domain", h.get("hostname"))
@@ -109,12 +139,7 @@ def _http(h: dict[str, Any], event: Event) -> None:
     status = h.get("status")
     if isinstance(status, int) and not isinstance(status, bool):
         event["event.outcome"] = "success" if status < 400 else "failure"
-    put(event, "http.request.method", h.get("http_method"))
-    put(event, "http.response.status_code", h.get("status"))
-    put(event, "http.response.body.bytes", h.get("length"))
-    put(event, "user_agent.original", h.get("http_user_agent"))
-    put(event, "http.request.referrer", h.get("http_refer"))
-    put(event, "http.response.mime_type", h.get("http_content_type"))
+    put_all(event, h, HTTP_FIELDS)
     if isinstance(h.get("protocol"), str):
         event["http.version"] = h["protocol"].partition("/")[2]
 
@@ -124,14 +149,7 @@ def _tls(t: dict[str, Any], event: Event) -> None:
     if isinstance(version, str) and " " in version:
         proto, _, number = version.partition(" ")
         event["tls.version_protocol"], event["tls.version"] = proto.lower(), number
-    put(event, "tls.client.server_name", t.get("sni"))
-    put(event, "destination.domain", t.get("sni"))
-    put(event, "tls.server.subject", t.get("subject"))
-    put(event, "tls.server.issuer", t.get("issuerdn"))
-    put(event, "tls.server.not_before", t.get("notbefore"))
-    put(event, "tls.server.not_after", t.get("notafter"))
-    put(event, "tls.server.x509.serial_number", t.get("serial"))
-    put(event, "tls.resumed", t.get("session_resumed"))
+    put_all(event, t, TLS_FIELDS)
     if isinstance(t.get("fingerprint"), str):
         event["tls.server.hash.sha1"] = t["fingerprint"].replace(":", "").upper()
     for side, key in (("client", "ja3"), ("server", "ja3s")):
@@ -184,6 +202,18 @@ def read_time(value: object) -> float | None:
     return epoch
 
 
+def read_stamp(value: object) -> tuple[float, str] | None:
+    """Epoch seconds and ECS timestamp of an EVE time, or ``None`` as :func:`read_time`."""
+    if type(value) is str and len(value) == 31 and value[19] == "." and value.endswith("+0000"):
+        fast = _utc_epoch(value)  # Suricata's usual form: the hot path
+        if fast is not None:
+            return fast, ecs_stamp(value, fast)
+    epoch = read_time(value)
+    if epoch is None:
+        return None
+    return epoch, ecs_stamp(value, epoch)  # type: ignore[arg-type]  # a str: it was read
+
+
 def ecs_stamp(value: str, epoch: float) -> str:
     """ECS timestamp of an EVE time: sliced from Suricata's usual UTC form, else formatted."""
     if (  # the caller has read it as a time already; only the layout matters here
@@ -197,14 +227,37 @@ def ecs_stamp(value: str, epoch: float) -> str:
 
 
 _DAYS_BEFORE_MONTH = (0, 0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334)
+_SECONDS_OF: dict[str, int | None] = {}  # "YYYY-MM-DDTHH:MM:SS" -> epoch seconds, or None
+_MAX_SECONDS_CACHED = 4096
+_UNSEEN = -1
 
 
 def _utc_epoch(value: str) -> float | None:
-    """Suricata's usual ``YYYY-MM-DDTHH:MM:SS.ffffff+0000`` without datetime (hot path)."""
+    """Suricata's usual ``YYYY-MM-DDTHH:MM:SS.ffffff+0000`` without datetime (hot path).
+
+    The seconds part is memoised: a flow's timestamp, start and end share few seconds.
+    """
+    head = value[:19]
+    seconds = _SECONDS_OF.get(head, _UNSEEN)
+    if seconds == _UNSEEN:
+        seconds = _utc_seconds(head)
+        if len(_SECONDS_OF) >= _MAX_SECONDS_CACHED:
+            _SECONDS_OF.clear()
+        _SECONDS_OF[head] = seconds
+    try:
+        micro = int(value[20:26])
+    except ValueError:
+        return None
+    if seconds is None:
+        return None
+    return seconds + micro / 1e6
+
+
+def _utc_seconds(value: str) -> int | None:
+    """Epoch seconds of ``YYYY-MM-DDTHH:MM:SS`` in UTC, or ``None`` when anything is unusual."""
     try:
         year, month, day = int(value[0:4]), int(value[5:7]), int(value[8:10])
         hour, minute, second = int(value[11:13]), int(value[14:16]), int(value[17:19])
-        micro = int(value[20:26])
     except ValueError:
         return None
     if (
@@ -223,4 +276,4 @@ def _utc_epoch(value: str) -> float | None:
     days += _DAYS_BEFORE_MONTH[month] + day - 1
     if month > 2 and year % 4 == 0 and (year % 100 != 0 or year % 400 == 0):
         days += 1
-    return days * 86400 + hour * 3600 + minute * 60 + second + micro / 1e6
+    return days * 86400 + hour * 3600 + minute * 60 + second

@@ -1,0 +1,60 @@
+"""EVE parsing gives exactly the events it gave before its fast paths were written.
+
+``eve_golden/`` was produced by the parser before it was tuned: the bundled sample's events in
+full, and for 2,000 benchmark lines plus hand-made edge cases (odd zones, leap days, deep and
+null values, wrong types) the SHA-256 of each event's sorted JSON, ``null`` where the line was
+refused, and the counters. Any changed field, type or event id fails here.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+from pathlib import Path
+
+from citysoc.core import ecs
+from citysoc.core.errors import Location
+from collectors import eve
+from collectors.stats import CollectorStats
+
+GOLDEN = Path(__file__).with_name("eve_golden")
+SAMPLE = Path(eve.__file__).with_name("samples") / "eve.json"
+
+
+def digest(event: object) -> str | None:
+    if event is None:
+        return None
+    return hashlib.sha256(json.dumps(event, sort_keys=True).encode()).hexdigest()
+
+
+def test_bundled_sample_events_are_unchanged() -> None:
+    expected = json.loads((GOLDEN / "expected_sample.json").read_text())
+    events = list(eve.read_eve(SAMPLE, CollectorStats()))
+    assert len(events) == len(expected) == 13
+    for got, want in zip(events, expected, strict=True):
+        assert json.loads(json.dumps(got, sort_keys=True)) == want
+        assert [type(v) for _, v in sorted(got.items())] == [
+            type(v) for _, v in sorted(want.items())
+        ]
+
+
+def test_one_update_id_is_the_ecs_event_id() -> None:
+    for flow_id, line in ((1_000_000_001, '{"a":"é"}'), ("", "x"), (2.5, "\x1f")):
+        assert eve.eve_event_id(flow_id, line) == ecs.event_id("suricata.eve", flow_id, line)
+
+
+def test_benchmark_and_edge_lines_give_the_same_events() -> None:
+    expected = json.loads((GOLDEN / "expected_digests.json").read_text())
+    stats = CollectorStats()
+    with gzip.open(GOLDEN / "input.jsonl.gz") as lines:
+        got = [
+            digest(eve.parse_eve_bytes(raw, Location("golden", line=n), stats))
+            for n, raw in enumerate(lines, start=1)
+        ]
+    assert len(got) == len(expected["digests"]) > 2000
+    pairs = zip(got, expected["digests"], strict=True)
+    changed = [n for n, (now, before) in enumerate(pairs, start=1) if now != before]
+    assert changed == []
+    assert (stats.events, stats.parsed) == (expected["events"], expected["parsed"])
+    assert dict(stats.errors) == expected["errors"]
