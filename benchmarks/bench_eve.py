@@ -8,7 +8,9 @@ across the example city's segments), then times, in one run:
 * buffered: the same through the disk buffer (``ship`` with a ``DiskBuffer``), delivered
   from the reading thread;
 * background: through the disk buffer delivered by a ``BackgroundShipper`` thread, in
-  batches of 2,000: what ``citysoc collect eve FILE`` does.
+  batches of 2,000: what ``citysoc collect eve --follow`` does;
+* own process: through the disk buffer delivered by a spawned process (``ProcessShipper``),
+  in batches of 2,000: what ``citysoc collect eve FILE`` does.
 
 ``--memory`` runs the buffered path in child processes on N and 10 x N lines and prints the
 peak resident set size of each (bounded memory: it must not grow with the input).
@@ -32,6 +34,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -39,11 +44,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from citysoc.core.settings import BUNDLED_TOPOLOGY
 from citysoc.core.topology import load_topology
 from collectors.buffer import DiskBuffer
+from collectors.buffer_roles import AppendingBuffer
+from collectors.delivery import ProcessShipper
 from collectors.enrich import Enricher
 from collectors.eve import read_eve
 from collectors.pipeline import ship
 from collectors.shipper import BackgroundShipper
-from collectors.sinks import SqliteSink
+from collectors.sinks import Sink, SqliteSink
 from collectors.stats import CollectorStats
 from eventstore.sqlite import SqliteEventStore
 
@@ -209,6 +216,38 @@ def background_run(eve: Path, work: Path) -> tuple[float, int]:
     return time.perf_counter() - started, report.stored
 
 
+@contextmanager
+def store_sink(path: Path) -> Iterator[Sink]:
+    """The delivery process's sink (spawned: it opens its own store)."""
+    with SqliteEventStore(path) as store:
+        yield SqliteSink(store)
+
+
+def process_run(eve: Path, work: Path) -> tuple[float, int]:
+    """What ``citysoc collect eve FILE`` does: a second process delivers from the buffer."""
+    stats = CollectorStats()
+    (work / "process.db").unlink(missing_ok=True)
+    started = time.perf_counter()
+    with SqliteEventStore(work / "process.db") as store, AppendingBuffer(work / "pr") as buffer:
+        shipper = ProcessShipper(
+            enrich=Enricher(load_topology(BUNDLED_TOPOLOGY), "dic"),
+            sink=SqliteSink(store),
+            buffer=buffer,
+            stats=stats,
+            open_sink=partial(store_sink, work / "process.db"),
+        )
+        batch: list[dict[str, object]] = []
+        for event in read_eve(eve, stats):
+            batch.append(event)
+            if len(batch) >= 2000:
+                shipper.put(batch)
+                batch = []
+        shipper.put(batch)
+        shipper.flush()
+        report = shipper.close()
+    return time.perf_counter() - started, report.stored
+
+
 def throughput(lines: int) -> None:
     say_machine()
     with tempfile.TemporaryDirectory() as tmp:
@@ -230,9 +269,11 @@ def throughput(lines: int) -> None:
             print(
                 f"{name:19s}{stored / seconds:10,.0f} events/s ({seconds:.1f}s, {stored:,} stored)"
             )
-        seconds, stored = background_run(eve, work)
-        name = "background shipper"
-        print(f"{name:19s}{stored / seconds:10,.0f} events/s ({seconds:.1f}s, {stored:,} stored)")
+        for name, run in (("background shipper", background_run), ("own process", process_run)):
+            seconds, stored = run(eve, work)
+            print(
+                f"{name:19s}{stored / seconds:10,.0f} events/s ({seconds:.1f}s, {stored:,} stored)"
+            )
 
 
 def memory(lines: int) -> None:

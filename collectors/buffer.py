@@ -29,6 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from typing import IO
 
 from pydantic import BaseModel, ValidationError
 
@@ -89,14 +90,7 @@ class DiskBuffer:
         self.corrupt_records = 0
         self._mutex = threading.RLock()  # a source thread appends while a shipper delivers
         directory.mkdir(parents=True, exist_ok=True)
-        self._lock = (directory / "lock").open("a")
-        try:
-            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            self._lock.close()
-            raise CollectorError(
-                "disk buffer is in use by another collector", location=Location(str(directory))
-            ) from exc
+        self._lock = self._take_lock()
         self._ack = self._load_ack()
         self._cache: OrderedDict[tuple[int, int], list[Event]] = OrderedDict()
         segments = self._segments()
@@ -104,6 +98,17 @@ class DiskBuffer:
         self._recover(self._write_segment)
         if segments and self._ack.segment < segments[0]:
             self._ack = AckPosition(segment=segments[0], offset=0)
+
+    def _take_lock(self) -> IO[str]:
+        lock = (self.directory / "lock").open("a")
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            lock.close()
+            raise CollectorError(
+                "disk buffer is in use by another collector", location=Location(str(self.directory))
+            ) from exc
+        return lock
 
     def close(self) -> None:
         """Release the buffer for another collector process."""

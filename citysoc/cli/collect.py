@@ -17,6 +17,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from citysoc.cli.output import say
@@ -25,6 +26,8 @@ from citysoc.core.errors import ConfigError
 from citysoc.core.settings import Settings
 from citysoc.core.topology import Topology, load_topology
 from collectors.buffer import DiskBuffer, FullPolicy
+from collectors.buffer_roles import AppendingBuffer
+from collectors.delivery import ProcessShipper
 from collectors.elastic import ElasticSink, open_elastic
 from collectors.enrich import Enricher
 from collectors.http_sink import ApiSink
@@ -145,11 +148,17 @@ def open_sink(kind: str, settings: Settings) -> Iterator[Sink]:
         raise ConfigError(f"unknown sink {kind!r}; choose one of {', '.join(SINKS)}")
 
 
-def open_buffer(settings: Settings, source: str, identity: str, options: ShipOptions) -> DiskBuffer:
+def open_buffer(
+    settings: Settings,
+    source: str,
+    identity: str,
+    options: ShipOptions,
+    kind: type[DiskBuffer] = DiskBuffer,
+) -> DiskBuffer:
     """The disk buffer of one source and input (``var/buffer/<source>-<sink>-<hash>``)."""
     digest = hashlib.blake2b(identity.encode(), digest_size=6).hexdigest()
     folder = settings.data_dir / "buffer" / f"{source}-{options.sink}-{digest}"
-    return DiskBuffer(folder, max_bytes=options.max_bytes, policy=options.policy)
+    return kind(folder, max_bytes=options.max_bytes, policy=options.policy)
 
 
 @dataclass
@@ -163,14 +172,29 @@ class Collection:
     metrics: CollectorMetrics | None
 
     @contextmanager
-    def shipper(self, source: str, identity: str, stats: CollectorStats) -> Iterator[Shipper]:
-        with open_buffer(self.settings, source, identity, self.options) as buffer:
-            shipper = BackgroundShipper(
-                enrich=Enricher(self.topology, self.options.agency),
-                sink=self.sink,
-                buffer=buffer,
-                stats=stats,
-            )
+    def shipper(
+        self, source: str, identity: str, stats: CollectorStats, *, own_process: bool = False
+    ) -> Iterator[Shipper]:
+        """The source's shipper; ``own_process`` delivers from a second process (``block``
+        policy only: under ``drop-oldest`` the appending side would have to acknowledge)."""
+        own_process = own_process and self.options.policy is FullPolicy.BLOCK
+        kind = AppendingBuffer if own_process else DiskBuffer
+        with open_buffer(self.settings, source, identity, self.options, kind) as buffer:
+            enrich = Enricher(self.topology, self.options.agency)
+            shipper: Shipper
+            if isinstance(buffer, AppendingBuffer):
+                sink_factory = partial(open_sink, self.options.sink, self.settings)
+                shipper = ProcessShipper(
+                    enrich=enrich,
+                    sink=self.sink,
+                    buffer=buffer,
+                    stats=stats,
+                    open_sink=sink_factory,
+                )
+            else:
+                shipper = BackgroundShipper(
+                    enrich=enrich, sink=self.sink, buffer=buffer, stats=stats
+                )
             if self.metrics is not None:
                 self.metrics.watch(f"{source}:{identity}", stats, shipper.report, buffer)
             shipper.tick()  # what an earlier run left behind goes first
@@ -214,7 +238,7 @@ def collect_files(
     with collection(settings, args) as run:
         for path in paths:
             stats = CollectorStats()
-            with run.shipper(source, str(path.resolve()), stats) as shipper:
+            with run.shipper(source, str(path.resolve()), stats, own_process=True) as shipper:
                 batch: list[Event] = []
                 for event in read(path, stats):
                     batch.append(event)

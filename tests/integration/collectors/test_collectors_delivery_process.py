@@ -1,0 +1,123 @@
+"""``citysoc collect eve FILE`` delivers from a second process: kill -9 either, lose nothing.
+
+The reading process appends to the disk buffer and announces what it has fsynced; a spawned
+process delivers it to the store. Killing the reader leaves the rest for the next run;
+killing the deliverer makes the reader deliver the rest itself. Either way every event of
+the file is stored exactly once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[3]
+COUNT = 60_000
+needs_proc_children = pytest.mark.skipif(
+    not Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children").exists(),
+    reason="needs /proc/<pid>/task/<pid>/children to find the delivery process",
+)
+
+
+def write_eve(path: Path, count: int) -> None:
+    with path.open("w") as out:
+        for n in range(count):
+            stamp = f"2026-11-20T03:{n // 60000 % 60:02d}:{n // 1000 % 60:02d}.{n % 1000:03d}000"
+            record = {
+                "timestamp": stamp + "+0000", "flow_id": 2_000_000 + n, "event_type": "flow",
+                "src_ip": f"10.20.{n % 250}.{n % 200 + 1}", "src_port": 40000 + n % 20000,
+                "dest_ip": "10.10.0.20", "dest_port": 443, "proto": "TCP",
+                "flow": {"pkts_toserver": 5, "pkts_toclient": 4, "state": "closed"},
+            }  # fmt: skip
+            out.write(json.dumps(record) + "\n")
+
+
+@pytest.fixture
+def run(tmp_path: Path) -> Iterator[Callable[[], subprocess.Popen[bytes]]]:
+    started: list[subprocess.Popen[bytes]] = []
+    eve = tmp_path / "eve.json"
+    write_eve(eve, COUNT)
+    env = {**os.environ, "CITYSOC_DATA_DIR": str(tmp_path / "var")}
+
+    def start() -> subprocess.Popen[bytes]:
+        command = [sys.executable, "-m", "citysoc.cli.main", "collect", "eve", str(eve)]
+        log = (tmp_path / "collector.log").open("ab")
+        proc = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=log)
+        started.append(proc)
+        return proc
+
+    yield start
+    for proc in started:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+def stored(db: Path) -> tuple[int, int]:
+    if not db.exists():
+        return 0, 0
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as conn:
+        try:
+            row = conn.execute('SELECT COUNT(*), COUNT(DISTINCT "event.id") FROM events').fetchone()
+        except sqlite3.OperationalError:
+            return 0, 0
+    return int(row[0]), int(row[1])
+
+
+def wait_until(check: Callable[[], bool], what: str, log: Path, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while not check():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}; log:\n{log.read_text()[-3000:]}")
+        time.sleep(0.02)
+
+
+def deliverer_of(pid: int) -> int | None:
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    for child in children:
+        try:
+            command = Path(f"/proc/{child}/cmdline").read_bytes()
+        except FileNotFoundError:
+            continue
+        if b"spawn_main" in command and b"resource_tracker" not in command:
+            return int(child)
+    return None
+
+
+def test_kill_9_of_the_reader_then_a_new_run_stores_every_event_once(
+    tmp_path: Path, run: Callable[[], subprocess.Popen[bytes]]
+) -> None:
+    db, log = tmp_path / "var" / "events.db", tmp_path / "collector.log"
+    reader = run()
+    wait_until(lambda: stored(db)[0] >= 2_000, "the first events", log)
+    reader.send_signal(signal.SIGKILL)
+    reader.wait(timeout=30)
+    assert 0 < stored(db)[0] < COUNT, "the reader was not killed in the middle of the file"
+    assert run().wait(timeout=120) == 0
+    assert stored(db) == (COUNT, COUNT)
+
+
+@needs_proc_children
+def test_kill_9_of_the_deliverer_makes_the_reader_deliver_every_event_once(
+    tmp_path: Path, run: Callable[[], subprocess.Popen[bytes]]
+) -> None:
+    db, log = tmp_path / "var" / "events.db", tmp_path / "collector.log"
+    reader = run()
+    wait_until(lambda: stored(db)[0] >= 2_000, "the first events", log)
+    deliverer = deliverer_of(reader.pid)
+    assert deliverer is not None, "no delivery process found"
+    os.kill(deliverer, signal.SIGKILL)
+    killed_at = stored(db)[0]
+    assert reader.wait(timeout=120) == 0
+    assert 0 < killed_at < COUNT, "the deliverer was not killed in the middle of the file"
+    assert "the delivery process is gone" in log.read_text()
+    assert stored(db) == (COUNT, COUNT)
