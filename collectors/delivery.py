@@ -17,14 +17,13 @@ import logging
 import multiprocessing
 import signal
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import IO
 
 from citysoc.core.ecs import Event
-from collectors.buffer import BufferFullError
 from collectors.buffer_roles import AppendingBuffer, DeliveringBuffer, Position
 from collectors.shipper import Enrich, Shipper, ShipReport
 from collectors.sinks import Sink
@@ -109,23 +108,17 @@ class ProcessShipper(Shipper):
         self.process.start()
         child.close()
 
-    def put(self, events: Sequence[Event]) -> None:
-        if not events:
-            return
+    def _on_full(self) -> None:
         if self._takeover is not None:
-            super().put(events)
-            return
-        batch = [self.enrich(event) for event in events]
-        while True:
-            try:
-                self.buffer.append(batch)
-                break
-            except BufferFullError:
-                self._poll(0.05)  # backpressure: the source waits for the delivery process
-                if self._takeover is not None:
-                    super().put(batch)
-                    return
-        self._announce()
+            super()._on_full()
+        else:
+            self._poll(0.05)  # backpressure: the source waits for the delivery process
+
+    def _on_appended(self) -> None:
+        if self._takeover is not None:
+            super()._on_appended()
+        else:
+            self._announce()
 
     def tick(self) -> None:
         if self._takeover is not None:

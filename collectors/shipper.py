@@ -87,9 +87,17 @@ class Shipper:
                 self.buffer.append(batch)
                 break
             except BufferFullError:
-                if not self.deliver():
-                    self._wait()
+                self._on_full()
         self._count_drops()
+        self._on_appended()
+
+    def _on_full(self) -> None:
+        """The buffer is full under ``block``: make room before the source goes on."""
+        if not self.deliver():
+            self._wait()
+
+    def _on_appended(self) -> None:
+        """A batch is durably buffered: deliver now if the sink is due."""
         if time.monotonic() >= self._retry_at:
             self.deliver()
 
@@ -173,18 +181,11 @@ class BackgroundShipper(Shipper):
         self._thread = threading.Thread(target=self._run, name="shipper", daemon=True)
         self._thread.start()
 
-    def put(self, events: Sequence[Event]) -> None:
-        if not events:
-            return
-        batch = [self.enrich(event) for event in events]
-        while True:
-            try:
-                self.buffer.append(batch)
-                break
-            except BufferFullError:
-                self._wake.set()
-                time.sleep(0.05)  # backpressure: the source waits for the sink
-        self._count_drops()
+    def _on_full(self) -> None:
+        self._wake.set()
+        time.sleep(0.05)  # backpressure: the source waits for the sink
+
+    def _on_appended(self) -> None:
         self._wake.set()
 
     def tick(self) -> None:
