@@ -35,7 +35,7 @@ from pydantic import BaseModel, ValidationError
 
 from citysoc.core.ecs import Event
 from citysoc.core.errors import CollectorError, Location
-from collectors.buffer_codec import UnknownFormatError, decode_batch, encode_batch
+from collectors.buffer_codec import EventGroups, UnknownFormatError, decode_batch, encode_batch
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ class Batch:
     segment: int
     offset: int
     end: int
-    events: list[Event]
+    events: Sequence[Event]
 
 
 class DiskBuffer:
@@ -92,7 +92,7 @@ class DiskBuffer:
         directory.mkdir(parents=True, exist_ok=True)
         self._lock = self._take_lock()
         self._ack = self._load_ack()
-        self._cache: OrderedDict[tuple[int, int], list[Event]] = OrderedDict()
+        self._cache: OrderedDict[tuple[int, int], Sequence[Event]] = OrderedDict()
         segments = self._segments()
         self._write_segment = segments[-1] if segments else self._ack.segment
         self._recover(self._write_segment)
@@ -143,7 +143,8 @@ class DiskBuffer:
             self._append(events)
 
     def _append(self, events: Sequence[Event]) -> None:
-        payload = encode_batch(events)
+        batch = EventGroups.of(events)
+        payload = encode_batch(batch)
         record = HEADER.pack(len(payload), zlib.crc32(payload), len(events)) + payload
         self._make_room(len(record))
         if self._size(self._write_segment) >= self.segment_bytes:
@@ -154,7 +155,7 @@ class DiskBuffer:
             handle.write(record)
             handle.flush()
             os.fsync(handle.fileno())
-        self._cache[(self._write_segment, offset)] = list(events)
+        self._cache[(self._write_segment, offset)] = batch
         while len(self._cache) > CACHED_BATCHES:
             self._cache.popitem(last=False)
 
@@ -231,7 +232,9 @@ class DiskBuffer:
         self._advance(AckPosition(segment=segment, offset=size))
         return None
 
-    def _decode(self, payload: bytes, crc: int, segment: int, offset: int) -> list[Event] | None:
+    def _decode(
+        self, payload: bytes, crc: int, segment: int, offset: int
+    ) -> Sequence[Event] | None:
         if zlib.crc32(payload) != crc:
             return None
         try:

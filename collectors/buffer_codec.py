@@ -1,28 +1,35 @@
 """The payload format of a disk buffer record: a batch of events as bytes, and back.
 
-Format 2 (written now) is one format byte ``0x02``, the ``marshal`` version byte, then the
-batch as ``marshal`` data: about five times faster than JSON both ways. It is only ever read
-from our own buffer directory, after the record's CRC-32 has matched. Events whose values
-are not all plain scalars (str, int, float, bool) go through JSON first, so every event
+Format 3 (written now) is one format byte ``0x03``, the ``marshal`` version byte, then the
+batch as ``marshal`` data in columns: ``(groups, order)``. Each group holds the events that
+have the same fields, as ``(names, plain, rows)`` with one tuple of values per event;
+``order`` gives each event's group, so the events read back in the order they were written.
+The embedded store inserts a group's rows as they are (one ``executemany``), and the field
+names are written once per group instead of once per event. ``plain`` says every value is
+a str, int, float or bool; a group with other values went through JSON first, so every event
 reads back exactly as format 1 gave it (tuples as lists, other objects as their ``str``).
 
-Format 1 (read only, so an upgrade delivers what an older collector left behind) is the
-batch as a JSON array: its payload starts with ``[``. Anything else, or a newer ``marshal``
-version, raises :class:`UnknownFormatError`: the record stays on disk for the version that
-wrote it.
+Formats 2 (a ``marshal`` list of event dicts) and 1 (a JSON array: its payload starts with
+``[``) are still read, so an upgrade delivers what an older collector left behind. Anything
+else, or a newer ``marshal`` version, raises :class:`UnknownFormatError`: the record stays on
+disk for the version that wrote it. Records are only ever read from our own buffer directory,
+after their CRC-32 has matched.
 """
 
 from __future__ import annotations
 
 import json
 import marshal
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from itertools import chain
+from typing import Any, overload
 
-from citysoc.core.ecs import Event
+from citysoc.core.ecs import Event, EventGroup
 from citysoc.core.errors import CollectorError
 
-MARSHAL_FORMAT = 2
-_MARSHAL_PREFIX = bytes((MARSHAL_FORMAT, marshal.version))
+GROUPED_FORMAT = 3
+DICTS_FORMAT = 2
+_GROUPED_PREFIX = bytes((GROUPED_FORMAT, marshal.version))
 _JSON_START = ord("[")
 _PLAIN = frozenset({str, int, float, bool})
 
@@ -31,27 +38,105 @@ class UnknownFormatError(CollectorError):
     """A buffer record written in a format this version cannot read."""
 
 
+class EventGroups(Sequence[Event]):
+    """A batch of events held by field set (see the module docstring); a sequence of events.
+
+    Sinks that take rows (the embedded store) read :attr:`groups`; the others iterate events,
+    which are made once, on first use, in the order they were written.
+    """
+
+    __slots__ = ("_events", "groups", "order")
+
+    def __init__(self, groups: list[EventGroup], order: bytes | list[int]) -> None:
+        self.groups = groups
+        self.order = order
+        self._events: list[Event] | None = None
+
+    @classmethod
+    def of(cls, events: Sequence[Event]) -> EventGroups:
+        """``events`` grouped by field set (a batch that is grouped already is returned)."""
+        if isinstance(events, EventGroups):
+            return events
+        index: dict[tuple[str, ...], int] = {}
+        rows: list[list[tuple[Any, ...]]] = []
+        order: list[int] = []
+        for event in events:
+            names = tuple(event)
+            at = index.get(names)
+            if at is None:
+                at = index[names] = len(rows)
+                rows.append([])
+            rows[at].append(tuple(event.values()))
+            order.append(at)
+        groups: list[EventGroup] = []
+        for names, at in index.items():
+            values = rows[at]
+            plain = _PLAIN.issuperset(map(type, chain.from_iterable(values)))
+            if not plain:
+                values = [tuple(_as_json(list(row))) for row in values]
+            groups.append((names, plain, values))
+        return cls(groups, bytes(order) if len(groups) <= 256 else order)
+
+    def events(self) -> list[Event]:
+        """The events as dicts, in the order they were written."""
+        if self._events is None:
+            names = [group[0] for group in self.groups]
+            rows = [iter(group[2]) for group in self.groups]
+            self._events = [dict(zip(names[at], next(rows[at]), strict=True)) for at in self.order]
+        return self._events
+
+    def __len__(self) -> int:
+        return len(self.order)
+
+    @overload
+    def __getitem__(self, index: int) -> Event: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[Event]: ...
+    def __getitem__(self, index: int | slice) -> Event | list[Event]:
+        return self.events()[index]
+
+    def __iter__(self) -> Iterator[Event]:
+        return iter(self.events())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Sequence) and not isinstance(other, str | bytes):
+            return self.events() == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # a batch is compared by its events
+
+    def __repr__(self) -> str:
+        return f"EventGroups({len(self)} events in {len(self.groups)} groups)"
+
+
+def _as_json(values: list[Any]) -> list[Any]:
+    decoded: list[Any] = json.loads(json.dumps(values, separators=(",", ":"), default=str))
+    return decoded
+
+
 def encode_batch(events: Sequence[Event]) -> bytes:
-    """A batch as a format-2 payload."""
-    batch = list(events)
-    if not all(type(e) is dict and _PLAIN.issuperset(map(type, e.values())) for e in batch):
-        batch = json.loads(json.dumps(batch, separators=(",", ":"), default=str))
-    return _MARSHAL_PREFIX + marshal.dumps(batch)
+    """A batch as a format-3 payload."""
+    batch = EventGroups.of(events)
+    return _GROUPED_PREFIX + marshal.dumps((batch.groups, batch.order))
 
 
-def decode_batch(payload: bytes) -> list[Event] | None:
+def decode_batch(payload: bytes) -> Sequence[Event] | None:
     """The events of a payload whose CRC matched; ``None`` if it does not decode."""
     if not payload:
         return None
     kind = payload[0]
     try:
-        if kind == MARSHAL_FORMAT and len(payload) > 1:
+        if kind in (GROUPED_FORMAT, DICTS_FORMAT) and len(payload) > 1:
             if payload[1] > marshal.version:
                 raise UnknownFormatError(
                     f"record written with marshal version {payload[1]}, "
                     f"this Python reads up to {marshal.version}"
                 )
-            events = marshal.loads(memoryview(payload)[2:])  # noqa: S302 our own, CRC-checked
+            data = marshal.loads(memoryview(payload)[2:])  # noqa: S302 our own, CRC-checked
+            if kind == GROUPED_FORMAT:
+                groups, order = data
+                return EventGroups(groups, order)
+            events = data
         elif kind == _JSON_START:
             events = json.loads(payload)
         else:

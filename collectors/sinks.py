@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from citysoc.core.ecs import Event
+from collectors.buffer_codec import EventGroups
 from eventstore.sqlite import SqliteEventStore, WriteResult
 
 
@@ -22,4 +23,6 @@ class SqliteSink:
         self.store = store
 
     def write(self, events: Sequence[Event]) -> WriteResult:
+        if isinstance(events, EventGroups):  # from the disk buffer: rows as they are stored
+            return self.store.write_groups(events.groups)
         return self.store.write(events)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from citysoc.core.ecs import Event
+from citysoc.core.ecs import Event, EventGroup
 from citysoc.core.errors import StoreError
 
 log = logging.getLogger(__name__)
@@ -65,6 +65,22 @@ def _keys_and_row(event: Event) -> tuple[tuple[str, ...], tuple[Any, ...]]:
         return keys, values
     keys = tuple(k for k, v in event.items() if v is not None and _usable(k))
     return keys, tuple(_sql_value(event[k]) for k in keys)
+
+
+def _identified(names: tuple[str, ...], rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """The rows that have an ``event.id`` and an ``@timestamp``; the others are logged."""
+    if "event.id" not in names or "@timestamp" not in names:
+        good, bad = [], rows
+    else:
+        at_id, at_time = names.index("event.id"), names.index("@timestamp")
+        good = [row for row in rows if row[at_id] and row[at_time]]
+        if len(good) == len(rows):
+            return good
+        bad = [row for row in rows if not (row[at_id] and row[at_time])]
+    for row in bad:
+        event = dict(zip(names, row, strict=True))
+        log.warning("rejected event without event.id or @timestamp: %.200r", event)
+    return good
 
 
 def _regexp(pattern: str, value: object) -> bool:
@@ -157,7 +173,7 @@ class SqliteEventStore:
     def write(self, events: Iterable[Event]) -> WriteResult:
         """Store events in one transaction; an event already stored is skipped."""
         groups: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
-        rejected = total = 0
+        rejected = 0
         for event in events:
             if not (event.get("event.id") and event.get("@timestamp")):
                 rejected += 1
@@ -165,14 +181,39 @@ class SqliteEventStore:
                 continue
             keys, row = _keys_and_row(event)
             groups.setdefault(keys, []).append(row)
-            total += 1
-        inserted = 0
+        return self._insert(groups.items(), rejected)
+
+    def write_groups(self, groups: Iterable[EventGroup]) -> WriteResult:
+        """:meth:`write` of events given as groups of rows (the disk buffer's format)."""
+        ready: list[tuple[tuple[str, ...], list[tuple[Any, ...]]]] = []
+        rejected = 0
+        for names, plain, rows in groups:
+            good = _identified(names, rows)
+            rejected += len(rows) - len(good)
+            if plain and (_GOOD_NAMES.issuperset(names) or all(map(_usable, names))):
+                ready.append((names, good))
+                continue
+            keep = [n for n, name in enumerate(names) if _usable(name)]
+            ready.append(
+                (
+                    tuple(names[n] for n in keep),
+                    [tuple(_sql_value(row[n]) for n in keep) for row in good],
+                )
+            )
+        return self._insert(ready, rejected)
+
+    def _insert(
+        self, groups: Iterable[tuple[tuple[str, ...], list[tuple[Any, ...]]]], rejected: int
+    ) -> WriteResult:
+        inserted = total = 0
         with self.lock:
             try:
                 with self.conn:
-                    for keys, rows in groups.items():
-                        cur = self.conn.executemany(self._insert_sql(keys), rows)
-                        inserted += cur.rowcount
+                    for keys, rows in groups:
+                        if rows:
+                            cur = self.conn.executemany(self._insert_sql(keys), rows)
+                            inserted += cur.rowcount
+                            total += len(rows)
             except sqlite3.Error as exc:
                 self._inserts.clear()  # a column may be gone with a rolled-back ALTER TABLE
                 self._columns = self._read_columns()

@@ -1,5 +1,6 @@
 """The SQLite event store on a real file: a reader sees a writer's events (WAL), reopening
-keeps them, and a second writer process duplicates nothing."""
+keeps them, a second writer process duplicates nothing, and rows grouped as the disk buffer
+holds them are stored as their events would be."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from citysoc.core.ecs import event_id
-from eventstore.sqlite import SqliteEventStore, connect
+from collectors.buffer_codec import EventGroups
+from eventstore.sqlite import SqliteEventStore, WriteResult, connect
 
 pytestmark = pytest.mark.integration
 
@@ -47,3 +49,22 @@ def test_another_process_writing_the_same_events_adds_nothing(tmp_path: Path) ->
     )
     out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True)
     assert out.stdout.split() == ["30", "50"], out.stderr
+
+
+def test_grouped_rows_are_stored_as_the_same_events_would_be(tmp_path: Path) -> None:
+    batch = [
+        *events(3),
+        {"event.id": "", "@timestamp": "2026-11-20T02:00:00.000Z", "x.n": 9},  # no id
+        {"@timestamp": "2026-11-20T02:00:00.000Z", "x.n": 10},  # no id field at all
+        {"event.id": "l", "@timestamp": "2026-11-20T02:00:00.000Z", "x.l": [1, 2], "x.z": None},
+        {"event.id": "b", "@timestamp": "2026-11-20T02:00:00.000Z", "bad name!": 1, "x.n": 4},
+    ]
+    results, rows = [], []
+    for name, write in (("events", "write"), ("groups", "write_groups")):
+        with SqliteEventStore(tmp_path / f"{name}.db") as store:
+            given = EventGroups.of(batch).groups if write == "write_groups" else batch
+            results.append(getattr(store, write)(given))
+            rows.append(sorted(map(repr, store.recent(limit=10))))
+    assert results[0] == results[1] == WriteResult(inserted=5, duplicates=0, rejected=2)
+    assert rows[0] == rows[1]
+    assert "'x.l': '[1, 2]'" in " ".join(rows[1])

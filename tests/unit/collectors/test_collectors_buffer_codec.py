@@ -1,8 +1,9 @@
-"""The disk buffer's record format: fast format 2, format 1 still read, unknown refused."""
+"""The disk buffer's record format: grouped format 3, formats 2 and 1 still read, unknown refused."""
 
 from __future__ import annotations
 
 import json
+import marshal
 import struct
 import zlib
 from enum import StrEnum
@@ -12,7 +13,7 @@ import pytest
 
 from citysoc.core.errors import CollectorError
 from collectors.buffer import DiskBuffer
-from collectors.buffer_codec import UnknownFormatError, decode_batch, encode_batch
+from collectors.buffer_codec import EventGroups, UnknownFormatError, decode_batch, encode_batch
 
 
 class Level(StrEnum):
@@ -22,7 +23,27 @@ class Level(StrEnum):
 def test_plain_events_round_trip_exactly() -> None:
     events = [{"event.id": "a", "n": 3, "x": 1.5, "ok": True, "s": "é"}, {"event.id": "b"}]
     payload = encode_batch(events)
-    assert payload[0] == 2
+    assert payload[0] == 3
+    assert decode_batch(payload) == events
+
+
+def test_events_are_grouped_by_field_set_and_read_back_in_order() -> None:
+    events = [{"event.id": str(n), "a" if n % 2 else "b": n} for n in range(6)]
+    decoded = decode_batch(encode_batch(events))
+    assert isinstance(decoded, EventGroups)
+    assert [names for names, _, _ in decoded.groups] == [("event.id", "b"), ("event.id", "a")]
+    assert [len(rows) for _, _, rows in decoded.groups] == [3, 3]
+    assert list(decoded) == events and decoded[1] == events[1] and len(decoded) == 6
+
+
+def test_many_field_sets_keep_their_order() -> None:
+    events = [{"event.id": str(n), f"f{n}": n} for n in range(300)]
+    assert decode_batch(encode_batch(events)) == events
+
+
+def test_format_2_records_are_still_read() -> None:
+    events = [{"event.id": "a", "n": 3}]
+    payload = bytes((2, marshal.version)) + marshal.dumps(events)
     assert decode_batch(payload) == events
 
 
@@ -32,6 +53,7 @@ def test_unusual_values_read_back_as_json_gave_them() -> None:
     decoded = decode_batch(encode_batch(events))
     assert decoded == expected
     assert decoded is not None and type(decoded[0]["level"]) is str
+    assert isinstance(decoded, EventGroups) and decoded.groups[0][1] is False  # not plain
 
 
 def test_format_1_json_records_are_still_read() -> None:
@@ -40,6 +62,7 @@ def test_format_1_json_records_are_still_read() -> None:
 
 def test_garbage_in_a_known_format_is_not_an_event_batch() -> None:
     assert decode_batch(b"\x02\x04\xff\xff") is None
+    assert decode_batch(bytes((3, marshal.version)) + marshal.dumps([1, 2, 3])) is None
     assert decode_batch(b"[not json") is None
     assert decode_batch(b"") is None
 
@@ -49,6 +72,8 @@ def test_an_unknown_format_is_refused_clearly() -> None:
         decode_batch(b"\x09anything")
     with pytest.raises(UnknownFormatError, match="marshal version 200"):
         decode_batch(b"\x02\xc8data")
+    with pytest.raises(UnknownFormatError, match="marshal version 200"):
+        decode_batch(b"\x03\xc8data")
 
 
 def write_record(folder: Path, payload: bytes, count: int) -> None:
