@@ -2,12 +2,12 @@
 
 Format 3 (written now) is one format byte ``0x03``, the ``marshal`` version byte, then the
 batch as ``marshal`` data in columns: ``(groups, order)``. Each group holds the events that
-have the same fields, as ``(names, plain, rows)`` with one tuple of values per event;
-``order`` gives each event's group, so the events read back in the order they were written.
-The embedded store inserts a group's rows as they are (one ``executemany``), and the field
-names are written once per group instead of once per event. ``plain`` says every value is
-a str, int, float or bool; a group with other values went through JSON first, so every event
-reads back exactly as format 1 gave it (tuples as lists, other objects as their ``str``).
+have the same fields, as ``(names, rows)`` with one tuple of values per event; ``order`` gives
+each event's group, so the events read back in the order they were written. The embedded store
+inserts a group's rows as they are (one ``executemany``), and the field names are written once
+per group instead of once per event. A batch with a value ``marshal`` cannot write (an enum, a
+path, ...) goes through JSON first, so such values read back as format 1 gave them (their
+``str``, or lists).
 
 Formats 2 (a ``marshal`` list of event dicts) and 1 (a JSON array: its payload starts with
 ``[``) are still read, so an upgrade delivers what an older collector left behind. Anything
@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import marshal
 from collections.abc import Iterator, Sequence
-from itertools import chain
 from typing import Any, overload
 
 from citysoc.core.ecs import Event, EventGroup
@@ -31,7 +30,6 @@ GROUPED_FORMAT = 3
 DICTS_FORMAT = 2
 _GROUPED_PREFIX = bytes((GROUPED_FORMAT, marshal.version))
 _JSON_START = ord("[")
-_PLAIN = frozenset({str, int, float, bool})
 
 
 class UnknownFormatError(CollectorError):
@@ -58,30 +56,30 @@ class EventGroups(Sequence[Event]):
         if isinstance(events, EventGroups):
             return events
         index: dict[tuple[str, ...], int] = {}
-        rows: list[list[tuple[Any, ...]]] = []
+        groups: list[EventGroup] = []
         order: list[int] = []
         for event in events:
             names = tuple(event)
             at = index.get(names)
             if at is None:
-                at = index[names] = len(rows)
-                rows.append([])
-            rows[at].append(tuple(event.values()))
+                at = index[names] = len(groups)
+                groups.append((names, []))
+            groups[at][1].append(tuple(event.values()))
             order.append(at)
-        groups: list[EventGroup] = []
-        for names, at in index.items():
-            values = rows[at]
-            plain = _PLAIN.issuperset(map(type, chain.from_iterable(values)))
-            if not plain:
-                values = [tuple(_as_json(list(row))) for row in values]
-            groups.append((names, plain, values))
         return cls(groups, bytes(order) if len(groups) <= 256 else order)
+
+    def as_json_values(self) -> None:
+        """Every value as JSON gives it back (``str`` of other objects), in place."""
+        self.groups = [
+            (names, [tuple(_as_json(list(row))) for row in rows]) for names, rows in self.groups
+        ]
+        self._events = None
 
     def events(self) -> list[Event]:
         """The events as dicts, in the order they were written."""
         if self._events is None:
             names = [group[0] for group in self.groups]
-            rows = [iter(group[2]) for group in self.groups]
+            rows = [iter(group[1]) for group in self.groups]
             self._events = [dict(zip(names[at], next(rows[at]), strict=True)) for at in self.order]
         return self._events
 
@@ -117,7 +115,11 @@ def _as_json(values: list[Any]) -> list[Any]:
 def encode_batch(events: Sequence[Event]) -> bytes:
     """A batch as a format-3 payload."""
     batch = EventGroups.of(events)
-    return _GROUPED_PREFIX + marshal.dumps((batch.groups, batch.order))
+    try:
+        return _GROUPED_PREFIX + marshal.dumps((batch.groups, batch.order))
+    except ValueError:  # a value marshal cannot write: the batch goes through JSON
+        batch.as_json_values()
+        return _GROUPED_PREFIX + marshal.dumps((batch.groups, batch.order))
 
 
 def decode_batch(payload: bytes) -> Sequence[Event] | None:

@@ -9,11 +9,15 @@ else the source when that is internal, else the default agency with segment ``un
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from citysoc.core.ecs import Event
 from citysoc.core.topology import Placement, Topology
 
 log = logging.getLogger(__name__)
+
+MAX_KNOWN = 65536  # addresses whose fields are remembered (cleared when full)
+_IP = {"source": "source.ip", "destination": "destination.ip"}
 
 
 class Enricher:
@@ -23,6 +27,7 @@ class Enricher:
         self.topology = topology
         self.default_agency = default_agency
         self.roles = {str(h.address): h.role for h in topology.hosts.values()}
+        self._known: dict[tuple[str, str], tuple[dict[str, Any], Placement | None]] = {}
 
     def __call__(self, event: Event) -> Event:
         source = self._place(event, "source")
@@ -49,19 +54,31 @@ class Enricher:
         return self.topology.locate(address)
 
     def _place(self, event: Event, side: str) -> Placement | None:
-        address = event.get(f"{side}.ip")
+        address = event.get(_IP[side])
         if not isinstance(address, str):
             return None
+        known = self._known.get((side, address))
+        if known is None:
+            known = self._fields_of(side, address)
+            if len(self._known) >= MAX_KNOWN:
+                self._known.clear()
+            self._known[(side, address)] = known
+        event.update(known[0])
+        return known[1]
+
+    def _fields_of(self, side: str, address: str) -> tuple[dict[str, Any], Placement | None]:
+        """The ``citysoc.<side>.*`` fields of an address, and its placement (memoised)."""
         placement = self.topology.locate(address)
         if placement is None:
-            event[f"citysoc.{side}.zone"] = "internet"
-            return None
-        event[f"citysoc.{side}.zone"] = "internal"
-        event[f"citysoc.{side}.segment"] = placement.segment
-        event[f"citysoc.{side}.agency"] = placement.agency
-        event[f"citysoc.{side}.kind"] = placement.kind
-        event[f"citysoc.{side}.level"] = placement.security_level
+            return {f"citysoc.{side}.zone": "internet"}, None
+        fields: dict[str, Any] = {
+            f"citysoc.{side}.zone": "internal",
+            f"citysoc.{side}.segment": placement.segment,
+            f"citysoc.{side}.agency": placement.agency,
+            f"citysoc.{side}.kind": placement.kind,
+            f"citysoc.{side}.level": placement.security_level,
+        }
         role = self.roles.get(address)
         if role is not None:
-            event[f"citysoc.{side}.role"] = role
-        return placement
+            fields[f"citysoc.{side}.role"] = role
+        return fields, placement

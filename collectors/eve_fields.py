@@ -25,6 +25,7 @@ SCALARS = frozenset({str, int, float, bool})
 
 
 def put(event: Event, name: str, value: Any) -> None:
+    """``event[name] = value`` for a non-empty scalar (what EVE keys that move must be)."""
     if type(value) in SCALARS and value != "":
         event[name] = value
 
@@ -46,6 +47,8 @@ def _alert(a: dict[str, Any], event: Event) -> None:
     if isinstance(action, str):
         event["event.type"] = "denied" if action == "blocked" else "allowed"
         event["event.action"] = action
+    else:
+        put(event, "suricata.eve.alert.action", action)
     event["event.category"] = "intrusion_detection"
     event["message"] = str(a.get("signature", "Suricata alert"))
     metadata = a.get("metadata")
@@ -78,8 +81,12 @@ def _flow(f: dict[str, Any], event: Event) -> None:
     start, end = read_stamp(f.get("start")), read_stamp(f.get("end"))
     if start is not None:
         event["event.start"] = start[1]
+    else:
+        put(event, "suricata.eve.flow.start", f.get("start"))
     if end is not None:
         event["event.end"] = end[1]
+    else:
+        put(event, "suricata.eve.flow.end", f.get("end"))
     if start is not None and end is not None:
         event["event.duration"] = round((end[0] - start[0]) * 1e9)
     state = f.get("state")
@@ -136,6 +143,8 @@ def _http(h: dict[str, Any], event: Event) -> None:
         event["url.path"] = parts.path or "/"
         put(event, "url.query", parts.query)
         put(event, "url.fragment", parts.fragment)
+    else:
+        put(event, "suricata.eve.http.url", url)
     status = h.get("status")
     if isinstance(status, int) and not isinstance(status, bool):
         event["event.outcome"] = "success" if status < 400 else "failure"

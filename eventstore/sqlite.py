@@ -83,6 +83,18 @@ def _identified(names: tuple[str, ...], rows: list[tuple[Any, ...]]) -> list[tup
     return good
 
 
+class _UnboundValueError(StoreError):
+    """SQLite refused to bind a value as it was (the transaction is rolled back)."""
+
+
+def _pick(row: tuple[Any, ...], keep: list[int]) -> tuple[Any, ...]:
+    return tuple(row[n] for n in keep)
+
+
+def _stored(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    return tuple(_sql_value(value) for value in row)
+
+
 def _regexp(pattern: str, value: object) -> bool:
     if value is None:
         return False
@@ -184,23 +196,26 @@ class SqliteEventStore:
         return self._insert(groups.items(), rejected)
 
     def write_groups(self, groups: Iterable[EventGroup]) -> WriteResult:
-        """:meth:`write` of events given as groups of rows (the disk buffer's format)."""
+        """:meth:`write` of events given as groups of rows (the disk buffer's format).
+
+        Rows are bound as they are; only if SQLite refuses a value (a list, say) is the whole
+        batch written again with every value as :meth:`write` would store it.
+        """
         ready: list[tuple[tuple[str, ...], list[tuple[Any, ...]]]] = []
         rejected = 0
-        for names, plain, rows in groups:
+        for names, rows in groups:
             good = _identified(names, rows)
             rejected += len(rows) - len(good)
-            if plain and (_GOOD_NAMES.issuperset(names) or all(map(_usable, names))):
+            if _GOOD_NAMES.issuperset(names) or all(map(_usable, names)):
                 ready.append((names, good))
-                continue
-            keep = [n for n, name in enumerate(names) if _usable(name)]
-            ready.append(
-                (
-                    tuple(names[n] for n in keep),
-                    [tuple(_sql_value(row[n]) for n in keep) for row in good],
-                )
-            )
-        return self._insert(ready, rejected)
+            else:
+                keep = [n for n, name in enumerate(names) if _usable(name)]
+                ready.append((tuple(names[n] for n in keep), [_pick(row, keep) for row in good]))
+        try:
+            return self._insert(ready, rejected)
+        except _UnboundValueError:
+            stored = [(names, [_stored(row) for row in rows]) for names, rows in ready]
+            return self._insert(stored, rejected)
 
     def _insert(
         self, groups: Iterable[tuple[tuple[str, ...], list[tuple[Any, ...]]]], rejected: int
@@ -217,7 +232,9 @@ class SqliteEventStore:
             except sqlite3.Error as exc:
                 self._inserts.clear()  # a column may be gone with a rolled-back ALTER TABLE
                 self._columns = self._read_columns()
-                raise StoreError(f"event store write failed: {exc}") from exc
+                unbound = isinstance(exc, sqlite3.ProgrammingError) and "binding" in str(exc)
+                error = _UnboundValueError if unbound else StoreError
+                raise error(f"event store write failed: {exc}") from exc
         return WriteResult(inserted=inserted, duplicates=total - inserted, rejected=rejected)
 
     def _insert_sql(self, keys: tuple[str, ...]) -> str:

@@ -19,8 +19,8 @@ from typing import Any
 
 Scalar = str | int | float | bool | None
 Event = dict[str, Any]
-# Events with the same fields, column-wise: (names, all values plain scalars, one row each)
-EventGroup = tuple[tuple[str, ...], bool, list[tuple[Any, ...]]]
+# Events with the same fields, column-wise: their field names and one tuple of values each
+EventGroup = tuple[tuple[str, ...], list[tuple[Any, ...]]]
 
 ECS_VERSION = "8.11.0"
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from citysoc.core.ecs import event_id
+from citysoc.core.errors import StoreError
 from collectors.buffer_codec import EventGroups
 from eventstore.sqlite import SqliteEventStore, WriteResult, connect
 
@@ -68,3 +69,13 @@ def test_grouped_rows_are_stored_as_the_same_events_would_be(tmp_path: Path) -> 
     assert results[0] == results[1] == WriteResult(inserted=5, duplicates=0, rejected=2)
     assert rows[0] == rows[1]
     assert "'x.l': '[1, 2]'" in " ".join(rows[1])
+
+
+def test_a_value_sqlite_cannot_bind_fails_clearly(tmp_path: Path) -> None:
+    with SqliteEventStore(tmp_path / "e.db") as store:
+        bad = {"event.id": "p", "@timestamp": "2026-11-20T02:00:00.000Z", "x.p": Path("/x")}
+        with pytest.raises(StoreError, match="binding parameter"):
+            store.write([bad])
+        with pytest.raises(StoreError, match="binding parameter"):
+            store.write_groups([(tuple(bad), [tuple(bad.values())])])
+        assert store.write(events(2)).inserted == 2  # the store is still usable

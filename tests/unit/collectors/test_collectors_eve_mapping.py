@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gzip
 import json
+from pathlib import Path
 
 from citysoc.core.errors import Location
 from collectors.eve import parse_eve_bytes, parse_eve_line
@@ -153,3 +155,80 @@ def test_a_line_without_newline_from_a_follower_still_parses() -> None:
     event = parse_eve_bytes(raw, HERE, stats)
     assert event is not None and event["network.protocol"] == "ssh"
     assert (stats.received, stats.events) == (1, 1)
+
+
+MOVED_TO = {  # where Elastic's integration renames each EVE key: written out again, on purpose
+    "src_ip": "source.ip",
+    "src_port": "source.port",
+    "dest_ip": "destination.ip",
+    "dest_port": "destination.port",
+    "proto": "network.transport",
+    "timestamp": "@timestamp",
+    "ether.src_mac": "source.mac",
+    "ether.dest_mac": "destination.mac",
+    "flow.pkts_toserver": "source.packets",
+    "flow.pkts_toclient": "destination.packets",
+    "flow.bytes_toserver": "source.bytes",
+    "flow.bytes_toclient": "destination.bytes",
+    "flow.start": "event.start",
+    "flow.end": "event.end",
+    "http.hostname": "url.domain",
+    "http.url": "url.original",
+    "http.status": "http.response.status_code",
+    "http.length": "http.response.body.bytes",
+    "http.http_method": "http.request.method",
+    "http.http_user_agent": "user_agent.original",
+    "http.http_refer": "http.request.referrer",
+    "fileinfo.filename": "file.path",
+    "fileinfo.size": "file.size",
+    "alert.action": "event.action",
+    "alert.severity": "event.severity",
+}
+SAME_AFTER = {"proto": str.lower}  # the others are copied as they are, times reformatted
+TIMES = {"timestamp", "flow.start", "flow.end"}
+
+
+def leaves(record: dict[str, object], prefix: str = "") -> dict[str, object]:
+    out: dict[str, object] = {}
+    for key, value in record.items():
+        if isinstance(value, dict):
+            out |= leaves(value, f"{prefix}{key}.")
+        else:
+            out[prefix + key] = value
+    return out
+
+
+def test_a_renamed_value_is_stored_once_and_never_lost() -> None:
+    """Every line of the golden input: a moved key's value is at its ECS field and not also
+    under ``suricata.eve``; a value that does not fit its ECS field stays under ``suricata.eve``."""
+    golden = Path(__file__).with_name("eve_golden") / "input.jsonl.gz"
+    checked = 0
+    with gzip.open(golden) as lines:
+        for raw in lines:
+            event = parse_eve_bytes(raw, HERE, CollectorStats())
+            if event is None:
+                continue
+            record = json.loads(raw)
+            flat = leaves(record)
+            for key, target in MOVED_TO.items():
+                value = flat.get(key)
+                if type(value) not in (str, int, float, bool) or value == "":
+                    continue
+                checked += 1
+                if target not in event:
+                    assert event[f"suricata.eve.{key}"] == value, (key, raw)
+                    continue
+                if key not in TIMES:
+                    assert event[target] == SAME_AFTER.get(key, lambda v: v)(value), (key, raw)
+                assert f"suricata.eve.{key}" not in event, (key, raw)
+    assert checked > 15_000
+
+
+def test_values_that_do_not_fit_their_ecs_field_stay_under_suricata_eve() -> None:
+    event = parse("flow", proto=6, flow={"start": "yesterday", "end": 5, "pkts_toserver": 2})
+    assert event["suricata.eve.proto"] == 6 and "network.transport" not in event
+    assert event["suricata.eve.flow.start"] == "yesterday" and event["suricata.eve.flow.end"] == 5
+    assert event["source.packets"] == 2 and "suricata.eve.flow.pkts_toserver" not in event
+    assert "suricata.eve.src_ip" not in event and event["source.ip"] == "10.20.0.10"
+    alert = parse("alert", alert={"action": 1, "signature": "x"}, http={"url": 7})
+    assert alert["suricata.eve.alert.action"] == 1 and alert["suricata.eve.http.url"] == 7
