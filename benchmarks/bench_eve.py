@@ -46,8 +46,8 @@ from citysoc.core.topology import load_topology
 from collectors.buffer import DiskBuffer
 from collectors.buffer_roles import AppendingBuffer
 from collectors.delivery import ProcessShipper
-from collectors.enrich import Enricher
-from collectors.eve import read_eve
+from collectors.enrich import Enricher, enricher_for
+from collectors.eve import BATCH_LINES, parse_lines, read_eve, read_eve_lines
 from collectors.pipeline import ship
 from collectors.shipper import BackgroundShipper
 from collectors.sinks import Sink, SqliteSink
@@ -224,27 +224,30 @@ def store_sink(path: Path) -> Iterator[Sink]:
 
 
 def process_run(eve: Path, work: Path) -> tuple[float, int]:
-    """What ``citysoc collect eve FILE`` does: a second process delivers from the buffer."""
+    """What ``citysoc collect eve FILE`` does: a second process delivers from the buffer, and
+    parses the batches of lines it is handed when it would otherwise wait."""
     stats = CollectorStats()
     (work / "process.db").unlink(missing_ok=True)
     started = time.perf_counter()
     with SqliteEventStore(work / "process.db") as store, AppendingBuffer(work / "pr") as buffer:
         shipper = ProcessShipper(
-            enrich=Enricher(load_topology(BUNDLED_TOPOLOGY), "dic"),
+            make_enrich=partial(enricher_for, BUNDLED_TOPOLOGY, "dic"),
             sink=SqliteSink(store),
             buffer=buffer,
             stats=stats,
             open_sink=partial(store_sink, work / "process.db"),
         )
-        batch: list[dict[str, object]] = []
-        for event in read_eve(eve, stats):
-            batch.append(event)
-            if len(batch) >= 2000:
-                shipper.put(batch)
-                batch = []
-        shipper.put(batch)
+        handed = 0
+        for lines in read_eve_lines(eve, stats):
+            if shipper.wants_lines():
+                shipper.put_lines(lines)
+                handed += 1
+            else:
+                shipper.put(parse_lines(lines, stats))
         shipper.flush()
         report = shipper.close()
+    batches = -(-stats.received // BATCH_LINES)
+    print(f"  (the delivery process parsed {handed} of {batches} batches of lines)")
     return time.perf_counter() - started, report.stored
 
 

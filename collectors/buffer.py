@@ -35,7 +35,14 @@ from pydantic import BaseModel, ValidationError
 
 from citysoc.core.ecs import Event
 from citysoc.core.errors import CollectorError, Location
-from collectors.buffer_codec import EventGroups, UnknownFormatError, decode_batch, encode_batch
+from collectors.buffer_codec import (
+    EventGroups,
+    UnknownFormatError,
+    decode_batch,
+    encode_batch,
+    encode_lines,
+)
+from collectors.raw_lines import RawLines
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +75,7 @@ class Batch:
     segment: int
     offset: int
     end: int
-    events: Sequence[Event]
+    events: Sequence[Event] | RawLines  # lines are parsed by whoever delivers them
 
 
 class DiskBuffer:
@@ -92,7 +99,7 @@ class DiskBuffer:
         directory.mkdir(parents=True, exist_ok=True)
         self._lock = self._take_lock()
         self._ack = self._load_ack()
-        self._cache: OrderedDict[tuple[int, int], Sequence[Event]] = OrderedDict()
+        self._cache: OrderedDict[tuple[int, int], Sequence[Event] | RawLines] = OrderedDict()
         segments = self._segments()
         self._write_segment = segments[-1] if segments else self._ack.segment
         self._recover(self._write_segment)
@@ -135,16 +142,21 @@ class DiskBuffer:
         return self.pending_bytes == 0
 
     # -- writing ----------------------------------------------------------------------
-    def append(self, events: Sequence[Event]) -> None:
-        """Write one batch durably (fsync); raise :class:`BufferFullError` under ``block``."""
+    def append(self, events: Sequence[Event] | RawLines) -> None:
+        """Write one batch (or lines to parse) durably (fsync); raise :class:`BufferFullError`
+        under ``block``."""
         if not events:
             return
         with self._mutex:
             self._append(events)
 
-    def _append(self, events: Sequence[Event]) -> None:
-        batch = EventGroups.of(events)
-        payload = encode_batch(batch)
+    def _append(self, events: Sequence[Event] | RawLines) -> None:
+        batch: Sequence[Event] | RawLines
+        if isinstance(events, RawLines):
+            batch, payload = events, encode_lines(events)
+        else:
+            batch = EventGroups.of(events)
+            payload = encode_batch(batch)
         record = HEADER.pack(len(payload), zlib.crc32(payload), len(events)) + payload
         self._make_room(len(record))
         if self._size(self._write_segment) >= self.segment_bytes:
@@ -194,9 +206,28 @@ class DiskBuffer:
                     return None
                 self._advance(AckPosition(segment=segment + 1, offset=0))
                 continue
-            batch = self._read(segment, offset, size)
+            batch = self._record(segment, offset, size)
             if batch is not None:
                 return batch
+            self.corrupt_records += 1
+            where = Location(str(self._path(segment)), offset=offset)
+            log.error("%s: corrupt buffer record; skipping the rest of the segment", where)
+            self._advance(AckPosition(segment=segment, offset=size))
+
+    def peek_after(self, batch: Batch) -> Batch | None:
+        """The batch after ``batch`` (read ahead, so several go to the sink in one write), or
+        ``None`` at the end or at a record only :meth:`peek` may deal with."""
+        with self._mutex:
+            segment, offset = batch.segment, batch.end
+            while segment <= self._write_segment:
+                size = self._size(segment)
+                if offset < size:
+                    try:
+                        return self._record(segment, offset, size)
+                    except CollectorError:  # a format this version cannot read
+                        return None
+                segment, offset = segment + 1, 0
+            return None
 
     def ack(self, batch: Batch) -> None:
         """The sink has stored ``batch``: move past it and forget finished segments."""
@@ -210,7 +241,8 @@ class DiskBuffer:
             self._write_segment += 1  # all delivered: start afresh, the old segment goes
             self._advance(AckPosition(segment=self._write_segment, offset=0))
 
-    def _read(self, segment: int, offset: int, size: int) -> Batch | None:
+    def _record(self, segment: int, offset: int, size: int) -> Batch | None:
+        """The record at ``offset``, or ``None`` if it is cut short or corrupt."""
         with self._path(segment).open("rb") as handle:
             handle.seek(offset)
             header = handle.read(HEADER.size)
@@ -226,15 +258,11 @@ class DiskBuffer:
                     events = self._decode(payload, crc, segment, offset)
                 if events is not None:
                     return Batch(segment, offset, end, events)
-        self.corrupt_records += 1
-        where = Location(str(self._path(segment)), offset=offset)
-        log.error("%s: corrupt buffer record; skipping the rest of the segment", where)
-        self._advance(AckPosition(segment=segment, offset=size))
         return None
 
     def _decode(
         self, payload: bytes, crc: int, segment: int, offset: int
-    ) -> Sequence[Event] | None:
+    ) -> Sequence[Event] | RawLines | None:
         if zlib.crc32(payload) != crc:
             return None
         try:

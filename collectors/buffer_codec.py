@@ -9,6 +9,10 @@ per group instead of once per event. A batch with a value ``marshal`` cannot wri
 path, ...) goes through JSON first, so such values read back as format 1 gave them (their
 ``str``, or lists).
 
+Format 4 is a batch of lines not yet parsed (:class:`~collectors.raw_lines.RawLines`): the
+format byte ``0x04``, the ``marshal`` version byte, then ``(parser, source, first_line,
+lines)`` as ``marshal`` data. Whoever delivers it parses it first.
+
 Formats 2 (a ``marshal`` list of event dicts) and 1 (a JSON array: its payload starts with
 ``[``) are still read, so an upgrade delivers what an older collector left behind. Anything
 else, or a newer ``marshal`` version, raises :class:`UnknownFormatError`: the record stays on
@@ -25,10 +29,13 @@ from typing import Any, overload
 
 from citysoc.core.ecs import Event, EventGroup
 from citysoc.core.errors import CollectorError
+from collectors.raw_lines import RawLines
 
+RAW_FORMAT = 4
 GROUPED_FORMAT = 3
 DICTS_FORMAT = 2
 _GROUPED_PREFIX = bytes((GROUPED_FORMAT, marshal.version))
+_RAW_PREFIX = bytes((RAW_FORMAT, marshal.version))
 _JSON_START = ord("[")
 
 
@@ -66,6 +73,17 @@ class EventGroups(Sequence[Event]):
                 groups.append((names, []))
             groups[at][1].append(tuple(event.values()))
             order.append(at)
+        return cls(groups, bytes(order) if len(groups) <= 256 else order)
+
+    @classmethod
+    def join(cls, batches: Sequence[Sequence[Event]]) -> EventGroups:
+        """Several batches as one, in order (their groups are not merged: no need)."""
+        groups: list[EventGroup] = []
+        order: list[int] = []
+        for batch in map(cls.of, batches):
+            base = len(groups)
+            groups += batch.groups
+            order += [base + at for at in batch.order]
         return cls(groups, bytes(order) if len(groups) <= 256 else order)
 
     def as_json_values(self) -> None:
@@ -122,19 +140,26 @@ def encode_batch(events: Sequence[Event]) -> bytes:
         return _GROUPED_PREFIX + marshal.dumps((batch.groups, batch.order))
 
 
-def decode_batch(payload: bytes) -> Sequence[Event] | None:
-    """The events of a payload whose CRC matched; ``None`` if it does not decode."""
+def encode_lines(batch: RawLines) -> bytes:
+    """Lines not yet parsed as a format-4 payload."""
+    return _RAW_PREFIX + marshal.dumps((batch.parser, batch.source, batch.first_line, batch.lines))
+
+
+def decode_batch(payload: bytes) -> Sequence[Event] | RawLines | None:
+    """The events (or lines) of a payload whose CRC matched; ``None`` if it does not decode."""
     if not payload:
         return None
     kind = payload[0]
     try:
-        if kind in (GROUPED_FORMAT, DICTS_FORMAT) and len(payload) > 1:
+        if kind in (RAW_FORMAT, GROUPED_FORMAT, DICTS_FORMAT) and len(payload) > 1:
             if payload[1] > marshal.version:
                 raise UnknownFormatError(
                     f"record written with marshal version {payload[1]}, "
                     f"this Python reads up to {marshal.version}"
                 )
             data = marshal.loads(memoryview(payload)[2:])  # noqa: S302 our own, CRC-checked
+            if kind == RAW_FORMAT:
+                return _raw_lines(*data)
             if kind == GROUPED_FORMAT:
                 groups, order = data
                 return EventGroups(groups, order)
@@ -146,3 +171,14 @@ def decode_batch(payload: bytes) -> Sequence[Event] | None:
     except (ValueError, EOFError, TypeError):
         return None
     return events if isinstance(events, list) else None
+
+
+def _raw_lines(parser: object, source: object, first_line: object, lines: object) -> RawLines:
+    if not (
+        isinstance(parser, str)
+        and isinstance(source, str)
+        and isinstance(first_line, int)
+        and isinstance(lines, list)
+    ):
+        raise TypeError("not a batch of lines")
+    return RawLines(parser, source, first_line, lines)

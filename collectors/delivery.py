@@ -5,6 +5,11 @@ process it enriches each batch, appends it to the buffer (fsynced) and then anno
 committed end on a pipe; a ``spawn``-ed process (:func:`deliver_main`) delivers up to that end
 and sends back its counts (the protocol on the buffer is in :mod:`collectors.buffer_roles`).
 
+When the delivery process has at most two records left to deliver, the reading process hands it
+its next lines unparsed (:meth:`ProcessShipper.wants_lines`, :mod:`collectors.raw_lines`): the
+delivery process parses and enriches them itself and sends back what it counted, so neither
+process waits for the other and parsing uses both cores.
+
 If the reading process dies, the delivery process sees the pipe close, delivers what was
 announced and exits; what was appended but not announced stays buffered for the next run. If
 the delivery process dies, the reading process takes delivery over in its own thread.
@@ -19,42 +24,77 @@ import signal
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from citysoc.core.ecs import Event
+from citysoc.core.logs import LogFormat, configure_logging, current_logging
 from collectors.buffer_roles import AppendingBuffer, DeliveringBuffer, Position
-from collectors.shipper import Enrich, Shipper, ShipReport
+from collectors.enrich import Enrich
+from collectors.raw_lines import RawParsing
+from collectors.shipper import Shipper, ShipReport
 from collectors.sinks import Sink
 from collectors.stats import CollectorStats
 
 log = logging.getLogger(__name__)
 
 OpenSink = Callable[[], AbstractContextManager[Sink]]
+MakeEnrich = Callable[[], Enrich]  # picklable: the delivery process makes its own
 IDLE_SECONDS = 0.2
 STOP_SECONDS = 60.0
+LINES_WHEN_AT_MOST = 2  # records the delivery process may have left when it is handed lines
 COUNTS = ("stored", "duplicates", "rejected", "sink_failures")
 
 
-def deliver_main(directory: Path, start: Position, open_sink: OpenSink, pipe: Connection) -> None:
+@dataclass(frozen=True)
+class DeliverySetup:
+    """What the delivery process is started with (pickled: it is ``spawn``-ed)."""
+
+    directory: Path
+    start: Position
+    open_sink: OpenSink
+    make_enrich: MakeEnrich
+    logging: tuple[str, LogFormat]
+
+
+def deliver_main(setup: DeliverySetup, pipe: Connection) -> None:
     """The delivery process: deliver every announced record until told to stop, or orphaned."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the reading process; it tells us
-    buffer = DeliveringBuffer(directory, start=start)
-    with open_sink() as sink, buffer:
-        shipper = Shipper(enrich=_same, sink=sink, buffer=buffer, stats=CollectorStats())
+    configure_logging(*setup.logging)
+    buffer = DeliveringBuffer(setup.directory, start=setup.start)
+    parsing = RawParsing(setup.make_enrich(), CollectorStats())
+    with setup.open_sink() as sink, buffer:
+        shipper = CountingShipper(
+            enrich=_same, sink=sink, buffer=buffer, stats=CollectorStats(), parse_raw=parsing
+        )
+        shipper.on_record = lambda: _send(pipe, shipper, buffer, parsing)
         closing = False
         while not (closing and buffer.caught_up()):
             idle = not closing and buffer.caught_up()
             closing = _receive(pipe, buffer, wait=IDLE_SECONDS if idle else 0.0) or closing
             delivered = shipper.deliver()
-            _send(pipe, shipper.report, buffer)
+            _send(pipe, shipper, buffer, parsing)
             if not delivered:
                 if closing:
                     break  # the sink is down: what is left stays buffered for the next run
                 pause = shipper.backoff.delay(shipper.report.sink_failures)
                 closing = _receive(pipe, buffer, wait=pause) or closing
-        _send(pipe, shipper.report, buffer)
+        _send(pipe, shipper, buffer, parsing)
+
+
+class CountingShipper(Shipper):
+    """A shipper that counts the records it delivers and reports after each one."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.records = 0
+        self.on_record: Callable[[], None] = lambda: None
+
+    def _after_ack(self) -> None:
+        self.records += 1
+        self.on_record()
 
 
 def _same(event: Event) -> Event:
@@ -75,10 +115,15 @@ def _receive(pipe: Connection, buffer: DeliveringBuffer, *, wait: float) -> bool
     return False
 
 
-def _send(pipe: Connection, report: ShipReport, buffer: DeliveringBuffer) -> None:
-    counts = {name: getattr(report, name) for name in COUNTS}
+def _send(
+    pipe: Connection, shipper: CountingShipper, buffer: DeliveringBuffer, parsing: RawParsing
+) -> None:
+    """Counts so far, records delivered, the end if caught up, and lines' counts since last."""
+    counts = {name: getattr(shipper.report, name) for name in COUNTS}
+    end = buffer.end if buffer.caught_up() else None
     with contextlib.suppress(OSError):  # the reading process is gone: nobody to tell
-        pipe.send((counts, buffer.end if buffer.caught_up() else None))
+        pipe.send((counts, end, shipper.records, parsing.stats))
+        parsing.stats = CollectorStats()
 
 
 class ProcessShipper(Shipper):
@@ -87,23 +132,25 @@ class ProcessShipper(Shipper):
     def __init__(
         self,
         *,
-        enrich: Enrich,
+        make_enrich: MakeEnrich,
         sink: Sink,
         buffer: AppendingBuffer,
         stats: CollectorStats,
         open_sink: OpenSink,
     ) -> None:
-        super().__init__(enrich=enrich, sink=sink, buffer=buffer, stats=stats)
+        super().__init__(enrich=make_enrich(), sink=sink, buffer=buffer, stats=stats)
         self.appending = buffer
         self._delivered: Position | None = None
+        self._appended = 0  # records this process has announced
+        self._delivered_records = 0  # records the delivery process has delivered
         self._takeover: IO[str] | None = None  # deliver.lock, once this process delivers
         context = multiprocessing.get_context("spawn")
         self._pipe, child = context.Pipe()
+        setup = DeliverySetup(
+            buffer.directory, buffer.committed(), open_sink, make_enrich, current_logging()
+        )
         self.process = context.Process(
-            target=deliver_main,
-            args=(buffer.directory, buffer.committed(), open_sink, child),
-            name="citysoc-deliver",
-            daemon=True,
+            target=deliver_main, args=(setup, child), name="citysoc-deliver", daemon=True
         )
         self.process.start()
         child.close()
@@ -125,6 +172,14 @@ class ProcessShipper(Shipper):
             super().tick()
         else:
             self._poll(0.0)
+
+    def wants_lines(self) -> bool:
+        """Yes while the delivery process has few records left: it has time to parse."""
+        if self._takeover is not None:
+            return False
+        self._poll(0.0)
+        left = self._appended - self._delivered_records
+        return self._takeover is None and left <= LINES_WHEN_AT_MOST
 
     def flush(self, *, timeout: float | None = None) -> bool:
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -161,6 +216,7 @@ class ProcessShipper(Shipper):
         return super().close()
 
     def _announce(self) -> None:
+        self._appended += 1
         self._tell(self.appending.committed())
         self._poll(0.0)
 
@@ -174,9 +230,10 @@ class ProcessShipper(Shipper):
         """Read the delivery process's counts; take delivery over when it has gone."""
         try:
             while self._pipe.poll(wait):
-                counts, self._delivered = self._pipe.recv()
+                counts, self._delivered, self._delivered_records, parsed = self._pipe.recv()
                 for name, value in counts.items():
                     setattr(self.report, name, value)
+                self.stats.absorb(parsed)
                 wait = 0.0
         except (EOFError, OSError):
             if take_over:

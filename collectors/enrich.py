@@ -9,15 +9,24 @@ else the source when that is internal, else the default agency with segment ``un
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from citysoc.core.ecs import Event
-from citysoc.core.topology import Placement, Topology
+from citysoc.core.topology import Placement, Topology, load_topology
 
 log = logging.getLogger(__name__)
 
+Enrich = Callable[[Event], Event]  # what the shippers apply to each event
+
 MAX_KNOWN = 65536  # addresses whose fields are remembered (cleared when full)
 _IP = {"source": "source.ip", "destination": "destination.ip"}
+
+
+def enricher_for(topology_path: Path, default_agency: str) -> Enricher:
+    """An enricher from a topology file (picklable as a ``partial``: a process makes its own)."""
+    return Enricher(load_topology(topology_path), default_agency)
 
 
 class Enricher:

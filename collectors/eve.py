@@ -25,6 +25,7 @@ from citysoc.core import ecs
 from citysoc.core.ecs import Event
 from citysoc.core.errors import CollectorError, Location
 from collectors.eve_fields import MAPPERS, SCALARS, put, put_all, read_stamp
+from collectors.raw_lines import RawLines
 from collectors.stats import CollectorStats
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,8 @@ PROTOCOL_OF_TYPE = {
     "modbus": "modbus",
 }
 NOT_A_PROTOCOL = ("failed", "unknown", "template", "template-rust")
+PARSER = "suricata.eve"  # its name for lines handed over unparsed (collectors.raw_lines)
+BATCH_LINES = 2000
 MAX_LINE = 1024 * 1024
 MAX_DEPTH = 8
 SECTIONS = ("flow", "http", "tls", "dns", "fileinfo")
@@ -99,33 +102,56 @@ OBSERVED = (
 
 def read_eve(path: Path, stats: CollectorStats) -> Iterator[Event]:
     """Events of an EVE file; a last line without newline is half-written and not parsed."""
+    batches = read_eve_lines(path, stats)
+    return (event for batch in batches for event in parse_lines(batch, stats))
+
+
+def read_eve_lines(
+    path: Path, stats: CollectorStats, *, batch_lines: int = BATCH_LINES
+) -> Iterator[RawLines]:
+    """The whole lines of an EVE file in batches, not yet parsed (see :func:`parse_lines`)."""
     try:
         handle = path.open("rb")
     except OSError as exc:
         raise CollectorError(f"cannot open EVE file: {exc}", location=Location(str(path))) from exc
-    return _read(handle, path, stats)
+    return _batches(handle, str(path), stats, batch_lines)
 
 
-def _read(handle: BinaryIO, path: Path, stats: CollectorStats) -> Iterator[Event]:
-    source = str(path)  # a Location is made only for a bad line: most lines are good
+def _batches(handle: BinaryIO, source: str, stats: CollectorStats, size: int) -> Iterator[RawLines]:
     with handle:
+        first, lines = 1, []
         for number, raw in enumerate(handle, start=1):
-            stats.received += 1
-            if not raw.endswith(b"\n"):
+            if not raw.endswith(b"\n"):  # only the last line can be: it is being written
+                stats.received += 1
                 where = Location(source, line=number)
                 stats.error("eve-partial-line", where, f"{len(raw)} bytes without newline")
                 continue
-            line = raw.decode("utf-8", "replace").strip()
-            if not line:
-                stats.skip("empty-line")
-                continue
-            event = _parse(line)
-            if isinstance(event, dict):
-                stats.parsed += 1
-                stats.events += 1
-                yield event
-            else:
-                stats.error(event[0], Location(source, line=number), event[1])
+            lines.append(raw)
+            if len(lines) >= size:
+                yield RawLines(PARSER, source, first, lines)
+                first, lines = number + 1, []
+        if lines:
+            yield RawLines(PARSER, source, first, lines)
+
+
+def parse_lines(batch: RawLines, stats: CollectorStats) -> list[Event]:
+    """The events of a batch of whole EVE lines; bad lines are counted with their location."""
+    events: list[Event] = []
+    keep = events.append
+    for number, raw in enumerate(batch.lines, start=batch.first_line):
+        line = raw.decode("utf-8", "replace").strip()
+        if not line:
+            stats.skip("empty-line")
+            continue
+        event = _parse(line)  # a Location is made only for a bad line: most lines are good
+        if isinstance(event, tuple):
+            stats.error(event[0], Location(batch.source, line=number), event[1])
+        else:
+            keep(event)
+    stats.received += len(batch.lines)
+    stats.parsed += len(events)
+    stats.events += len(events)
+    return events
 
 
 def parse_eve_bytes(raw: bytes, location: Location, stats: CollectorStats) -> Event | None:

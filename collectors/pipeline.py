@@ -13,7 +13,8 @@ from collections.abc import Iterable
 
 from citysoc.core.ecs import Event
 from collectors.buffer import DiskBuffer
-from collectors.shipper import Enrich, Shipper, ShipReport
+from collectors.enrich import Enrich
+from collectors.shipper import Shipper, ShipReport
 from collectors.sinks import Sink
 from collectors.stats import CollectorStats
 

@@ -17,13 +17,16 @@ from dataclasses import dataclass, field
 
 from citysoc.core.ecs import Event
 from citysoc.core.errors import StoreError
-from collectors.buffer import BufferFullError, DiskBuffer
+from collectors.buffer import Batch, BufferFullError, DiskBuffer
+from collectors.buffer_codec import EventGroups
+from collectors.enrich import Enrich
+from collectors.raw_lines import RawLines, RawParsing
 from collectors.sinks import Sink
 from collectors.stats import CollectorStats
 
 log = logging.getLogger(__name__)
 
-Enrich = Callable[[Event], Event]
+ParseRaw = Callable[[RawLines], list[Event]]
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,7 @@ class Backoff:
 
 
 DEFAULT_BACKOFF = Backoff()
+WRITE_EVENTS = 20_000
 
 
 @dataclass
@@ -65,8 +69,11 @@ class Shipper:
         stats: CollectorStats,
         backoff: Backoff = DEFAULT_BACKOFF,
         sleep: Callable[[float], None] = time.sleep,
+        parse_raw: ParseRaw | None = None,
     ) -> None:
         self.enrich = enrich
+        self.parse_raw = parse_raw or RawParsing(enrich, stats)
+        self._parsed: dict[tuple[int, int], list[Event]] = {}  # lines parsed, not yet stored
         self.sink = sink
         self.buffer = buffer
         self.stats = stats
@@ -79,9 +86,20 @@ class Shipper:
 
     def put(self, events: Sequence[Event]) -> None:
         """Enrich and buffer ``events`` durably; deliver when the sink is due."""
-        if not events:
-            return
-        batch = [self.enrich(event) for event in events]
+        if events:
+            self._buffer([self.enrich(event) for event in events])
+
+    def put_lines(self, lines: RawLines) -> None:
+        """Buffer lines durably as they are: whoever delivers them parses them."""
+        if lines:
+            self._buffer(lines)
+
+    def wants_lines(self) -> bool:
+        """Whether the source should hand over its next lines unparsed (:meth:`put_lines`):
+        only when another process has time to parse them."""
+        return False
+
+    def _buffer(self, batch: Sequence[Event] | RawLines) -> None:
         while True:
             try:
                 self.buffer.append(batch)
@@ -107,21 +125,47 @@ class Shipper:
             self.deliver()
 
     def deliver(self) -> bool:
-        """Write every buffered batch to the sink; ``False`` if the sink failed."""
-        while (batch := self.buffer.peek()) is not None:
+        """Write every buffered batch to the sink; ``False`` if the sink failed.
+
+        Batches waiting one after another go to the sink together, up to ``WRITE_EVENTS``
+        events: one transaction of the embedded store costs about the same for more events.
+        """
+        while (first := self.buffer.peek()) is not None:
+            batches, count = [first], len(first.events)
+            while count < WRITE_EVENTS and (after := self.buffer.peek_after(batches[-1])):
+                batches.append(after)
+                count += len(after.events)
+            parts = [self._events_of(batch) for batch in batches]
+            events = parts[0] if len(parts) == 1 else EventGroups.join(parts)
             try:
-                result = self.sink.write(batch.events)
+                result = self.sink.write(events)
             except StoreError as exc:
                 self._failed(exc)
                 return False
             self.report.stored += result.inserted
             self.report.duplicates += result.duplicates
             self.report.rejected += result.rejected
-            self.buffer.ack(batch)
+            for batch in batches:
+                self.buffer.ack(batch)
+                self._parsed.pop((batch.segment, batch.offset), None)
+                self._after_ack()
         if self._failures:
             log.info("sink is back after %d failed attempts", self._failures)
         self._failures, self._retry_at = 0, 0.0
         return True
+
+    def _after_ack(self) -> None:
+        """One more buffered record is delivered and acknowledged."""
+
+    def _events_of(self, batch: Batch) -> Sequence[Event]:
+        """A batch's events; lines are parsed once, however often the sink refuses them."""
+        if not isinstance(batch.events, RawLines):
+            return batch.events
+        where = (batch.segment, batch.offset)
+        parsed = self._parsed.get(where)
+        if parsed is None:
+            parsed = self._parsed[where] = self.parse_raw(batch.events)
+        return parsed
 
     def flush(self, *, timeout: float | None = None) -> bool:
         """Deliver everything buffered, retrying with backoff; ``False`` if time ran out."""

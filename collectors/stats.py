@@ -40,6 +40,15 @@ class CollectorStats:
         self.dropped[reason] += count
         log.warning("dropped %d events: %s (%s)", count, reason, detail)
 
+    def absorb(self, other: CollectorStats) -> None:
+        """Add the counts another process kept for this run (lines it parsed for us)."""
+        self.received += other.received
+        self.parsed += other.parsed
+        self.events += other.events
+        self.errors.update(other.errors)
+        self.skipped.update(other.skipped)
+        self.dropped.update(other.dropped)
+
     def summary(self) -> dict[str, object]:
         """A plain dict for reports and the CLI."""
         return {

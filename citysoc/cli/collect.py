@@ -29,10 +29,11 @@ from collectors.buffer import DiskBuffer, FullPolicy
 from collectors.buffer_roles import AppendingBuffer
 from collectors.delivery import ProcessShipper
 from collectors.elastic import ElasticSink, open_elastic
-from collectors.enrich import Enricher
+from collectors.enrich import Enricher, enricher_for
 from collectors.http_sink import ApiSink
 from collectors.metrics import CollectorMetrics
 from collectors.pipeline import ShipReport, ship
+from collectors.raw_lines import LineParser, RawLines
 from collectors.shipper import BackgroundShipper, Shipper
 from collectors.sinks import Sink, SqliteSink
 from collectors.stats import CollectorStats
@@ -185,7 +186,9 @@ class Collection:
             if isinstance(buffer, AppendingBuffer):
                 sink_factory = partial(open_sink, self.options.sink, self.settings)
                 shipper = ProcessShipper(
-                    enrich=enrich,
+                    make_enrich=partial(
+                        enricher_for, self.settings.topology_path, self.options.agency
+                    ),
                     sink=self.sink,
                     buffer=buffer,
                     stats=stats,
@@ -224,28 +227,55 @@ def stop_on_signals() -> threading.Event:
     return stop
 
 
+@dataclass(frozen=True)
+class LineSource:
+    """A file source read in batches of lines that the delivery process may parse for us."""
+
+    name: str
+    read_lines: Callable[[Path, CollectorStats], Iterator[RawLines]]
+    parse: LineParser
+
+
 def collect_files(
     paths: list[Path],
-    read: Reader,
+    read: Reader | LineSource,
     settings: Settings,
     agency: str | None,
     args: argparse.Namespace | None = None,
 ) -> int:
     """Run ``read(path, stats)`` over every path through the buffer, one summary line each."""
-    source = read.__name__.removeprefix("read_").removesuffix("_file")
+    if isinstance(read, LineSource):
+        source = read.name
+    else:
+        source = read.__name__.removeprefix("read_").removesuffix("_file")
     if args is None:
         args = argparse.Namespace(agency=agency)
     with collection(settings, args) as run:
         for path in paths:
             stats = CollectorStats()
             with run.shipper(source, str(path.resolve()), stats, own_process=True) as shipper:
-                batch: list[Event] = []
-                for event in read(path, stats):
-                    batch.append(event)
-                    if len(batch) >= 2000:
-                        shipper.put(batch)
-                        batch = []
-                shipper.put(batch)
+                if isinstance(read, LineSource):
+                    _ship_lines(read, path, stats, shipper)
+                else:
+                    _ship_events(read, path, stats, shipper)
                 shipper.flush(timeout=run.options.drain_timeout)
                 say(summary_line(path, stats, shipper.close()))
     return 0
+
+
+def _ship_lines(source: LineSource, path: Path, stats: CollectorStats, shipper: Shipper) -> None:
+    for lines in source.read_lines(path, stats):
+        if shipper.wants_lines():
+            shipper.put_lines(lines)  # the delivery process has time to parse them
+        else:
+            shipper.put(source.parse(lines, stats))
+
+
+def _ship_events(read: Reader, path: Path, stats: CollectorStats, shipper: Shipper) -> None:
+    batch: list[Event] = []
+    for event in read(path, stats):
+        batch.append(event)
+        if len(batch) >= 2000:
+            shipper.put(batch)
+            batch = []
+    shipper.put(batch)

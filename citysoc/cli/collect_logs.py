@@ -16,6 +16,7 @@ import asyncio
 from pathlib import Path
 
 from citysoc.cli.collect import (
+    LineSource,
     add_shipping_options,
     collect_files,
     collection,
@@ -25,7 +26,7 @@ from citysoc.cli.collect import (
 from citysoc.cli.output import say
 from citysoc.core.errors import ConfigError, Location
 from citysoc.core.settings import Settings
-from collectors.eve import parse_eve_bytes, read_eve
+from collectors.eve import parse_eve_bytes, parse_lines, read_eve_lines
 from collectors.files import FolderWatcher, YaraRules, scan_file
 from collectors.follow import follow_into
 from collectors.receiver import SyslogReceiver, parse_endpoint
@@ -58,9 +59,12 @@ def add_parsers(kinds: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     files.set_defaults(func=run_files)
 
 
+EVE_LINES = LineSource("eve", read_eve_lines, parse_lines)
+
+
 def run_eve(args: argparse.Namespace, settings: Settings) -> int:
     if not args.follow:
-        return collect_files(args.paths, read_eve, settings, args.agency, args)
+        return collect_files(args.paths, EVE_LINES, settings, args.agency, args)
     if len(args.paths) != 1:
         raise ConfigError("--follow takes exactly one EVE file")
     path: Path = args.paths[0]

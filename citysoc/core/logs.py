@@ -31,6 +31,13 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(doc, default=str)
 
 
+def current_logging() -> tuple[str, LogFormat]:
+    """The level and format :func:`configure_logging` set up, for a child process to match."""
+    root = logging.getLogger()
+    json_handler = any(isinstance(h.formatter, JsonFormatter) for h in root.handlers)
+    return logging.getLevelName(root.level), "json" if json_handler else "text"
+
+
 def configure_logging(level: str = "INFO", fmt: LogFormat = "text") -> None:
     """Route every logger to stderr, as text for people or JSON for machines."""
     handler = logging.StreamHandler(sys.stderr)

@@ -16,9 +16,20 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 
 import pytest
+
+from citysoc.core.settings import BUNDLED_TOPOLOGY
+from collectors.buffer_roles import AppendingBuffer
+from collectors.delivery import ProcessShipper
+from collectors.enrich import enricher_for
+from collectors.eve import read_eve_lines
+from collectors.sinks import SqliteSink
+from collectors.stats import CollectorStats
+from eventstore.sqlite import SqliteEventStore
 
 REPO = Path(__file__).resolve().parents[3]
 COUNT = 60_000
@@ -121,3 +132,53 @@ def test_kill_9_of_the_deliverer_makes_the_reader_deliver_every_event_once(
     assert 0 < killed_at < COUNT, "the deliverer was not killed in the middle of the file"
     assert "the delivery process is gone" in log.read_text()
     assert stored(db) == (COUNT, COUNT)
+
+
+@contextmanager
+def sqlite_sink(path: Path) -> Iterator[SqliteSink]:
+    with SqliteEventStore(path) as store:
+        yield SqliteSink(store)
+
+
+def test_lines_handed_over_are_parsed_in_the_delivery_process(tmp_path: Path) -> None:
+    eve = tmp_path / "eve.json"
+    write_eve(eve, 5_000)
+    with eve.open("r+b") as handle:  # line 3 becomes broken JSON of the same length
+        first, second = handle.readline(), handle.readline()
+        handle.seek(len(first) + len(second))
+        handle.write(b"[")
+    stats, db = CollectorStats(), tmp_path / "events.db"
+    with SqliteEventStore(db) as store, AppendingBuffer(tmp_path / "buffer") as buffer:
+        shipper = ProcessShipper(
+            make_enrich=partial(enricher_for, BUNDLED_TOPOLOGY, "dic"),
+            sink=SqliteSink(store),
+            buffer=buffer,
+            stats=stats,
+            open_sink=partial(sqlite_sink, db),
+        )
+        assert shipper.wants_lines()  # nothing left to deliver: it has time
+        for lines in read_eve_lines(eve, stats, batch_lines=1_000):
+            shipper.put_lines(lines)
+        assert shipper.flush(timeout=60)
+        report = shipper.close()
+    assert report.stored == 4_999 and stored(db) == (4_999, 4_999)
+    assert (stats.received, stats.parsed, dict(stats.errors)) == (5_000, 4_999, {"eve-not-json": 1})
+
+
+def test_the_cli_counts_bad_lines_wherever_they_were_parsed(
+    tmp_path: Path, run: Callable[[], subprocess.Popen[bytes]]
+) -> None:
+    eve, log = tmp_path / "eve.json", tmp_path / "collector.log"
+    lines = eve.read_bytes().splitlines(keepends=True)
+    bad = [5, 20_001, COUNT]  # line numbers
+    for number in bad:
+        lines[number - 1] = b"not json\n"
+    eve.write_bytes(b"".join(lines))
+    assert run().wait(timeout=120) == 0
+    summary = json.loads(log.read_text().strip().splitlines()[-1].split(": ", 1)[1])
+    assert (summary["received"], summary["parsed"], summary["stored"]) == (
+        COUNT, COUNT - 3, COUNT - 3,
+    )  # fmt: skip
+    assert summary["errors"] == {"eve-not-json": 3}
+    for number in bad:
+        assert f"eve.json, line {number}: eve-not-json" in log.read_text()

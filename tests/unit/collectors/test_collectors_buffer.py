@@ -98,3 +98,26 @@ def test_segments_roll_over_and_are_deleted_when_delivered(tmp_path: Path) -> No
 def test_a_second_collector_cannot_share_the_buffer(tmp_path: Path) -> None:
     with DiskBuffer(tmp_path / "b"), pytest.raises(CollectorError, match="in use"):
         DiskBuffer(tmp_path / "b")
+
+
+def test_reading_ahead_crosses_segments_and_stops_short_of_a_corrupt_record(
+    tmp_path: Path,
+) -> None:
+    with DiskBuffer(tmp_path / "b", segment_bytes=300) as buffer:
+        for start in range(0, 12, 3):
+            buffer.append(batch(start))
+        first = buffer.peek()
+        assert first is not None
+        seen, at = [first], first
+        while (after := buffer.peek_after(at)) is not None:
+            seen.append(after)
+            at = after
+        assert [e["event.id"] for b in seen for e in b.events] == [f"e{i}" for i in range(12)]
+        assert len({b.segment for b in seen}) > 1  # it read past the first segment
+        buffer._cache.clear()
+        second = seen[1]
+        with buffer._path(second.segment).open("r+b") as handle:
+            handle.seek(second.offset + 20)
+            handle.write(b"garbage")
+        assert buffer.peek_after(first) is None  # only peek deals with a corrupt record
+        assert buffer.corrupt_records == 0 and buffer.peek() == first

@@ -13,7 +13,14 @@ import pytest
 
 from citysoc.core.errors import CollectorError
 from collectors.buffer import DiskBuffer
-from collectors.buffer_codec import EventGroups, UnknownFormatError, decode_batch, encode_batch
+from collectors.buffer_codec import (
+    EventGroups,
+    UnknownFormatError,
+    decode_batch,
+    encode_batch,
+    encode_lines,
+)
+from collectors.raw_lines import RawLines
 
 
 class Level(StrEnum):
@@ -99,3 +106,17 @@ def test_a_record_from_a_newer_format_stops_delivery_and_stays(tmp_path: Path) -
         with pytest.raises(CollectorError, match="unknown format 7"):
             buffer.peek()
         assert buffer.pending_bytes > 0 and buffer.corrupt_records == 0
+
+
+def test_lines_not_yet_parsed_round_trip_as_lines() -> None:
+    lines = RawLines("suricata.eve", "/var/log/eve.json", 4001, [b'{"a":1}\n', b"\xff\n"])
+    payload = encode_lines(lines)
+    assert payload[0] == 4 and decode_batch(payload) == lines
+    assert decode_batch(bytes((4, marshal.version)) + marshal.dumps((1, 2, 3, 4))) is None
+
+
+def test_batches_are_joined_in_order() -> None:
+    first = [{"event.id": "a", "x": 1}, {"event.id": "b"}]
+    second = [{"event.id": "c"}, {"event.id": "d", "x": 2}]
+    joined = EventGroups.join([EventGroups.of(first), second])
+    assert list(joined) == first + second and len(joined.groups) == 4

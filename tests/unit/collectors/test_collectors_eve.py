@@ -122,3 +122,16 @@ def test_same_line_same_id() -> None:
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(CollectorError):
         eve.read_eve(tmp_path / "none.json", CollectorStats())
+
+
+def test_lines_in_small_batches_parse_as_the_whole_file(caplog: pytest.LogCaptureFixture) -> None:
+    whole, parts, elsewhere = CollectorStats(), CollectorStats(), CollectorStats()
+    expected = list(eve.read_eve(SAMPLE, whole))
+    batches = list(eve.read_eve_lines(SAMPLE, parts, batch_lines=3))
+    assert [b.first_line for b in batches] == [1, 4, 7, 10, 13]
+    with caplog.at_level(logging.WARNING, logger="collectors.stats"):
+        got = [e for b in batches for e in eve.parse_lines(b, elsewhere)]  # as another process
+    assert got == expected
+    assert "eve.json, line 8: eve-not-json" in caplog.text
+    parts.absorb(elsewhere)  # the counts another process sends back
+    assert parts.summary() == whole.summary()

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from pathlib import Path
 
+from pytest import MonkeyPatch
+
 from citysoc.core.ecs import Event
 from citysoc.core.errors import StoreError
+from collectors import shipper as shipper_module
 from collectors.buffer import DiskBuffer, FullPolicy
 from collectors.pipeline import ship
+from collectors.raw_lines import RawLines
 from collectors.shipper import BackgroundShipper, Backoff, Shipper
 from collectors.stats import CollectorStats
 from eventstore.sqlite import WriteResult
@@ -130,3 +135,51 @@ def test_background_delivery_does_not_stall_the_source_while_the_sink_is_down(
             report = shipper.close()
     assert sink.ids == {f"e{i}" for i in range(50)}
     assert report.sink_failures == 3 and report.stored == 50
+
+
+def eve_line(n: int) -> bytes:
+    record = {
+        "timestamp": f"2026-11-20T02:00:{n % 60:02d}.000000+0000",
+        "event_type": "flow",
+        "flow_id": n,
+        "src_ip": "10.20.0.10",
+        "dest_ip": "10.10.0.20",
+        "flow": {"pkts_toserver": 1, "pkts_toclient": 1},
+    }
+    return json.dumps(record).encode() + b"\n"
+
+
+def test_lines_handed_over_unparsed_are_parsed_once_by_whoever_delivers(tmp_path: Path) -> None:
+    sink, stats = FlakySink(failures=2), CollectorStats()
+    lines = RawLines("suricata.eve", "eve.json", 7, [eve_line(1), b"{broken\n", eve_line(2)])
+    with DiskBuffer(tmp_path / "b") as buffer:
+        shipper = Shipper(enrich=tag, sink=sink, buffer=buffer, stats=stats, sleep=lambda _: None)
+        assert not shipper.wants_lines()  # only a delivery process of its own has time
+        shipper.put_lines(lines)
+        assert shipper.flush(timeout=5)
+    assert shipper.report.stored == 2 and sink.calls == 3
+    assert (stats.received, stats.parsed, dict(stats.errors)) == (3, 2, {"eve-not-json": 1})
+
+
+def test_batches_waiting_together_go_to_the_sink_in_one_write(tmp_path: Path) -> None:
+    sink = FlakySink(failures=1)
+    with DiskBuffer(tmp_path / "b") as buffer:
+        shipper = Shipper(enrich=tag, sink=sink, buffer=buffer, stats=CollectorStats())
+        for start in range(0, 50, 10):
+            shipper.put(events(start, 10))  # the sink is down at first: all five wait
+        assert sink.calls == 1 and not buffer.is_empty()
+        shipper._retry_at = 0.0
+        assert shipper.deliver()
+        assert sink.calls == 2 and len(sink.ids) == 50 and buffer.is_empty()
+
+
+def test_one_write_takes_at_most_write_events(tmp_path: Path, monkeypatch: MonkeyPatch) -> None:
+    monkeypatch.setattr(shipper_module, "WRITE_EVENTS", 25)
+    sink = FlakySink(failures=1)
+    with DiskBuffer(tmp_path / "b") as buffer:
+        shipper = Shipper(enrich=tag, sink=sink, buffer=buffer, stats=CollectorStats())
+        for start in range(0, 50, 10):
+            shipper.put(events(start, 10))
+        shipper._retry_at = 0.0
+        assert shipper.deliver()
+    assert sink.calls == 1 + 2 and len(sink.ids) == 50  # 30 events, then 20
