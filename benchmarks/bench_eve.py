@@ -34,8 +34,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 
@@ -50,7 +48,7 @@ from collectors.enrich import Enricher, enricher_for
 from collectors.eve import BATCH_LINES, parse_lines, read_eve, read_eve_lines
 from collectors.pipeline import ship
 from collectors.shipper import BackgroundShipper
-from collectors.sinks import Sink, SqliteSink
+from collectors.sinks import SinkSpec, SqliteSink, open_sink
 from collectors.stats import CollectorStats
 from eventstore.sqlite import SqliteEventStore
 
@@ -216,13 +214,6 @@ def background_run(eve: Path, work: Path) -> tuple[float, int]:
     return time.perf_counter() - started, report.stored
 
 
-@contextmanager
-def store_sink(path: Path) -> Iterator[Sink]:
-    """The delivery process's sink (spawned: it opens its own store)."""
-    with SqliteEventStore(path) as store:
-        yield SqliteSink(store)
-
-
 def process_run(eve: Path, work: Path) -> tuple[float, int]:
     """What ``citysoc collect eve FILE`` does: a second process delivers from the buffer, and
     parses the batches of lines it is handed when it would otherwise wait."""
@@ -235,7 +226,7 @@ def process_run(eve: Path, work: Path) -> tuple[float, int]:
             sink=SqliteSink(store),
             buffer=buffer,
             stats=stats,
-            open_sink=partial(store_sink, work / "process.db"),
+            open_sink=partial(open_sink, SinkSpec("sqlite", store_path=work / "process.db")),
         )
         handed = 0
         for lines in read_eve_lines(eve, stats):

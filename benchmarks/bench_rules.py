@@ -146,7 +146,7 @@ def latency(store: SqliteEventStore, runner: DetectionRunner, catalog_folders: l
     )
     scheduler.run_once()
     scheduler.start()
-    results = []
+    results: list[tuple[str, float | None]] = []
     try:
         for folder in catalog_folders:
             events = load_sample(folder.match[0])

@@ -29,7 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import IO
+from typing import IO, Self
 
 from pydantic import BaseModel, ValidationError
 
@@ -121,7 +121,7 @@ class DiskBuffer:
         """Release the buffer for another collector process."""
         self._lock.close()
 
-    def __enter__(self) -> DiskBuffer:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

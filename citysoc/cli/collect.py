@@ -28,14 +28,12 @@ from citysoc.core.topology import Topology, load_topology
 from collectors.buffer import DiskBuffer, FullPolicy
 from collectors.buffer_roles import AppendingBuffer
 from collectors.delivery import ProcessShipper
-from collectors.elastic import ElasticSink, open_elastic
 from collectors.enrich import Enricher, enricher_for
-from collectors.http_sink import ApiSink
 from collectors.metrics import CollectorMetrics
 from collectors.pipeline import ShipReport, ship
 from collectors.raw_lines import LineParser, RawLines
 from collectors.shipper import BackgroundShipper, Shipper
-from collectors.sinks import Sink, SqliteSink
+from collectors.sinks import Sink, SinkSpec, SqliteSink, open_sink
 from collectors.stats import CollectorStats
 from eventstore.sqlite import SqliteEventStore
 
@@ -46,7 +44,6 @@ SOURCES = (
     "citysoc.cli.collect_logs",
 )
 SINKS = ("sqlite", "elasticsearch", "api")
-STORE_BUSY_SECONDS = 2.0  # a locked store fails fast; the buffer holds events meanwhile
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -124,29 +121,22 @@ def summary_line(path: Path | str, stats: CollectorStats, report: ShipReport) ->
     return f"{path}: {json.dumps(summary)}"
 
 
-@contextmanager
-def open_sink(kind: str, settings: Settings) -> Iterator[Sink]:
-    """The sink named ``kind``, configured from settings, closed afterwards."""
+def sink_spec(kind: str, settings: Settings) -> SinkSpec:
+    """The sink named ``kind``, from settings; :class:`ConfigError` if they are incomplete."""
     if kind == "sqlite":
-        with SqliteEventStore(settings.event_store_path, busy_timeout=STORE_BUSY_SECONDS) as store:
-            yield SqliteSink(store)
-    elif kind == "elasticsearch":
+        return SinkSpec("sqlite", store_path=settings.event_store_path)
+    if kind == "elasticsearch":
         if not settings.elastic_url:
             raise ConfigError("--sink elasticsearch needs CITYSOC_ELASTIC_URL")
         key = settings.elastic_api_key
-        client = open_elastic(settings.elastic_url, api_key=key.get_secret_value() if key else None)
-        with client:
-            yield ElasticSink(client)
-    elif kind == "api":
+        secret = key.get_secret_value() if key else None
+        return SinkSpec("elasticsearch", url=settings.elastic_url, secret=secret)
+    if kind == "api":
         if not settings.ingest_url or settings.collector_token is None:
             raise ConfigError("--sink api needs CITYSOC_INGEST_URL and CITYSOC_COLLECTOR_TOKEN")
-        sink = ApiSink(settings.ingest_url, settings.collector_token.get_secret_value())
-        try:
-            yield sink
-        finally:
-            sink.close()
-    else:
-        raise ConfigError(f"unknown sink {kind!r}; choose one of {', '.join(SINKS)}")
+        token = settings.collector_token.get_secret_value()
+        return SinkSpec("api", url=settings.ingest_url, secret=token)
+    raise ConfigError(f"unknown sink {kind!r}; choose one of {', '.join(SINKS)}")
 
 
 def open_buffer(
@@ -184,7 +174,7 @@ class Collection:
             enrich = Enricher(self.topology, self.options.agency)
             shipper: Shipper
             if isinstance(buffer, AppendingBuffer):
-                sink_factory = partial(open_sink, self.options.sink, self.settings)
+                sink_factory = partial(open_sink, sink_spec(self.options.sink, self.settings))
                 shipper = ProcessShipper(
                     make_enrich=partial(
                         enricher_for, self.settings.topology_path, self.options.agency
@@ -215,7 +205,7 @@ def collection(settings: Settings, args: argparse.Namespace | None) -> Iterator[
     if options.metrics_port is not None:
         metrics = CollectorMetrics()
         metrics.serve(options.metrics_port)
-    with open_sink(options.sink, settings) as sink:
+    with open_sink(sink_spec(options.sink, settings)) as sink:
         yield Collection(settings, options, topology, sink, metrics)
 
 

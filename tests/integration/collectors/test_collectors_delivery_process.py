@@ -16,7 +16,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 
@@ -27,7 +26,7 @@ from collectors.buffer_roles import AppendingBuffer
 from collectors.delivery import ProcessShipper
 from collectors.enrich import enricher_for
 from collectors.eve import read_eve_lines
-from collectors.sinks import SqliteSink
+from collectors.sinks import SinkSpec, SqliteSink, open_sink
 from collectors.stats import CollectorStats
 from eventstore.sqlite import SqliteEventStore
 
@@ -134,12 +133,6 @@ def test_kill_9_of_the_deliverer_makes_the_reader_deliver_every_event_once(
     assert stored(db) == (COUNT, COUNT)
 
 
-@contextmanager
-def sqlite_sink(path: Path) -> Iterator[SqliteSink]:
-    with SqliteEventStore(path) as store:
-        yield SqliteSink(store)
-
-
 def test_lines_handed_over_are_parsed_in_the_delivery_process(tmp_path: Path) -> None:
     eve = tmp_path / "eve.json"
     write_eve(eve, 5_000)
@@ -154,7 +147,7 @@ def test_lines_handed_over_are_parsed_in_the_delivery_process(tmp_path: Path) ->
             sink=SqliteSink(store),
             buffer=buffer,
             stats=stats,
-            open_sink=partial(sqlite_sink, db),
+            open_sink=partial(open_sink, SinkSpec("sqlite", store_path=db)),
         )
         assert shipper.wants_lines()  # nothing left to deliver: it has time
         for lines in read_eve_lines(eve, stats, batch_lines=1_000):
