@@ -5,7 +5,7 @@ process it enriches each batch, appends it to the buffer (fsynced) and then anno
 committed end on a pipe; a ``spawn``-ed process (:func:`deliver_main`) delivers up to that end
 and sends back its counts (the protocol on the buffer is in :mod:`collectors.buffer_roles`).
 
-When the delivery process has at most two records left to deliver, the reading process hands it
+When the delivery process has only a few records left to deliver, the reading process hands it
 its next lines unparsed (:meth:`ProcessShipper.wants_lines`, :mod:`collectors.raw_lines`): the
 delivery process parses and enriches them itself and sends back what it counted, so neither
 process waits for the other and parsing uses both cores.
@@ -44,7 +44,7 @@ OpenSink = Callable[[], AbstractContextManager[Sink]]
 MakeEnrich = Callable[[], Enrich]  # picklable: the delivery process makes its own
 IDLE_SECONDS = 0.2
 STOP_SECONDS = 60.0
-LINES_WHEN_AT_MOST = 2  # records the delivery process may have left when it is handed lines
+LINES_WHEN_AT_MOST = 6  # records the delivery process may have left when it is handed lines
 COUNTS = ("stored", "duplicates", "rejected", "sink_failures")
 
 
