@@ -10,7 +10,10 @@ across the example city's segments), then times, in one run:
 * background: through the disk buffer delivered by a ``BackgroundShipper`` thread, in
   batches of 2,000: what ``citysoc collect eve --follow`` does;
 * own process: through the disk buffer delivered by a spawned process (``ProcessShipper``),
-  in batches of 2,000: what ``citysoc collect eve FILE`` does.
+  in batches of 2,000 lines, some of them handed over unparsed when that process would
+  otherwise wait: what ``citysoc collect eve FILE`` does; with the CPU time each process spent;
+* CLI: the command ``citysoc collect eve FILE`` itself, start-up included, in a fresh data
+  directory.
 
 ``--memory`` runs the buffered path in child processes on N and 10 x N lines and prints the
 peak resident set size of each (bounded memory: it must not grow with the input).
@@ -52,6 +55,7 @@ from collectors.sinks import SinkSpec, SqliteSink, open_sink
 from collectors.stats import CollectorStats
 from eventstore.sqlite import SqliteEventStore
 
+REPO = Path(__file__).resolve().parents[1]
 CLIENTS = [f"10.20.0.{n}" for n in range(10, 60)] + [f"203.0.113.{n}" for n in range(1, 40)]
 SERVERS = ["10.10.0.20", "10.10.0.21", "10.50.0.53", "10.31.0.15", "10.32.1.15"]
 
@@ -219,6 +223,7 @@ def process_run(eve: Path, work: Path) -> tuple[float, int]:
     parses the batches of lines it is handed when it would otherwise wait."""
     stats = CollectorStats()
     (work / "process.db").unlink(missing_ok=True)
+    own, children = time.process_time(), cpu_of_children()
     started = time.perf_counter()
     with SqliteEventStore(work / "process.db") as store, AppendingBuffer(work / "pr") as buffer:
         shipper = ProcessShipper(
@@ -237,9 +242,32 @@ def process_run(eve: Path, work: Path) -> tuple[float, int]:
                 shipper.put(parse_lines(lines, stats))
         shipper.flush()
         report = shipper.close()
+    seconds = time.perf_counter() - started
+    reading, delivering = time.process_time() - own, cpu_of_children() - children
     batches = -(-stats.received // BATCH_LINES)
-    print(f"  (the delivery process parsed {handed} of {batches} batches of lines)")
-    return time.perf_counter() - started, report.stored
+    print(
+        f"  CPU per event: reading process {reading / report.stored * 1e6:.1f} µs, delivery "
+        f"process {delivering / report.stored * 1e6:.1f} µs; the delivery process parsed "
+        f"{handed} of {batches} batches of lines"
+    )
+    return seconds, report.stored
+
+
+def cpu_of_children() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def cli_run(eve: Path, work: Path) -> tuple[float, int]:
+    """The command itself, in a data directory of its own (start-up included)."""
+    data = work / "cli-var"
+    command = [sys.executable, "-m", "citysoc.cli.main", "collect", "eve", str(eve)]
+    env = {**os.environ, "CITYSOC_DATA_DIR": str(data)}
+    started = time.perf_counter()
+    subprocess.run(command, check=True, capture_output=True, env=env, cwd=REPO)
+    seconds = time.perf_counter() - started
+    with SqliteEventStore(data / "events.db") as store:
+        return seconds, store.count()
 
 
 def throughput(lines: int) -> None:
@@ -263,7 +291,8 @@ def throughput(lines: int) -> None:
             print(
                 f"{name:19s}{stored / seconds:10,.0f} events/s ({seconds:.1f}s, {stored:,} stored)"
             )
-        for name, run in (("background shipper", background_run), ("own process", process_run)):
+        runs = (("background shipper", background_run), ("own process", process_run))
+        for name, run in (*runs, ("collect eve (CLI)", cli_run)):
             seconds, stored = run(eve, work)
             print(
                 f"{name:19s}{stored / seconds:10,.0f} events/s ({seconds:.1f}s, {stored:,} stored)"

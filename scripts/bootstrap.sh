@@ -34,7 +34,10 @@ else
   fi
 fi
 
-args=(sync --locked --python "$PYTHON")
+# Bytecode is compiled here, once: where PYTHONDONTWRITEBYTECODE is set, every process (and the
+# collectors' delivery processes) would otherwise compile each module it imports, every time.
+args=(sync --locked --compile-bytecode --python "$PYTHON")
 if [ "${1:-}" = "--dev" ]; then args+=(--extra dev); else args+=(--inexact); fi
 echo "==> installing citysoc and its locked dependencies into .venv/"
 UV_PROJECT_ENVIRONMENT=.venv "$UV" "${args[@]}" --quiet
+.venv/bin/python -m compileall -q -j 0 citysoc collectors eventstore detections soc_api infra

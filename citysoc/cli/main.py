@@ -18,20 +18,23 @@ from citysoc.core.settings import Settings
 
 log = logging.getLogger(__name__)
 
-# One module per command group; each has ``add_parser(subparsers)``. Add a line to add one.
-COMMANDS = (
-    "citysoc.cli.demo",
-    "citysoc.cli.serve",
-    "citysoc.cli.collect",
-    "citysoc.cli.rules",
-    "citysoc.cli.db",
-    "citysoc.cli.token",
-    "citysoc.cli.audit",
-    "citysoc.cli.infra",
-)
+# Each command and the module whose ``add_parser(subparsers)`` adds it. Add a line to add one.
+# Only the module of the command given is imported: ``collect`` need not load the SOC API.
+COMMANDS = {
+    "demo": "citysoc.cli.demo",
+    "serve": "citysoc.cli.serve",
+    "user": "citysoc.cli.serve",
+    "collect": "citysoc.cli.collect",
+    "rules": "citysoc.cli.rules",
+    "db": "citysoc.cli.db",
+    "token": "citysoc.cli.token",
+    "audit": "citysoc.cli.audit",
+    "infra": "citysoc.cli.infra",
+}
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser for ``argv``: with its command's module only, or every module for help."""
     parser = argparse.ArgumentParser(
         prog="citysoc",
         description="citysoc: the city Information Security Centre as code. "
@@ -39,13 +42,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"citysoc {citysoc.__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    for name in COMMANDS:
+    words = [word for word in (sys.argv[1:] if argv is None else argv) if not word.startswith("-")]
+    wanted = COMMANDS.get(words[0]) if words else None
+    for name in [wanted] if wanted else dict.fromkeys(COMMANDS.values()):
         importlib.import_module(name).add_parser(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser(argv).parse_args(argv)
     try:
         settings = Settings()
     except (ValidationError, CitysocError) as exc:
