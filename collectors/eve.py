@@ -16,6 +16,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Iterator, Mapping
+from itertools import islice
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -119,19 +120,17 @@ def read_eve_lines(
 
 def _batches(handle: BinaryIO, source: str, stats: CollectorStats, size: int) -> Iterator[RawLines]:
     with handle:
-        first, lines = 1, []
-        for number, raw in enumerate(handle, start=1):
-            if not raw.endswith(b"\n"):  # only the last line can be: it is being written
+        first = 1
+        while lines := list(islice(handle, size)):
+            number = first + len(lines)  # the line after these
+            if not lines[-1].endswith(b"\n"):  # only the file's last line: it is being written
+                partial = lines.pop()
                 stats.received += 1
-                where = Location(source, line=number)
-                stats.error("eve-partial-line", where, f"{len(raw)} bytes without newline")
-                continue
-            lines.append(raw)
-            if len(lines) >= size:
+                where = Location(source, line=number - 1)
+                stats.error("eve-partial-line", where, f"{len(partial)} bytes without newline")
+            if lines:
                 yield RawLines(PARSER, source, first, lines)
-                first, lines = number + 1, []
-        if lines:
-            yield RawLines(PARSER, source, first, lines)
+            first = number
 
 
 def parse_lines(batch: RawLines, stats: CollectorStats) -> list[Event]:
@@ -200,19 +199,10 @@ def _parse(line: str) -> Event | tuple[str, str]:
 
 
 def _event(record: dict[str, Any], kind: str, stamp: str, line: str) -> Event:
-    category, etype = CATEGORY.get(
-        kind, ("network", "protocol" if kind in PROTOCOL_OF_TYPE else "info")
-    )
     event: Event = {
         "@timestamp": stamp,
-        "ecs.version": ecs.ECS_VERSION,
+        **_head(kind),
         "event.id": eve_event_id(record.get("flow_id", ""), line),
-        "event.kind": "alert" if kind == "alert" else "metric" if kind == "stats" else "event",
-        "event.category": category,
-        "event.type": etype,
-        "event.action": kind,
-        "event.module": "suricata",
-        "event.dataset": "suricata.eve",
         "event.original": line,
     }
     _flatten(record, "suricata.eve.", event)
@@ -224,6 +214,29 @@ def _event(record: dict[str, Any], kind: str, stamp: str, line: str) -> Event:
     if mapper is not None:
         mapper(own if type(own) is dict else {}, event)
     return event
+
+
+_HEADS: dict[str, Event] = {}  # event_type -> the fields that follow from it (bounded)
+
+
+def _head(kind: str) -> Event:
+    head = _HEADS.get(kind)
+    if head is None:
+        category, etype = CATEGORY.get(
+            kind, ("network", "protocol" if kind in PROTOCOL_OF_TYPE else "info")
+        )
+        head = {
+            "ecs.version": ecs.ECS_VERSION,
+            "event.kind": "alert" if kind == "alert" else "metric" if kind == "stats" else "event",
+            "event.category": category,
+            "event.type": etype,
+            "event.action": kind,
+            "event.module": "suricata",
+            "event.dataset": "suricata.eve",
+        }
+        if len(_HEADS) < MAX_NAMES:
+            _HEADS[kind] = head
+    return head
 
 
 def eve_event_id(flow_id: object, line: str) -> str:
