@@ -70,8 +70,11 @@ ENDPOINTS = (
     ("source.port", "src_port"),
     ("destination.ip", "dest_ip"),
     ("destination.port", "dest_port"),
+    ("source.address", "src_ip"),
+    ("destination.address", "dest_ip"),
+    ("network.community_id", "community_id"),
+    ("observer.ingress.interface.name", "in_iface"),
 )
-ADDRESSES = (("source.address", "src_ip"), ("destination.address", "dest_ip"))
 MOVED = {  # keys Elastic's integration renames to ECS fields instead of copying: not kept twice
     "suricata.eve.": ("timestamp", "src_ip", "src_port", "dest_ip", "dest_port", "proto"),
     "suricata.eve.ether.": ("src_mac", "dest_mac"),
@@ -95,10 +98,6 @@ MOVED = {  # keys Elastic's integration renames to ECS fields instead of copying
     "suricata.eve.fileinfo.": ("filename", "size"),
     "suricata.eve.alert.": ("action", "severity"),
 }
-OBSERVED = (
-    ("network.community_id", "community_id"),
-    ("observer.ingress.interface.name", "in_iface"),
-)
 
 
 def read_eve(path: Path, stats: CollectorStats) -> Iterator[Event]:
@@ -287,23 +286,22 @@ def _name(names: dict[str, str], prefix: str, key: str) -> str:
 
 
 def _network(r: dict[str, Any], event: Event) -> None:
-    put_all(event, r, ENDPOINTS)
+    put_all(event, r, ENDPOINTS)  # addresses, ports, community id, interface: one pass
     proto = r.get("proto")
     if isinstance(proto, str):
         event["network.transport"] = proto.lower()
     else:
         put(event, "suricata.eve.proto", proto)  # moves only to where it fits
-    put_all(event, r, ADDRESSES)
     app = r.get("app_proto")
-    if isinstance(app, str) and app.lower() not in NOT_A_PROTOCOL:
-        event["network.protocol"] = "ftp" if app.lower() == "ftp-data" else app.lower()
+    app = app.lower() if isinstance(app, str) else None
+    if app is not None and app not in NOT_A_PROTOCOL:
+        event["network.protocol"] = "ftp" if app == "ftp-data" else app
     elif r.get("event_type") in PROTOCOL_OF_TYPE:
         event["network.protocol"] = PROTOCOL_OF_TYPE[r["event_type"]]
     ether = r.get("ether")
     if isinstance(ether, dict):
         put(event, "source.mac", ether.get("src_mac"))
         put(event, "destination.mac", ether.get("dest_mac"))
-    put_all(event, r, OBSERVED)
     vlan = r.get("vlan")
     if isinstance(vlan, list) and vlan and isinstance(vlan[0], int):
         event["network.vlan.id"] = str(vlan[0])
