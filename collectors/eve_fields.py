@@ -74,10 +74,12 @@ FLOW_COUNTS = (
 
 def _flow(f: dict[str, Any], event: Event) -> None:
     put_all(event, f, FLOW_COUNTS)
-    if isinstance(f.get("pkts_toserver"), int) and isinstance(f.get("pkts_toclient"), int):
-        event["network.packets"] = f["pkts_toserver"] + f["pkts_toclient"]
-    if isinstance(f.get("bytes_toserver"), int) and isinstance(f.get("bytes_toclient"), int):
-        event["network.bytes"] = f["bytes_toserver"] + f["bytes_toclient"]
+    to_server, to_client = f.get("pkts_toserver"), f.get("pkts_toclient")
+    if isinstance(to_server, int) and isinstance(to_client, int):
+        event["network.packets"] = to_server + to_client
+    to_server, to_client = f.get("bytes_toserver"), f.get("bytes_toclient")
+    if isinstance(to_server, int) and isinstance(to_client, int):
+        event["network.bytes"] = to_server + to_client
     start, end = read_stamp(f.get("start")), read_stamp(f.get("end"))
     if start is not None:
         event["event.start"] = start[1]
