@@ -27,10 +27,15 @@ DELIVER_LOCK = "deliver.lock"
 Position = tuple[int, int]  # (segment, offset): everything before it is committed
 
 
-def take_deliver_lock(directory: Path) -> IO[str]:
-    """Wait for, then hold, the right to deliver from ``directory`` (released on close/exit)."""
+def take_deliver_lock(directory: Path, *, wait: bool = True) -> IO[str]:
+    """Wait for, then hold, the right to deliver from ``directory`` (released on close/exit);
+    ``wait=False`` raises :class:`BlockingIOError` instead of waiting."""
     lock = (directory / DELIVER_LOCK).open("a")
-    fcntl.flock(lock, fcntl.LOCK_EX)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.close()
+        raise
     return lock
 
 
@@ -48,6 +53,19 @@ class AppendingBuffer(DiskBuffer):
         with self._mutex:
             self._ack = self._load_ack()
         return lock
+
+    def forget_delivered(self) -> None:
+        """Once no process delivers any more: delete the segments delivered in full (the
+        delivery process keeps the last one, which this side might still append to)."""
+        try:
+            lock = take_deliver_lock(self.directory, wait=False)
+        except BlockingIOError:
+            return  # someone still delivers: it cleans up as it goes
+        with lock, self._mutex:
+            self._ack = self._load_ack()
+            if (self._ack.segment, self._ack.offset) >= self.committed():
+                self._write_segment += 1
+                self._advance(AckPosition(segment=self._write_segment, offset=0))
 
     def _pending_bytes(self) -> int:
         self._ack = self._load_ack()  # another process moves it

@@ -213,6 +213,7 @@ class ProcessShipper(Shipper):
         self._pipe.close()
         if self._takeover is not None:
             self._takeover.close()
+        self.appending.forget_delivered()
         return super().close()
 
     def _announce(self) -> None:

@@ -91,6 +91,10 @@ def wait_until(check: Callable[[], bool], what: str, log: Path, seconds: float =
         time.sleep(0.02)
 
 
+def segments_left(tmp_path: Path) -> list[Path]:
+    return sorted((tmp_path / "var" / "buffer").glob("*/segment-*.log"))
+
+
 def deliverer_of(pid: int) -> int | None:
     children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
     for child in children:
@@ -114,6 +118,7 @@ def test_kill_9_of_the_reader_then_a_new_run_stores_every_event_once(
     assert 0 < stored(db)[0] < COUNT, "the reader was not killed in the middle of the file"
     assert run().wait(timeout=120) == 0
     assert stored(db) == (COUNT, COUNT)
+    assert segments_left(tmp_path) == []
 
 
 @needs_proc_children
@@ -175,3 +180,4 @@ def test_the_cli_counts_bad_lines_wherever_they_were_parsed(
     assert summary["errors"] == {"eve-not-json": 3}
     for number in bad:
         assert f"eve.json, line {number}: eve-not-json" in log.read_text()
+    assert segments_left(tmp_path) == []  # everything delivered: nothing stays on disk
