@@ -128,7 +128,7 @@ class Shipper:
         """Write every buffered batch to the sink; ``False`` if the sink failed.
 
         Batches waiting one after another go to the sink together, up to ``WRITE_EVENTS``
-        events: one transaction of the embedded store costs about the same for more events.
+        events: the embedded store spends less per event in fewer, longer transactions.
         """
         while (first := self.buffer.peek()) is not None:
             batches, count = [first], len(first.events)
