@@ -1,4 +1,5 @@
-"""Stand-in servers on 127.0.0.1 for the collector sinks: Elasticsearch bulk and SOC ingest.
+"""Stand-in servers on 127.0.0.1 for the collector sinks: Elasticsearch bulk and SOC ingest;
+and ``stored``, what a store file holds, read without disturbing a running collector.
 
 They implement just enough of each protocol for the sinks (and the CLI in a subprocess) to
 be exercised over real HTTP: documents are kept in memory by id, so re-sends show up as 409
@@ -9,9 +10,11 @@ from __future__ import annotations
 
 import json
 import socket
+import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -92,3 +95,20 @@ def closed_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def _stored(db: Path) -> tuple[int, int]:
+    """(rows, distinct event ids) in the store, read without disturbing the collector."""
+    if not db.exists():
+        return 0, 0
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as conn:
+        try:
+            row = conn.execute('SELECT COUNT(*), COUNT(DISTINCT "event.id") FROM events').fetchone()
+        except sqlite3.OperationalError:
+            return 0, 0
+    return int(row[0]), int(row[1])
+
+
+@pytest.fixture
+def stored() -> Callable[[Path], tuple[int, int]]:
+    return _stored

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -30,6 +29,7 @@ from collectors.sinks import SinkSpec, SqliteSink, open_sink
 from collectors.stats import CollectorStats
 from eventstore.sqlite import SqliteEventStore
 
+Stored = Callable[[Path], tuple[int, int]]
 REPO = Path(__file__).resolve().parents[3]
 COUNT = 60_000
 needs_proc_children = pytest.mark.skipif(
@@ -72,17 +72,6 @@ def run(tmp_path: Path) -> Iterator[Callable[[], subprocess.Popen[bytes]]]:
             proc.wait(timeout=10)
 
 
-def stored(db: Path) -> tuple[int, int]:
-    if not db.exists():
-        return 0, 0
-    with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as conn:
-        try:
-            row = conn.execute('SELECT COUNT(*), COUNT(DISTINCT "event.id") FROM events').fetchone()
-        except sqlite3.OperationalError:
-            return 0, 0
-    return int(row[0]), int(row[1])
-
-
 def wait_until(check: Callable[[], bool], what: str, log: Path, seconds: float = 60) -> None:
     deadline = time.monotonic() + seconds
     while not check():
@@ -108,7 +97,9 @@ def deliverer_of(pid: int) -> int | None:
 
 
 def test_kill_9_of_the_reader_then_a_new_run_stores_every_event_once(
-    tmp_path: Path, run: Callable[[], subprocess.Popen[bytes]]
+    tmp_path: Path,
+    run: Callable[[], subprocess.Popen[bytes]],
+    stored: Stored,
 ) -> None:
     db, log = tmp_path / "var" / "events.db", tmp_path / "collector.log"
     reader = run()
@@ -123,7 +114,9 @@ def test_kill_9_of_the_reader_then_a_new_run_stores_every_event_once(
 
 @needs_proc_children
 def test_kill_9_of_the_deliverer_makes_the_reader_deliver_every_event_once(
-    tmp_path: Path, run: Callable[[], subprocess.Popen[bytes]]
+    tmp_path: Path,
+    run: Callable[[], subprocess.Popen[bytes]],
+    stored: Stored,
 ) -> None:
     db, log = tmp_path / "var" / "events.db", tmp_path / "collector.log"
     reader = run()
@@ -138,7 +131,9 @@ def test_kill_9_of_the_deliverer_makes_the_reader_deliver_every_event_once(
     assert stored(db) == (COUNT, COUNT)
 
 
-def test_lines_handed_over_are_parsed_in_the_delivery_process(tmp_path: Path) -> None:
+def test_lines_handed_over_are_parsed_in_the_delivery_process(
+    tmp_path: Path, stored: Stored
+) -> None:
     eve = tmp_path / "eve.json"
     write_eve(eve, 5_000)
     with eve.open("r+b") as handle:  # line 3 becomes broken JSON of the same length

@@ -21,6 +21,7 @@ import pytest
 
 from eventstore.sqlite import SqliteEventStore
 
+Stored = Callable[[Path], tuple[int, int]]
 REPO = Path(__file__).resolve().parents[3]
 
 
@@ -87,20 +88,10 @@ def wait_until(
         time.sleep(0.05)
 
 
-def stored(db: Path) -> tuple[int, int]:
-    """(rows, distinct event ids) in the store, read without disturbing the collector."""
-    if not db.exists():
-        return 0, 0
-    with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as conn:
-        try:
-            row = conn.execute('SELECT COUNT(*), COUNT(DISTINCT "event.id") FROM events').fetchone()
-        except sqlite3.OperationalError:
-            return 0, 0
-    return int(row[0]), int(row[1])
-
-
 def test_kill_9_in_the_middle_then_restart_stores_every_event_once(
-    tmp_path: Path, collectors: list[Collector]
+    tmp_path: Path,
+    collectors: list[Collector],
+    stored: Stored,
 ) -> None:
     count, eve = 30_000, tmp_path / "eve.json"
     write_eve(eve, count)
@@ -120,7 +111,9 @@ def test_kill_9_in_the_middle_then_restart_stores_every_event_once(
 
 
 def test_a_locked_store_buffers_everything_then_delivers_it_once(
-    tmp_path: Path, collectors: list[Collector]
+    tmp_path: Path,
+    collectors: list[Collector],
+    stored: Stored,
 ) -> None:
     count, eve = 10_000, tmp_path / "eve.json"
     write_eve(eve, count)
