@@ -194,14 +194,14 @@ def _parse(line: str) -> Event | tuple[str, str]:
     stamped = read_stamp(when)
     if stamped is None:
         return "eve-bad-timestamp", f"{when[:40]!r} is not an ISO time with zone"
-    return _event(record, kind, stamped[1], line)
+    return _event(record, kind, stamped, line)
 
 
-def _event(record: dict[str, Any], kind: str, stamp: str, line: str) -> Event:
+def _event(record: dict[str, Any], kind: str, stamped: tuple[float, str], line: str) -> Event:
     event: Event = {
-        "@timestamp": stamp,
+        "@timestamp": stamped[1],
         **_head(kind),
-        "event.id": eve_event_id(record.get("flow_id", ""), line),
+        "event.id": eve_event_id(stamped[0], record.get("flow_id", ""), line),
         "event.original": line,
     }
     _flatten(record, "suricata.eve.", event)
@@ -238,11 +238,11 @@ def _head(kind: str) -> Event:
     return head
 
 
-def eve_event_id(flow_id: object, line: str) -> str:
-    """``ecs.event_id("suricata.eve", flow_id, line)``, hashed in one update (hot path)."""
-    digest = hashlib.blake2b(_ID_PREFIX, digest_size=16)
+def eve_event_id(at: float, flow_id: object, line: str) -> str:
+    """``ecs.event_id("suricata.eve", flow_id, line, at=at)``, hashed in one update (hot path)."""
+    digest = hashlib.blake2b(_ID_PREFIX, digest_size=10)
     digest.update(f"{flow_id}\x1f{line}\x1f".encode("utf-8", "surrogateescape"))
-    return digest.hexdigest()
+    return ecs.time_prefix(at) + digest.hexdigest()
 
 
 def _flatten(doc: Mapping[str, Any], prefix: str, out: Event, depth: int = 0) -> None:

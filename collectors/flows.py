@@ -236,7 +236,7 @@ class Flow:
         event["@timestamp"] = packet_timestamp(record.when)
         event["event.dataset"] = record.dataset
         event["event.id"] = ecs.event_id(
-            record.dataset, self.community_id, f"{self.start:.6f}", self.records
+            record.dataset, self.community_id, f"{self.start:.6f}", self.records, at=record.when
         )
         return event
 
@@ -252,7 +252,7 @@ class Flow:
             {
                 "@timestamp": started,
                 "event.id": ecs.event_id(
-                    "network_traffic.flow", self.community_id, f"{self.start:.6f}"
+                    "network_traffic.flow", self.community_id, f"{self.start:.6f}", at=self.start
                 ),
                 "event.category": "network",
                 "event.type": "connection",

@@ -203,7 +203,7 @@ class PacketEngine:
         event["@timestamp"] = packet_timestamp(when)
         event["event.dataset"] = dataset
         keys = (fields.get(name, "") for name in key_fields)
-        event["event.id"] = ecs.event_id(dataset, flow.community_id, f"{when:.6f}", *keys)
+        event["event.id"] = ecs.event_id(dataset, flow.community_id, f"{when:.6f}", *keys, at=when)
         yield self._emit(event)
 
     def _learn_media(self, flow: Flow, session: TextSession) -> None:

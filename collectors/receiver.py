@@ -131,7 +131,9 @@ class SyslogReceiver:
         if cut:
             self.stats.error("syslog-oversized", where, f"kept the first {len(data)} bytes")
         event = parse_syslog(data, where, self.stats, received=received)
-        event["event.id"] = ecs.event_id("syslog-net", where, received, event["event.id"])
+        event["event.id"] = ecs.event_id(
+            "syslog-net", where, received, event["event.id"], at=received
+        )
         event["log.source.address"] = f"{peer[0]}:{peer[1]}"
         hostname = event.get("host.hostname")
         if "host.ip" not in event and not (isinstance(hostname, str) and self.known_host(hostname)):

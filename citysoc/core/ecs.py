@@ -25,12 +25,30 @@ EventGroup = tuple[tuple[str, ...], list[tuple[Any, ...]]]
 ECS_VERSION = "8.11.0"
 
 
-def event_id(*parts: object) -> str:
-    """A deterministic id from the parts that make an event unique at its source.
+def event_id(*parts: object, at: float | None = None) -> str:
+    """A deterministic id (32 hex digits) from the parts that make an event unique at its source.
 
-    Re-sending the same observation yields the same id, so stores can drop duplicates.
+    Re-sending the same observation yields the same id, so stores can drop duplicates. Given
+    ``at``, the event's source time in epoch seconds (itself one of the parts), the id begins
+    with it: 12 hex digits of milliseconds, then 20 of hash. Ids that grow with time go to the
+    end of a store's unique index instead of anywhere in it: SQLite rewrites fewer index pages
+    and Elasticsearch looks ids up faster.
     """
-    digest = hashlib.blake2b(digest_size=16)
+    if at is not None:
+        return time_prefix(at) + _digest(parts, 10)
+    return _digest(parts, 16)
+
+
+def time_prefix(at: float) -> str:
+    """The first 12 hex digits of an id made at ``at`` (epoch seconds; 0 before 1970)."""
+    return f"{max(0, min(round(at * 1000), _MAX_MS)):012x}"
+
+
+_MAX_MS = 16**12 - 1
+
+
+def _digest(parts: tuple[object, ...], size: int) -> str:
+    digest = hashlib.blake2b(digest_size=size)
     for part in parts:
         digest.update(str(part).encode("utf-8", "surrogateescape"))
         digest.update(b"\x1f")

@@ -7,7 +7,9 @@ refused, and the counters. Any changed field, type or event id fails here.
 
 It was made again once, on purpose, when the fields Elastic's integration renames stopped being
 kept twice (``eve.MOVED``); every event was then checked against the parser before: the same
-fields, values and types, less only ``suricata.eve.*`` keys in ``MOVED``.
+fields, values and types, less only ``suricata.eve.*`` keys in ``MOVED``. And once more when
+event ids began with the event's time (``ecs.event_id(..., at=)``): every event was the same as
+before but for its ``event.id``, which the old formula gave exactly.
 """
 
 from __future__ import annotations
@@ -44,8 +46,10 @@ def test_bundled_sample_events_are_unchanged() -> None:
 
 
 def test_one_update_id_is_the_ecs_event_id() -> None:
-    for flow_id, line in ((1_000_000_001, '{"a":"é"}'), ("", "x"), (2.5, "\x1f")):
-        assert eve.eve_event_id(flow_id, line) == ecs.event_id("suricata.eve", flow_id, line)
+    cases = ((1_763_600_000.5, 1_000_000_001, '{"a":"é"}'), (0.0, "", "x"), (-1.0, 2.5, "\x1f"))
+    for at, flow_id, line in cases:
+        want = ecs.event_id("suricata.eve", flow_id, line, at=at)
+        assert eve.eve_event_id(at, flow_id, line) == want
 
 
 def test_benchmark_and_edge_lines_give_the_same_events() -> None:

@@ -12,6 +12,18 @@ def test_event_id_is_deterministic_and_part_sensitive() -> None:
     assert len(event_id("x")) == 32
 
 
+def test_an_id_made_with_its_time_begins_with_it_and_sorts_by_it() -> None:
+    first = event_id("a", 1, at=1795140000.123)
+    assert first == event_id("a", 1, at=1795140000.123)
+    assert first != event_id("a", 2, at=1795140000.123)
+    assert len(first) == 32 and int(first, 16) >= 0
+    assert first[:12] == f"{1795140000123:012x}"
+    times = [1795140000.123, 1795140000.124, 1795140001.0, 1895140000.0]
+    ids = [event_id("b", n, at=at) for n, at in enumerate(reversed(times))]
+    assert sorted(ids) == list(reversed(ids))
+    assert event_id("c", at=-5.0)[:12] == "0" * 12  # before 1970: the smallest prefix
+
+
 def test_timestamp_round_trip() -> None:
     text = timestamp(1795140000.123456)
     assert text == "2026-11-20T02:00:00.123Z"
