@@ -42,6 +42,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from citysoc.core.native import compiled_modules
 from citysoc.core.settings import BUNDLED_TOPOLOGY
 from citysoc.core.topology import load_topology
 from collectors.buffer import DiskBuffer
@@ -334,9 +335,11 @@ def profile(lines: int) -> None:
 
 
 def say_machine() -> None:
+    compiled = compiled_modules()
     print(
         f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}, SQLite {__import__('sqlite3').sqlite_version}"
+        f"Python {platform.python_version()}, SQLite {__import__('sqlite3').sqlite_version}; "
+        f"compiled with mypyc: {', '.join(compiled) or 'nothing (all Python)'}"
     )
 
 

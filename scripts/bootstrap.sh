@@ -36,8 +36,13 @@ fi
 
 # Bytecode is compiled here, once: where PYTHONDONTWRITEBYTECODE is set, every process (and the
 # collectors' delivery processes) would otherwise compile each module it imports, every time.
-args=(sync --locked --compile-bytecode --python "$PYTHON")
+args=(sync --locked --compile-bytecode --python "$PYTHON" --extra native)
 if [ "${1:-}" = "--dev" ]; then args+=(--extra dev); else args+=(--inexact); fi
 echo "==> installing citysoc and its locked dependencies into .venv/"
 UV_PROJECT_ENVIRONMENT=.venv "$UV" "${args[@]}" --quiet
 .venv/bin/python -m compileall -q -j 0 citysoc collectors eventstore detections soc_api infra
+
+# The EVE hot path compiled to C (mypyc); if that fails, the same modules run as Python.
+if ! .venv/bin/python -m citysoc.cli.main native; then
+  echo "warning: the hot-path modules run as Python (slower); see build/native/build.log" >&2
+fi

@@ -30,6 +30,7 @@ COMMANDS = {
     "token": "citysoc.cli.token",
     "audit": "citysoc.cli.audit",
     "infra": "citysoc.cli.infra",
+    "native": "citysoc.cli.native",
 }
 
 

@@ -1,0 +1,103 @@
+"""Compiled modules: used only when built from the sources beside them, and the same as them."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.machinery
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from citysoc.core import native
+
+ROOT = Path(__file__).resolve().parents[3]
+GOLDEN = ROOT / "tests" / "unit" / "collectors" / "eve_golden" / "input.jsonl.gz"
+SUFFIX = importlib.machinery.EXTENSION_SUFFIXES[0]
+
+
+def make_package(tmp_path: Path, name: str) -> Path:
+    """A package whose two modules each have a 'compiled' twin that cannot be imported."""
+    package = tmp_path / name
+    package.mkdir()
+    (package / "__init__.py").write_text(
+        "from citysoc.core.native import prefer_fresh\n"
+        f"PASSED_OVER = prefer_fresh(__name__, __path__[0], ('{name}.a', '{name}.b'))\n"
+    )
+    for leaf in ("a", "b"):
+        (package / f"{leaf}.py").write_text(f"WHAT = 'source of {leaf}'\n")
+        (package / f"{leaf}{SUFFIX}").write_bytes(b"not a shared object")
+    return package
+
+
+def record(package: Path, digests: dict[str, str]) -> None:
+    (package / native.MANIFEST).write_text(json.dumps({"sources": digests}))
+
+
+@pytest.fixture
+def isolated_imports(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    monkeypatch.setattr(sys, "meta_path", list(sys.meta_path))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    importlib.invalidate_caches()
+    return tmp_path
+
+
+def test_without_a_record_the_sources_are_imported(isolated_imports: Path) -> None:
+    make_package(isolated_imports, "norecord")
+    module = importlib.import_module("norecord.a")
+    assert module.WHAT == "source of a"
+    assert importlib.import_module("norecord").PASSED_OVER == ["norecord.a", "norecord.b"]
+
+
+def test_one_changed_source_passes_over_the_whole_build(isolated_imports: Path) -> None:
+    package = make_package(isolated_imports, "changed")
+    record(
+        package,
+        {"changed.a": native.source_digest(package / "a.py"), "changed.b": "0" * 64},
+    )
+    assert importlib.import_module("changed.a").WHAT == "source of a"  # a is unchanged
+    assert importlib.import_module("changed.b").WHAT == "source of b"
+
+
+def test_a_build_of_the_current_sources_is_what_gets_imported(isolated_imports: Path) -> None:
+    package = make_package(isolated_imports, "fresh")
+    record(package, {f"fresh.{x}": native.source_digest(package / f"{x}.py") for x in "ab"})
+    assert importlib.import_module("fresh").PASSED_OVER == []
+    with pytest.raises(ImportError):  # the "compiled" file is what Python now loads
+        importlib.import_module("fresh.a")
+
+
+def digests_with(tree: Path) -> tuple[list[str], list[str]]:
+    """The files of the EVE modules, and the digest of each golden event, run from ``tree``."""
+    run = subprocess.run(
+        [sys.executable, str(Path(__file__).with_name("eve_digests.py")), str(GOLDEN)],
+        cwd=tree,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(tree)},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    out = json.loads(run.stdout)
+    return out["files"], out["digests"]
+
+
+def test_the_compiled_modules_give_what_their_sources_give(tmp_path: Path) -> None:
+    compiled = native.compiled_modules()
+    if compiled != list(native.MODULES):
+        pytest.skip(f"not all compiled here ({compiled}): `citysoc native` builds them")
+    for package in ("citysoc", "collectors"):
+        shutil.copytree(
+            ROOT / package,
+            tmp_path / package,
+            ignore=shutil.ignore_patterns("*.so", native.MANIFEST, "__pycache__"),
+        )
+    compiled_files, compiled_digests = digests_with(ROOT)
+    source_files, source_digests = digests_with(tmp_path)
+    assert not any(name.endswith(".py") for name in compiled_files)
+    assert all(name.endswith(".py") for name in source_files)
+    assert len(compiled_digests) == len(source_digests) > 2000
+    pairs = zip(compiled_digests, source_digests, strict=True)
+    assert [n for n, (one, other) in enumerate(pairs, start=1) if one != other] == []
