@@ -13,17 +13,25 @@ The protocol, with the buffer directory as the durable boundary:
 
 Whoever delivers holds ``deliver.lock``: the delivery process, or the reading process itself
 once that process is gone (it then reloads the acknowledged position first).
+
+Both processes may write to the sink: the delivery process what it delivers, the reading
+process the batches it has parsed itself while the sink takes them. They take turns
+(:class:`SinkTurns`, an ``flock`` on ``sink.lock``), so neither polls a store the other has
+locked.
 """
 
 from __future__ import annotations
 
 import fcntl
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
 from collectors.buffer import AckPosition, Batch, DiskBuffer
 
 DELIVER_LOCK = "deliver.lock"
+SINK_LOCK = "sink.lock"
 Position = tuple[int, int]  # (segment, offset): everything before it is committed
 
 
@@ -37,6 +45,25 @@ def take_deliver_lock(directory: Path, *, wait: bool = True) -> IO[str]:
         lock.close()
         raise
     return lock
+
+
+class SinkTurns:
+    """The processes sharing a buffer directory write to their sink one at a time."""
+
+    def __init__(self, directory: Path) -> None:
+        self._lock = (directory / SINK_LOCK).open("a")
+
+    @contextmanager
+    def turn(self) -> Iterator[None]:
+        """Wait for the sink to be free, and hold it (released on exit, or if we die)."""
+        fcntl.flock(self._lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(self._lock, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        self._lock.close()
 
 
 class AppendingBuffer(DiskBuffer):

@@ -8,7 +8,11 @@ and sends back its counts (the protocol on the buffer is in :mod:`collectors.buf
 When the delivery process has only a few records left to deliver, the reading process hands it
 its next lines unparsed (:meth:`ProcessShipper.wants_lines`, :mod:`collectors.raw_lines`): the
 delivery process parses and enriches them itself and sends back what it counted, so neither
-process waits for the other and parsing uses both cores.
+process waits for the other and parsing uses both cores. The batches the reading process
+parses itself it stores itself while the sink takes them (:meth:`ProcessShipper.put`): stored,
+they need no buffer; they are buffered only when the sink fails. So each process parses and
+stores its own share, the two taking turns at the sink (:class:`SinkTurns`), and no batch is
+encoded for the buffer, written, read back and decoded on its way between them.
 
 If the reading process dies, the delivery process sees the pipe close, delivers what was
 announced and exits; what was appended but not announced stays buffered for the next run. If
@@ -22,7 +26,7 @@ import logging
 import multiprocessing
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -30,13 +34,15 @@ from pathlib import Path
 from typing import IO, Any
 
 from citysoc.core.ecs import Event
+from citysoc.core.errors import StoreError
 from citysoc.core.logs import LogFormat, configure_logging, current_logging
-from collectors.buffer_roles import AppendingBuffer, DeliveringBuffer, Position
+from collectors.buffer_roles import AppendingBuffer, DeliveringBuffer, Position, SinkTurns
 from collectors.enrich import Enrich
 from collectors.raw_lines import RawParsing
 from collectors.shipper import Shipper, ShipReport
 from collectors.sinks import Sink
 from collectors.stats import CollectorStats
+from eventstore.sqlite import WriteResult
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +50,7 @@ OpenSink = Callable[[], AbstractContextManager[Sink]]
 MakeEnrich = Callable[[], Enrich]  # picklable: the delivery process makes its own
 IDLE_SECONDS = 0.2
 STOP_SECONDS = 60.0
-LINES_WHEN_AT_MOST = 6  # records the delivery process may have left when it is handed lines
+LINES_WHEN_AT_MOST = 1  # records the delivery process may have left when it is handed lines
 COUNTS = ("stored", "duplicates", "rejected", "sink_failures")
 
 
@@ -65,9 +71,15 @@ def deliver_main(setup: DeliverySetup, pipe: Connection) -> None:
     configure_logging(*setup.logging)
     buffer = DeliveringBuffer(setup.directory, start=setup.start)
     parsing = RawParsing(setup.make_enrich(), CollectorStats())
-    with setup.open_sink() as sink, buffer:
+    turns = SinkTurns(setup.directory)
+    with setup.open_sink() as sink, buffer, contextlib.closing(turns):
         shipper = CountingShipper(
-            enrich=_same, sink=sink, buffer=buffer, stats=CollectorStats(), parse_raw=parsing
+            enrich=_same,
+            sink=sink,
+            buffer=buffer,
+            stats=CollectorStats(),
+            parse_raw=parsing,
+            turns=turns,
         )
         shipper.on_record = lambda: _send(pipe, shipper, buffer, parsing)
         closing = False
@@ -87,10 +99,15 @@ def deliver_main(setup: DeliverySetup, pipe: Connection) -> None:
 class CountingShipper(Shipper):
     """A shipper that counts the records it delivers and reports after each one."""
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, *, turns: SinkTurns, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self.turns = turns
         self.records = 0
         self.on_record: Callable[[], None] = lambda: None
+
+    def _write(self, events: Sequence[Event]) -> WriteResult:
+        with self.turns.turn():
+            return self.sink.write(events)
 
     def _after_ack(self) -> None:
         self.records += 1
@@ -127,7 +144,7 @@ def _send(
 
 
 class ProcessShipper(Shipper):
-    """Enriches and buffers in this process while a spawned process delivers."""
+    """Enriches and stores (or buffers) in this process while a spawned process delivers."""
 
     def __init__(
         self,
@@ -140,6 +157,8 @@ class ProcessShipper(Shipper):
     ) -> None:
         super().__init__(enrich=make_enrich(), sink=sink, buffer=buffer, stats=stats)
         self.appending = buffer
+        self.turns = SinkTurns(buffer.directory)
+        self._theirs = dict.fromkeys(COUNTS, 0)  # the delivery process's counts so far
         self._delivered: Position | None = None
         self._appended = 0  # records this process has announced
         self._delivered_records = 0  # records the delivery process has delivered
@@ -154,6 +173,27 @@ class ProcessShipper(Shipper):
         )
         self.process.start()
         child.close()
+
+    def put(self, events: Sequence[Event]) -> None:
+        """Enrich ``events`` and store them now if the sink takes them (the delivery process
+        may be writing: we wait for our turn); else buffer them durably, as a shipper does."""
+        if not events:
+            return
+        enriched = [self.enrich(event) for event in events]
+        if self._takeover is None and time.monotonic() >= self._retry_at:
+            try:
+                with self.turns.turn():
+                    result = self.sink.write(enriched)
+            except StoreError as exc:
+                self._failed(exc)  # the delivery process retries them from the buffer
+            else:
+                self.report.count(result)
+                if self._failures:
+                    log.info("sink is back after %d failed attempts", self._failures)
+                self._failures = 0
+                self._poll(0.0)
+                return
+        self._buffer(enriched)
 
     def _on_full(self) -> None:
         if self._takeover is not None:
@@ -213,6 +253,7 @@ class ProcessShipper(Shipper):
         self._pipe.close()
         if self._takeover is not None:
             self._takeover.close()
+        self.turns.close()
         self.appending.forget_delivered()
         return super().close()
 
@@ -232,8 +273,11 @@ class ProcessShipper(Shipper):
         try:
             while self._pipe.poll(wait):
                 counts, self._delivered, self._delivered_records, parsed = self._pipe.recv()
-                for name, value in counts.items():
-                    setattr(self.report, name, value)
+                for name, value in counts.items():  # ours are in the report too: add theirs
+                    setattr(
+                        self.report, name, getattr(self.report, name) + value - self._theirs[name]
+                    )
+                    self._theirs[name] = value
                 self.stats.absorb(parsed)
                 wait = 0.0
         except (EOFError, OSError):

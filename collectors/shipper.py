@@ -23,6 +23,7 @@ from collectors.enrich import Enrich
 from collectors.raw_lines import RawLines, RawParsing
 from collectors.sinks import Sink
 from collectors.stats import CollectorStats
+from eventstore.sqlite import WriteResult
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,12 @@ class ShipReport:
     seconds: float = 0.0
     sink_failures: int = 0
     started: float = field(default_factory=time.perf_counter)
+
+    def count(self, result: WriteResult) -> None:
+        """Add what the sink answered to one write."""
+        self.stored += result.inserted
+        self.duplicates += result.duplicates
+        self.rejected += result.rejected
 
 
 class Shipper:
@@ -138,13 +145,11 @@ class Shipper:
             parts = [self._events_of(batch) for batch in batches]
             events = parts[0] if len(parts) == 1 else EventGroups.join(parts)
             try:
-                result = self.sink.write(events)
+                result = self._write(events)
             except StoreError as exc:
                 self._failed(exc)
                 return False
-            self.report.stored += result.inserted
-            self.report.duplicates += result.duplicates
-            self.report.rejected += result.rejected
+            self.report.count(result)
             for batch in batches:
                 self.buffer.ack(batch)
                 self._parsed.pop((batch.segment, batch.offset), None)
@@ -153,6 +158,10 @@ class Shipper:
             log.info("sink is back after %d failed attempts", self._failures)
         self._failures, self._retry_at = 0, 0.0
         return True
+
+    def _write(self, events: Sequence[Event]) -> WriteResult:
+        """Store events in the sink (raises :class:`StoreError`)."""
+        return self.sink.write(events)
 
     def _after_ack(self) -> None:
         """One more buffered record is delivered and acknowledged."""

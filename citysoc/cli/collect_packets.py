@@ -20,13 +20,12 @@ from citysoc.cli.output import ByteProgress, note, say
 from citysoc.core.ecs import Event
 from citysoc.core.settings import Settings
 from citysoc.core.topology import load_topology
-from collectors.live import LiveCapture, LiveOptions
-from collectors.pcap import read_pcap
-from collectors.pcapfile import capture_info
 from collectors.pipeline import ShipReport
 from collectors.stats import CollectorStats
-from collectors.tshark import read_pcap_tshark
 from eventstore.sqlite import SqliteEventStore
+
+# The packet modules load scapy (about 70 ms): each command imports them when it runs, so
+# that `citysoc collect eve` and the others, which share this parser, start without them.
 
 PROGRESS_FROM_BYTES = 8 * 1024 * 1024
 LIVE_BATCH_EVENTS = 500
@@ -73,10 +72,15 @@ def choose_reader(choice: str, path: Path) -> str:
         return choice
     if shutil.which("tshark") is None:
         return "builtin"
+    from collectors.pcapfile import capture_info
+
     return "tshark" if capture_info(path).kind == "pcapng" else "builtin"
 
 
 def run_pcap(args: argparse.Namespace, settings: Settings) -> int:
+    from collectors.pcap import read_pcap
+    from collectors.tshark import read_pcap_tshark
+
     topology = load_topology(settings.topology_path)
     agency = args.agency or settings.default_agency
     with SqliteEventStore(settings.event_store_path) as store:
@@ -111,6 +115,8 @@ def _closing_summary(
 
 
 def run_iface(args: argparse.Namespace, settings: Settings) -> int:
+    from collectors.live import LiveCapture, LiveOptions
+
     options = LiveOptions(
         interface=args.interface,
         bpf=args.bpf,

@@ -1,9 +1,10 @@
 """``citysoc collect eve FILE`` delivers from a second process: kill -9 either, lose nothing.
 
-The reading process appends to the disk buffer and announces what it has fsynced; a spawned
-process delivers it to the store. Killing the reader leaves the rest for the next run;
-killing the deliverer makes the reader deliver the rest itself. Either way every event of
-the file is stored exactly once.
+The reading process stores the batches it parses itself, or appends them to the disk buffer
+when the store refuses them, and announces what it has fsynced; a spawned process delivers
+that, and parses and stores the lines it is handed. Killing the reader leaves the rest for the
+next run; killing the deliverer makes the reader deliver the rest itself. Either way every
+event of the file is stored exactly once.
 """
 
 from __future__ import annotations
@@ -14,20 +15,22 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from functools import partial
 from pathlib import Path
 
 import pytest
 
+from citysoc.core.ecs import Event
+from citysoc.core.errors import StoreError
 from citysoc.core.settings import BUNDLED_TOPOLOGY
 from collectors.buffer_roles import AppendingBuffer
 from collectors.delivery import ProcessShipper
 from collectors.enrich import enricher_for
-from collectors.eve import read_eve_lines
-from collectors.sinks import SinkSpec, SqliteSink, open_sink
+from collectors.eve import parse_lines, read_eve_lines
+from collectors.sinks import Sink, SinkSpec, SqliteSink, open_sink
 from collectors.stats import CollectorStats
-from eventstore.sqlite import SqliteEventStore
+from eventstore.sqlite import SqliteEventStore, WriteResult
 
 Stored = Callable[[Path], tuple[int, int]]
 REPO = Path(__file__).resolve().parents[3]
@@ -176,3 +179,66 @@ def test_the_cli_counts_bad_lines_wherever_they_were_parsed(
     for number in bad:
         assert f"eve.json, line {number}: eve-not-json" in log.read_text()
     assert segments_left(tmp_path) == []  # everything delivered: nothing stays on disk
+
+
+class DownSink:
+    """The reading process's sink while the store is out of reach."""
+
+    def __init__(self) -> None:
+        self.attempts = 0
+
+    def write(self, events: Sequence[Event]) -> WriteResult:
+        self.attempts += 1
+        raise StoreError("event store write failed: database is locked")
+
+
+def shipper_for(
+    tmp_path: Path, sink: Sink, stats: CollectorStats, buffer: AppendingBuffer
+) -> ProcessShipper:
+    return ProcessShipper(
+        make_enrich=partial(enricher_for, BUNDLED_TOPOLOGY, "dic"),
+        sink=sink,
+        buffer=buffer,
+        stats=stats,
+        open_sink=partial(open_sink, SinkSpec("sqlite", store_path=tmp_path / "events.db")),
+    )
+
+
+def parsed_batches(tmp_path: Path, stats: CollectorStats, count: int) -> list[list[Event]]:
+    eve = tmp_path / "eve.json"
+    write_eve(eve, count)
+    return [parse_lines(lines, stats) for lines in read_eve_lines(eve, stats, batch_lines=1_000)]
+
+
+def test_batches_the_reader_parses_it_stores_itself_without_the_buffer(
+    tmp_path: Path, stored: Stored
+) -> None:
+    stats, db = CollectorStats(), tmp_path / "events.db"
+    batches = parsed_batches(tmp_path, stats, 5_000)
+    with SqliteEventStore(db) as store, AppendingBuffer(tmp_path / "buffer") as buffer:
+        shipper = shipper_for(tmp_path, SqliteSink(store), stats, buffer)
+        for batch in batches:
+            shipper.put(batch)
+            assert buffer.committed()[1] == 0  # stored at once: nothing was buffered
+        assert stored(db) == (5_000, 5_000)
+        shipper.put(batches[0])  # again: the store keeps one of each
+        assert shipper.flush(timeout=60)
+        report = shipper.close()
+    assert (report.stored, report.duplicates, report.sink_failures) == (5_000, 1_000, 0)
+
+
+def test_what_the_sink_refuses_the_reader_buffers_for_the_delivery_process(
+    tmp_path: Path, stored: Stored
+) -> None:
+    stats, db, down = CollectorStats(), tmp_path / "events.db", DownSink()
+    batches = parsed_batches(tmp_path, stats, 5_000)
+    with AppendingBuffer(tmp_path / "buffer") as buffer:
+        shipper = shipper_for(tmp_path, down, stats, buffer)
+        for batch in batches:
+            shipper.put(batch)
+        assert 1 <= down.attempts < len(batches)  # it waits for the backoff, buffering meanwhile
+        assert buffer.committed()[1] > 0
+        assert shipper.flush(timeout=60)  # the delivery process reaches the store
+        report = shipper.close()
+    assert stored(db) == (5_000, 5_000)
+    assert (report.stored, report.duplicates, report.sink_failures) == (5_000, 0, down.attempts)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 
-from collectors.buffer_roles import AppendingBuffer, DeliveringBuffer
+from collectors.buffer_roles import AppendingBuffer, DeliveringBuffer, SinkTurns
 
 
 def events(first: int, count: int = 3) -> list[dict[str, object]]:
@@ -77,3 +79,25 @@ def test_a_record_cut_short_after_the_announced_end_is_never_read(tmp_path: Path
     assert deliverer.corrupt_records == 0
     appender.close()
     deliverer.close()
+
+
+def test_sink_turns_let_one_writer_at_a_time(tmp_path: Path) -> None:
+    first, second = SinkTurns(tmp_path), SinkTurns(tmp_path)  # two open files: as two processes
+    order: list[str] = []
+    waiting = threading.Event()
+
+    def other() -> None:
+        waiting.set()
+        with second.turn():
+            order.append("second writes")
+
+    with first.turn():
+        thread = threading.Thread(target=other)
+        thread.start()
+        assert waiting.wait(5)
+        time.sleep(0.2)  # the other side is blocked in flock by now
+        order.append("first writes")
+    thread.join(5)
+    assert order == ["first writes", "second writes"]
+    first.close()
+    second.close()
