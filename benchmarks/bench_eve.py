@@ -42,9 +42,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from citysoc.core.native import compiled_modules
 from citysoc.core.settings import BUNDLED_TOPOLOGY
 from citysoc.core.topology import load_topology
+from collectors import NATIVE
 from collectors.buffer import DiskBuffer
 from collectors.buffer_roles import AppendingBuffer
 from collectors.delivery import ProcessShipper
@@ -335,7 +335,7 @@ def profile(lines: int) -> None:
 
 
 def say_machine() -> None:
-    compiled = compiled_modules()
+    compiled = NATIVE.compiled()
     print(
         f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
         f"Python {platform.python_version()}, SQLite {__import__('sqlite3').sqlite_version}; "

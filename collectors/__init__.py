@@ -1,5 +1,9 @@
-"""citysoc package."""
+"""The collectors: sources to enriched ECS events, shipped through a disk buffer to a sink."""
 
-from citysoc.core.native import prefer_fresh
+from pathlib import Path
 
-prefer_fresh(__name__, __path__[0])  # before any module: a stale compiled one is passed over
+from citysoc.core.native import NativeBuild
+
+# The EVE hot path, compiled with mypyc by `citysoc native` (it runs as Python without).
+NATIVE = NativeBuild(__name__, Path(__file__).parent, ("eve", "eve_fields", "enrich"))
+NATIVE.prefer_fresh()  # before any module is imported: a stale build is passed over

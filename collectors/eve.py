@@ -102,8 +102,12 @@ MOVED = {  # keys Elastic's integration renames to ECS fields instead of copying
 
 def read_eve(path: Path, stats: CollectorStats) -> Iterator[Event]:
     """Events of an EVE file; a last line without newline is half-written and not parsed."""
-    batches = read_eve_lines(path, stats)
-    return (event for batch in batches for event in parse_lines(batch, stats))
+    return _events(read_eve_lines(path, stats), stats)  # opens the file now: errors come here
+
+
+def _events(batches: Iterator[RawLines], stats: CollectorStats) -> Iterator[Event]:
+    for batch in batches:  # not a nested generator expression: compiled, it leaked every event
+        yield from parse_lines(batch, stats)
 
 
 def read_eve_lines(

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 
 from citysoc.cli.output import say
-from citysoc.core import native
 from citysoc.core.settings import Settings
+from collectors import NATIVE
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -20,13 +20,14 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    names = ", ".join(NATIVE.names)
     if args.clean:
-        removed = native.clean()
-        say(f"removed {len(removed)} files: {', '.join(p.name for p in removed) or 'none'}")
+        removed = NATIVE.clean()
+        say(f"removed {len(removed)} compiled modules: {', '.join(p.name for p in removed)}")
         return 0
-    if native.is_built() and not args.force:
-        say(f"compiled and up to date: {', '.join(native.MODULES)}")
+    if NATIVE.is_built() and not args.force:
+        say(f"compiled and up to date: {names}")
         return 0
-    log_path = native.build()
-    say(f"compiled with mypyc: {', '.join(native.MODULES)} (compiler output: {log_path})")
+    log_path = NATIVE.build()
+    say(f"compiled with mypyc: {names} (compiler output: {log_path})")
     return 0

@@ -1,21 +1,24 @@
-"""The modules compiled to C with mypyc, and when their compiled form is used.
+"""Modules compiled to C with mypyc, and when their compiled form is used.
 
-The EVE hot path (parsing, field mapping, enrichment) is strictly typed Python that mypyc
-compiles into C extension modules beside the sources: each event then costs about a quarter
-less CPU to parse. The compiled form is optional. ``citysoc native`` builds it
+A package names its hot modules once, as a :class:`NativeBuild` in its ``__init__`` (the
+collectors: the EVE parser, its field mappers and the enricher). They are strictly typed
+Python that mypyc compiles into C extension modules beside the sources: for the EVE parser,
+a quarter less CPU per line. The compiled form is optional. ``citysoc native`` builds it
 (``scripts/bootstrap.sh`` runs that); without a C compiler the same modules run as Python.
 
-A compiled module is used only if it was built from the source beside it: the build records
-each source's SHA-256 in ``native-build.json`` in its package, and the package's ``__init__``
-calls :func:`prefer_fresh`: if a source has changed since (or no record vouches for it), the
-whole build is passed over and the sources imported instead, with a warning. An edited module
-is never run from an older build.
+A build is used only if it was made from the sources beside it: it records each source's
+SHA-256 in ``native-build.json`` in the package, and :meth:`NativeBuild.prefer_fresh`, called
+by the package's ``__init__`` before any of its modules is imported, passes the whole build
+over for the sources (with a warning) if one of them changed since or no record vouches for
+it. The modules of one build call each other directly, in C, so one changed source makes all
+of it unusable. An edited module is never run from an older build.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib
 import importlib.abc
 import importlib.machinery
 import importlib.util
@@ -24,6 +27,7 @@ import logging
 import os
 import sys
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import IO
@@ -32,11 +36,8 @@ from citysoc.core.errors import CitysocError
 
 log = logging.getLogger(__name__)
 
-MODULES = ("collectors.eve", "collectors.eve_fields", "collectors.enrich")
-GROUP = "collectors.native"  # the runtime mypyc shares between them: collectors/native__mypyc
 MANIFEST = "native-build.json"
-ROOT = Path(__file__).resolve().parents[2]
-BUILD_DIR = Path("build") / "native"
+BUILD_DIR = Path("build") / "native"  # under the directory that holds the package
 
 
 class NativeBuildError(CitysocError):
@@ -50,11 +51,8 @@ def source_digest(path: Path) -> str:
 def compiled_files(source: Path) -> list[Path]:
     """The extension modules that Python would import instead of ``source``."""
     stem = source.with_suffix("")
-    return [
-        Path(f"{stem}{suffix}")
-        for suffix in importlib.machinery.EXTENSION_SUFFIXES
-        if Path(f"{stem}{suffix}").exists()
-    ]
+    found = (Path(f"{stem}{suffix}") for suffix in importlib.machinery.EXTENSION_SUFFIXES)
+    return [path for path in found if path.exists()]
 
 
 class _SourceFinder(importlib.abc.MetaPathFinder):
@@ -72,93 +70,109 @@ class _SourceFinder(importlib.abc.MetaPathFinder):
         return importlib.util.spec_from_file_location(fullname, source)
 
 
-def prefer_fresh(package: str, directory: str, modules: Sequence[str] = MODULES) -> list[str]:
-    """Pass over the compiled modules of ``package`` if one is stale; the names passed over.
+@dataclass(frozen=True)
+class NativeBuild:
+    """The modules of ``package`` (in ``directory``) that mypyc compiles together."""
 
-    They were compiled together and call each other directly, in C: one changed source makes
-    the whole build unusable. Called from the package's ``__init__``, before its modules.
-    """
-    here = Path(directory)
-    try:
-        recorded: dict[str, str] = json.loads((here / MANIFEST).read_text())["sources"]
-    except (OSError, ValueError, KeyError, TypeError):
-        recorded = {}
-    compiled: dict[str, Path] = {}
-    changed = []
-    for name in modules:
-        parent, _, leaf = name.rpartition(".")
-        source = here / f"{leaf}.py"
-        if parent == package and source.exists() and compiled_files(source):
-            compiled[name] = source
-            if recorded.get(name) != source_digest(source):
-                changed.append(name)
-    if not changed:
-        return []
-    log.warning(
-        "%s changed since it was compiled: running %s as Python (slower); "
-        "rebuild with: citysoc native",
-        ", ".join(changed),
-        ", ".join(compiled),
-    )
-    sys.meta_path.insert(0, _SourceFinder(compiled))
-    return list(compiled)
+    package: str
+    directory: Path
+    modules: tuple[str, ...]  # names within the package
 
+    @property
+    def names(self) -> list[str]:
+        return [f"{self.package}.{leaf}" for leaf in self.modules]
 
-def compiled_modules(modules: Sequence[str] = MODULES) -> list[str]:
-    """Those of ``modules`` that run compiled here (importing them)."""
-    names = []
-    for name in modules:
-        module = importlib.import_module(name)
-        if not str(module.__file__).endswith(".py"):
-            names.append(name)
-    return names
+    @property
+    def sources(self) -> dict[str, Path]:
+        return {f"{self.package}.{leaf}": self.directory / f"{leaf}.py" for leaf in self.modules}
 
+    @property
+    def group(self) -> str:
+        """The runtime library mypyc shares between the modules: ``<package>/native__mypyc``."""
+        return f"{self.package}.native"
 
-def _sources(root: Path) -> dict[str, Path]:
-    return {name: root / (name.replace(".", "/") + ".py") for name in MODULES}
+    @property
+    def root(self) -> Path:
+        return self.directory.parent
 
-
-def is_built(root: Path = ROOT) -> bool:
-    """Whether every module is compiled from its current source."""
-    for name, source in _sources(root).items():
-        manifest = source.parent / MANIFEST
+    def recorded(self) -> dict[str, str]:
+        """Each module's source digest when it was compiled (empty without a record)."""
         try:
-            recorded = json.loads(manifest.read_text())["sources"]
+            sources = json.loads((self.directory / MANIFEST).read_text())["sources"]
         except (OSError, ValueError, KeyError, TypeError):
-            return False
-        if not compiled_files(source) or recorded.get(name) != source_digest(source):
-            return False
-    return True
+            return {}
+        return sources if isinstance(sources, dict) else {}
 
+    def stale(self) -> list[str]:
+        """The compiled modules whose source is not the one they were compiled from."""
+        recorded = self.recorded()
+        return [
+            name
+            for name, source in self.sources.items()
+            if compiled_files(source) and recorded.get(name) != source_digest(source)
+        ]
 
-def build(root: Path = ROOT) -> Path:
-    """Compile :data:`MODULES` with mypyc into their packages, and record their sources.
+    def is_built(self) -> bool:
+        """Whether every module is compiled from its current source."""
+        sources = self.sources.values()
+        return all(map(compiled_files, sources)) and not self.stale()
 
-    Needs mypy (which ships mypyc), setuptools and a C compiler with Python's headers: the
-    optional extra ``native``. Returns the log of the compiler's output; raises
-    :class:`NativeBuildError` with its end if compiling failed.
-    """
-    log_path = root / BUILD_DIR / "build.log"
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    sources = _sources(root)
-    for manifest in {source.parent / MANIFEST for source in sources.values()}:
-        manifest.unlink(missing_ok=True)  # what is being rebuilt is vouched for by nothing
-    try:
-        with contextlib.chdir(root), log_path.open("w") as out, _redirected(out):
-            _compile([str(source.relative_to(root)) for source in sources.values()])
-    except (Exception, SystemExit) as exc:  # setuptools exits on a compiler error
-        tail = log_path.read_text(errors="replace")[-3000:]
-        raise NativeBuildError(f"{tail}\nmypyc could not compile ({exc}); see {log_path}") from exc
-    by_package: dict[Path, dict[str, str]] = {}
-    for name, source in sources.items():
-        by_package.setdefault(source.parent, {})[name] = source_digest(source)
-    for directory, digests in by_package.items():
+    def prefer_fresh(self) -> list[str]:
+        """Pass the whole build over for the sources if one is stale; the names passed over."""
+        changed = self.stale()
+        if not changed:
+            return []
+        compiled = {name: src for name, src in self.sources.items() if compiled_files(src)}
+        log.warning(
+            "%s changed since it was compiled: running %s as Python (slower); "
+            "rebuild with: citysoc native",
+            ", ".join(changed),
+            ", ".join(compiled),
+        )
+        sys.meta_path.insert(0, _SourceFinder(compiled))
+        return list(compiled)
+
+    def compiled(self) -> list[str]:
+        """The modules that run compiled in this process (importing them)."""
+        modules = (importlib.import_module(name) for name in self.names)
+        return [m.__name__ for m in modules if not str(m.__file__).endswith(".py")]
+
+    def build(self) -> Path:
+        """Compile the modules with mypyc into the package, and record their sources.
+
+        Needs mypy (which ships mypyc), setuptools and a C compiler with Python's headers: the
+        optional extra ``native``. Returns the log of the compiler's output; raises
+        :class:`NativeBuildError` with its end if compiling failed.
+        """
+        log_path = self.root / BUILD_DIR / "build.log"
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        (self.directory / MANIFEST).unlink(missing_ok=True)  # nothing vouches for a rebuild
+        paths = [str(source.relative_to(self.root)) for source in self.sources.values()]
+        try:
+            with contextlib.chdir(self.root), log_path.open("w") as out, _redirected(out):
+                _compile(paths, self.group)
+        except (Exception, SystemExit) as exc:  # setuptools exits on a compiler error
+            tail = log_path.read_text(errors="replace")[-3000:]
+            message = f"{tail}\nmypyc could not compile ({exc}); see {log_path}"
+            raise NativeBuildError(message) from exc
+        digests = {name: source_digest(source) for name, source in self.sources.items()}
         record = {"compiler": "mypyc", "python": sys.version.split()[0], "sources": digests}
-        (directory / MANIFEST).write_text(json.dumps(record, indent=1) + "\n")
-    return log_path
+        (self.directory / MANIFEST).write_text(json.dumps(record, indent=1) + "\n")
+        return log_path
+
+    def clean(self) -> list[Path]:
+        """Remove the compiled modules and their record; the files removed."""
+        runtime = self.directory / f"{self.group.rpartition('.')[2]}__mypyc.py"
+        doomed = [
+            path for source in (*self.sources.values(), runtime) for path in compiled_files(source)
+        ]
+        for path in doomed:
+            path.unlink()
+        (self.directory / MANIFEST).unlink(missing_ok=True)
+        return doomed
 
 
-def _compile(paths: list[str]) -> None:
+def _compile(paths: list[str], group: str) -> None:
     from mypyc.build import mypycify  # only here: the optional extra ``native``
     from setuptools import setup  # type: ignore[import-untyped]
 
@@ -167,7 +181,7 @@ def _compile(paths: list[str]) -> None:
         packages=[],
         py_modules=[],
         ext_modules=mypycify(
-            paths, opt_level="3", group_name=GROUP, target_dir=str(BUILD_DIR / "c")
+            paths, opt_level="3", group_name=group, target_dir=str(BUILD_DIR / "c")
         ),
         script_args=[
             "build_ext",
@@ -176,19 +190,6 @@ def _compile(paths: list[str]) -> None:
             f"--build-lib={BUILD_DIR / 'lib'}",
         ],
     )
-
-
-def clean(root: Path = ROOT) -> list[Path]:
-    """Remove the compiled modules and their records; the files removed."""
-    removed = []
-    group_parent, _, group_leaf = GROUP.rpartition(".")
-    runtime = root / group_parent.replace(".", "/") / f"{group_leaf}__mypyc.py"
-    for source in [*_sources(root).values(), runtime]:
-        for path in [*compiled_files(source), source.parent / MANIFEST]:
-            if path.exists():
-                path.unlink()
-                removed.append(path)
-    return removed
 
 
 @contextlib.contextmanager

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gzip
 import logging
+import tracemalloc
 from collections import Counter
 from pathlib import Path
 
@@ -10,7 +12,9 @@ import pytest
 
 from citysoc.core.ecs import Event
 from citysoc.core.errors import CollectorError, Location
+from citysoc.core.settings import BUNDLED_TOPOLOGY
 from collectors import eve
+from collectors.enrich import enricher_for
 from collectors.stats import CollectorStats
 
 SAMPLE = Path(eve.__file__).with_name("samples") / "eve.json"
@@ -135,3 +139,28 @@ def test_lines_in_small_batches_parse_as_the_whole_file(caplog: pytest.LogCaptur
     assert "eve.json, line 8: eve-not-json" in caplog.text
     parts.absorb(elsewhere)  # the counts another process sends back
     assert parts.summary() == whole.summary()
+
+
+def test_reading_holds_one_batch_of_events_whatever_the_file_size(tmp_path: Path) -> None:
+    """Memory stays bounded: a compiled build once held every event until the file's end."""
+    golden = gzip.decompress(
+        (Path(__file__).with_name("eve_golden") / "input.jsonl.gz").read_bytes()
+    )
+    enrich = enricher_for(BUNDLED_TOPOLOGY, "dic")
+    stats = CollectorStats()
+
+    def peak_reading(copies: int) -> int:
+        eve_file = tmp_path / f"eve-{copies}.json"
+        eve_file.write_bytes(golden * copies)
+        tracemalloc.start()
+        try:
+            assert (
+                sum(1 for event in eve.read_eve(eve_file, stats) if enrich(event)) > copies * 2000
+            )
+            return tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+    peak_reading(1)  # caches and interned names fill up first
+    small, large = peak_reading(2), peak_reading(10)
+    assert large < 1.5 * small, f"peak {small / 1e6:.1f} MB for 2 copies, {large / 1e6:.1f} for 10"

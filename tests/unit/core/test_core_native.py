@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 
 from citysoc.core import native
+from citysoc.core.native import NativeBuild
+from collectors import NATIVE
 
 ROOT = Path(__file__).resolve().parents[3]
 GOLDEN = ROOT / "tests" / "unit" / "collectors" / "eve_golden" / "input.jsonl.gz"
@@ -24,8 +26,10 @@ def make_package(tmp_path: Path, name: str) -> Path:
     package = tmp_path / name
     package.mkdir()
     (package / "__init__.py").write_text(
-        "from citysoc.core.native import prefer_fresh\n"
-        f"PASSED_OVER = prefer_fresh(__name__, __path__[0], ('{name}.a', '{name}.b'))\n"
+        "from pathlib import Path\n"
+        "from citysoc.core.native import NativeBuild\n"
+        "NATIVE = NativeBuild(__name__, Path(__file__).parent, ('a', 'b'))\n"
+        "PASSED_OVER = NATIVE.prefer_fresh()\n"
     )
     for leaf in ("a", "b"):
         (package / f"{leaf}.py").write_text(f"WHAT = 'source of {leaf}'\n")
@@ -84,9 +88,22 @@ def digests_with(tree: Path) -> tuple[list[str], list[str]]:
     return out["files"], out["digests"]
 
 
+def test_a_build_knows_whether_it_is_current(isolated_imports: Path) -> None:
+    package = make_package(isolated_imports, "state")
+    build = NativeBuild("state", package, ("a", "b"))
+    assert build.stale() == ["state.a", "state.b"] and not build.is_built()
+    record(package, {f"state.{x}": native.source_digest(package / f"{x}.py") for x in "ab"})
+    assert build.stale() == [] and build.is_built()
+    (package / "b.py").write_text("WHAT = 'edited'\n")
+    assert build.stale() == ["state.b"] and not build.is_built()
+    assert sorted(p.name for p in build.clean()) == [f"a{SUFFIX}", f"b{SUFFIX}"]
+    assert build.stale() == [] and not build.is_built()  # nothing compiled is left
+    assert not (package / native.MANIFEST).exists()
+
+
 def test_the_compiled_modules_give_what_their_sources_give(tmp_path: Path) -> None:
-    compiled = native.compiled_modules()
-    if compiled != list(native.MODULES):
+    compiled = NATIVE.compiled()
+    if compiled != NATIVE.names:
         pytest.skip(f"not all compiled here ({compiled}): `citysoc native` builds them")
     for package in ("citysoc", "collectors"):
         shutil.copytree(
