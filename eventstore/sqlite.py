@@ -37,7 +37,6 @@ class WriteResult:
     rejected: int
 
 
-_PLAIN = frozenset({str, int, float, bool})
 _USABLE: dict[str, bool] = {}
 _GOOD_NAMES: set[str] = set()
 
@@ -52,19 +51,6 @@ def _usable(name: str) -> bool:
             if usable:
                 _GOOD_NAMES.add(name)
     return usable
-
-
-def _keys_and_row(event: Event) -> tuple[tuple[str, ...], tuple[Any, ...]]:
-    """The columns and values of one event (fast when every name is usable and every value
-    a plain scalar, which is nearly always)."""
-    keys = tuple(event)
-    values = tuple(event.values())
-    if _PLAIN.issuperset(map(type, values)) and (
-        _GOOD_NAMES.issuperset(keys) or all(map(_usable, keys))
-    ):
-        return keys, values
-    keys = tuple(k for k, v in event.items() if v is not None and _usable(k))
-    return keys, tuple(_sql_value(event[k]) for k in keys)
 
 
 def _identified(names: tuple[str, ...], rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
@@ -183,23 +169,23 @@ class SqliteEventStore:
                 self._columns[field.lower()] = field
 
     def write(self, events: Iterable[Event]) -> WriteResult:
-        """Store events in one transaction; an event already stored is skipped."""
+        """Store events in one transaction; an event already stored is skipped, one without
+        ``event.id`` or ``@timestamp`` is logged and counted as rejected."""
         groups: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
-        rejected = 0
         for event in events:
-            if not (event.get("event.id") and event.get("@timestamp")):
-                rejected += 1
-                log.warning("rejected event without event.id or @timestamp: %.200r", event)
-                continue
-            keys, row = _keys_and_row(event)
-            groups.setdefault(keys, []).append(row)
-        return self._insert(groups.items(), rejected)
+            keys = tuple(event)
+            rows = groups.get(keys)
+            if rows is None:
+                rows = groups[keys] = []
+            rows.append(tuple(event.values()))
+        return self.write_groups(groups.items())
 
     def write_groups(self, groups: Iterable[EventGroup]) -> WriteResult:
         """:meth:`write` of events given as groups of rows (the disk buffer's format).
 
         Rows are bound as they are; only if SQLite refuses a value (a list, say) is the whole
-        batch written again with every value as :meth:`write` would store it.
+        batch written again with lists and mappings as JSON text. A field whose name cannot
+        be a column is left out.
         """
         ready: list[tuple[tuple[str, ...], list[tuple[Any, ...]]]] = []
         rejected = 0
