@@ -9,14 +9,16 @@ across the example city's segments), then times, in one run:
   from the reading thread;
 * background: through the disk buffer delivered by a ``BackgroundShipper`` thread, in
   batches of 2,000: what ``citysoc collect eve --follow`` does;
-* own process: through the disk buffer delivered by a spawned process (``ProcessShipper``),
-  in batches of 2,000 lines, some of them handed over unparsed when that process would
-  otherwise wait: what ``citysoc collect eve FILE`` does; with the CPU time each process spent;
+* own process: a spawned delivery process beside the reader (``ProcessShipper``), in batches
+  of 2,000 lines: the reader stores the batches it parses itself and hands the delivery
+  process the next lines unparsed whenever it is about to run out of work; the two take turns
+  at the store. What ``citysoc collect eve FILE`` does; with the CPU time each process spent;
 * CLI: the command ``citysoc collect eve FILE`` itself, start-up included, in a fresh data
   directory.
 
-``--memory`` runs the buffered path in child processes on N and 10 x N lines and prints the
-peak resident set size of each (bounded memory: it must not grow with the input).
+``--memory`` runs the buffered path and the command in child processes on N and 10 x N lines
+and prints the peak resident set size of each (bounded memory: it must not grow with the
+input; for the command, of the larger of its two processes).
 
     .venv/bin/python benchmarks/bench_eve.py --lines 500000
     .venv/bin/python benchmarks/bench_eve.py --memory --lines 50000
@@ -336,8 +338,14 @@ def child_rss(lines: int) -> None:
         seconds, stored = timed_run(work / "eve.json", work, buffered=True)
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         print(
-            f"{lines:>9,} lines: {stored:,} stored in {seconds:.1f}s; "
+            f"{lines:>9,} lines, buffered path: {stored:,} stored in {seconds:.1f}s; "
             f"peak RSS {peak / 1024:.0f} MiB (before the run {before / 1024:.0f} MiB)"
+        )
+        seconds, stored = cli_run(work / "eve.json", work)
+        largest = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # reader or deliverer
+        print(
+            f"{lines:>9,} lines, collect eve (CLI): {stored:,} stored in {seconds:.1f}s; "
+            f"peak RSS of its larger process {largest / 1024:.0f} MiB"
         )
 
 
