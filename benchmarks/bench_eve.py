@@ -8,13 +8,16 @@ across the example city's segments), then times, in one run:
 * buffered: the same through the disk buffer (``ship`` with a ``DiskBuffer``), delivered
   from the reading thread;
 * background: through the disk buffer delivered by a ``BackgroundShipper`` thread, in
-  batches of 2,000: what ``citysoc collect eve --follow`` does;
+  batches of 2,000: what ``citysoc collect syslog --listen`` and the ``drop-oldest`` buffer
+  policy use;
 * own process: a spawned delivery process beside the reader (``ProcessShipper``), in batches
   of 2,000 lines: the reader stores the batches it parses itself and hands the delivery
   process the next lines unparsed whenever it is about to run out of work; the two take turns
   at the store. What ``citysoc collect eve FILE`` does; with the CPU time each process spent;
 * CLI: the command ``citysoc collect eve FILE`` itself, start-up included, in a fresh data
-  directory.
+  directory;
+* follow: ``citysoc collect eve --follow FILE`` from its start until every line is stored
+  (the store is polled every 0.1 s), start-up included.
 
 ``--memory`` runs the buffered path and the command in child processes on N and 10 x N lines
 and prints the peak resident set size of each (bounded memory: it must not grow with the
@@ -28,6 +31,7 @@ input; for the command, of the larger of its two processes).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import json
 import os
@@ -36,6 +40,8 @@ import pstats
 import random
 import resource
 import shutil
+import signal
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -58,7 +64,7 @@ from collectors.pipeline import ship
 from collectors.shipper import BackgroundShipper
 from collectors.sinks import SinkSpec, SqliteSink, open_sink
 from collectors.stats import CollectorStats
-from eventstore.sqlite import SqliteEventStore
+from eventstore.sqlite import SqliteEventStore, connect
 
 REPO = Path(__file__).resolve().parents[1]
 CLIENTS = [f"10.20.0.{n}" for n in range(10, 60)] + [f"203.0.113.{n}" for n in range(1, 40)]
@@ -275,6 +281,31 @@ def cli_run(eve: Path, work: Path) -> tuple[float, int]:
         return seconds, store.count()
 
 
+def follow_run(eve: Path, work: Path) -> tuple[float, int]:
+    """``collect eve --follow`` from start-up until the store holds every line (then stopped)."""
+    data = work / "follow-var"
+    command = [sys.executable, "-m", "citysoc.cli.main", "collect", "eve", "--follow", str(eve)]
+    env = {**os.environ, "CITYSOC_DATA_DIR": str(data)}
+    with eve.open("rb") as handle:
+        lines = sum(1 for _ in handle)
+    started = time.perf_counter()
+    follower = subprocess.Popen(command, env=env, cwd=REPO, stdout=subprocess.DEVNULL)
+    count = 0
+    try:
+        while count < lines and follower.poll() is None:
+            time.sleep(0.1)
+            if (data / "events.db").exists():
+                reader = connect(data / "events.db", readonly=True)
+                with contextlib.suppress(sqlite3.OperationalError):  # no table yet
+                    count = reader.execute("SELECT COUNT(*) FROM events").fetchone()[0]
+                reader.close()
+        seconds = time.perf_counter() - started
+    finally:
+        follower.send_signal(signal.SIGTERM)
+        follower.wait(timeout=120)
+    return seconds, count
+
+
 def throughput(lines: int) -> None:
     say_machine()
     with tempfile.TemporaryDirectory() as tmp:
@@ -298,6 +329,7 @@ def throughput(lines: int) -> None:
             ("background shipper", background_run),
             ("own process", process_run),
             ("collect eve (CLI)", cli_run),
+            ("--follow (CLI)", follow_run),
         ]
         for name, run in runs:
             settle(work, keep=eve)

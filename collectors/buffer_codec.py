@@ -11,7 +11,8 @@ path, ...) goes through JSON first, so such values read back as format 1 gave th
 
 Format 4 is a batch of lines not yet parsed (:class:`~collectors.raw_lines.RawLines`): the
 format byte ``0x04``, the ``marshal`` version byte, then ``(parser, source, first_line,
-lines)`` as ``marshal`` data. Whoever delivers it parses it first.
+lines)`` as ``marshal`` data. Whoever delivers it parses it first. Format 5 is the same for
+lines placed by their byte offsets (a followed file): ``(parser, source, starts, lines)``.
 
 Formats 2 (a ``marshal`` list of event dicts) and 1 (a JSON array: its payload starts with
 ``[``) are still read, so an upgrade delivers what an older collector left behind. Anything
@@ -32,10 +33,12 @@ from citysoc.core.errors import CollectorError
 from collectors.raw_lines import RawLines
 
 RAW_FORMAT = 4
+PLACED_RAW_FORMAT = 5
 GROUPED_FORMAT = 3
 DICTS_FORMAT = 2
 _GROUPED_PREFIX = bytes((GROUPED_FORMAT, marshal.version))
 _RAW_PREFIX = bytes((RAW_FORMAT, marshal.version))
+_PLACED_RAW_PREFIX = bytes((PLACED_RAW_FORMAT, marshal.version))
 _JSON_START = ord("[")
 
 
@@ -141,7 +144,10 @@ def encode_batch(events: Sequence[Event]) -> bytes:
 
 
 def encode_lines(batch: RawLines) -> bytes:
-    """Lines not yet parsed as a format-4 payload."""
+    """Lines not yet parsed as a format-4 payload (format 5 if placed by byte offsets)."""
+    if batch.starts is not None:
+        fields = (batch.parser, batch.source, batch.starts, batch.lines)
+        return _PLACED_RAW_PREFIX + marshal.dumps(fields)
     return _RAW_PREFIX + marshal.dumps((batch.parser, batch.source, batch.first_line, batch.lines))
 
 
@@ -151,7 +157,10 @@ def decode_batch(payload: bytes) -> Sequence[Event] | RawLines | None:
         return None
     kind = payload[0]
     try:
-        if kind in (RAW_FORMAT, GROUPED_FORMAT, DICTS_FORMAT) and len(payload) > 1:
+        if (
+            kind in (PLACED_RAW_FORMAT, RAW_FORMAT, GROUPED_FORMAT, DICTS_FORMAT)
+            and len(payload) > 1
+        ):
             if payload[1] > marshal.version:
                 raise UnknownFormatError(
                     f"record written with marshal version {payload[1]}, "
@@ -160,6 +169,8 @@ def decode_batch(payload: bytes) -> Sequence[Event] | RawLines | None:
             data = marshal.loads(memoryview(payload)[2:])  # noqa: S302 our own, CRC-checked
             if kind == RAW_FORMAT:
                 return _raw_lines(*data)
+            if kind == PLACED_RAW_FORMAT:
+                return _placed_raw_lines(*data)
             if kind == GROUPED_FORMAT:
                 groups, order = data
                 return EventGroups(groups, order)
@@ -182,3 +193,10 @@ def _raw_lines(parser: object, source: object, first_line: object, lines: object
     ):
         raise TypeError("not a batch of lines")
     return RawLines(parser, source, first_line, lines)
+
+
+def _placed_raw_lines(parser: object, source: object, starts: object, lines: object) -> RawLines:
+    batch = _raw_lines(parser, source, 0, lines)
+    if not (isinstance(starts, list) and len(starts) == len(batch.lines)):
+        raise TypeError("not a batch of placed lines")
+    return RawLines(batch.parser, batch.source, 0, batch.lines, starts)

@@ -140,14 +140,14 @@ def parse_lines(batch: RawLines, stats: CollectorStats) -> list[Event]:
     """The events of a batch of whole EVE lines; bad lines are counted with their location."""
     events: list[Event] = []
     keep = events.append
-    for number, raw in enumerate(batch.lines, start=batch.first_line):
+    for index, raw in enumerate(batch.lines):
         line = raw.decode("utf-8", "replace").strip()
         if not line:
             stats.skip("empty-line")
             continue
         event = _parse(line)  # a Location is made only for a bad line: most lines are good
         if isinstance(event, tuple):
-            stats.error(event[0], Location(batch.source, line=number), event[1])
+            stats.error(event[0], batch.location(index), event[1])
         else:
             keep(event)
     stats.received += len(batch.lines)

@@ -1,8 +1,11 @@
 """Drive a followed file through a parser into a shipper, committing offsets safely.
 
-The tailer's position is committed only after the lines before it are durable in the disk
-buffer (:meth:`Shipper.put` returns after an fsync), so a kill -9 at any moment re-reads at
-most the last uncommitted batch, whose events the sink then recognises by their ids.
+The tailer's position is committed only after the lines before it are stored or durable in
+the disk buffer (:meth:`Shipper.put` and :meth:`Shipper.put_lines` return only then), so a
+kill -9 at any moment re-reads at most the last uncommitted batch, whose events the sink then
+recognises by their ids. ``citysoc collect eve --follow`` ships through a
+:class:`~collectors.delivery.ProcessShipper`: batches go to the delivery process unparsed
+whenever it is about to run out of work, placed by their byte offsets in the file.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import threading
 from collections.abc import Callable
 
 from citysoc.core.ecs import Event
+from collectors.raw_lines import RawLines
 from collectors.shipper import Shipper
 from collectors.tail import FileTailer, Line
 
@@ -24,21 +28,37 @@ def follow_into(
     stop: threading.Event,
     *,
     batch_size: int = 2000,
+    parser_name: str | None = None,
 ) -> None:
-    """Parse every line the tailer gives until ``stop`` is set; ship in batches."""
-    batch: list[Event] = []
-    end: int | None = None
+    """Parse every line the tailer gives until ``stop`` is set; ship in batches.
+
+    Given the name of ``parse``'s batch parser (:data:`collectors.raw_lines.PARSERS`), a batch
+    is handed over unparsed whenever the shipper wants lines (another process parses them).
+    """
+    lines: list[Line] = []
     for line in tailer.follow(stop):
         if line is not None:
-            event = parse(line)
-            if event is not None:
-                batch.append(event)
-            end = line.end
-            if len(batch) < batch_size:
+            lines.append(line)
+            if len(lines) < batch_size:
                 continue
-        if end is not None:
-            shipper.put(batch)
+        if lines:
+            end = lines[-1].end
+            if parser_name is not None and shipper.wants_lines():
+                shipper.put_lines(_unparsed(parser_name, str(tailer.path), lines, parse))
+            else:
+                shipper.put([event for event in map(parse, lines) if event is not None])
             tailer.commit(end)
-            batch, end = [], None
+            lines = []
         else:
             shipper.tick()
+
+
+def _unparsed(parser: str, source: str, lines: list[Line], parse: LineParser) -> RawLines:
+    """The whole lines as a batch to parse elsewhere; a cut line is counted here (``parse``)."""
+    whole = [line for line in lines if line.complete]
+    for line in lines:
+        if not line.complete:
+            parse(line)
+    return RawLines(
+        parser, source, 0, [line.data for line in whole], [line.start for line in whole]
+    )

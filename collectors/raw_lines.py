@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from citysoc.core.ecs import Event
-from citysoc.core.errors import CollectorError
+from citysoc.core.errors import CollectorError, Location
 from collectors.enrich import Enrich
 from collectors.stats import CollectorStats
 
@@ -27,12 +27,23 @@ PARSERS = {"suricata.eve": "collectors.eve:parse_lines"}
 
 @dataclass(frozen=True)
 class RawLines:
-    """Whole lines of ``source`` starting at line ``first_line``, each with its newline."""
+    """Whole lines of ``source`` starting at line ``first_line``, each with its newline.
+
+    Lines of a followed file, whose line numbers are not known, are placed by the byte offset
+    of each line in ``starts`` instead (``first_line`` is then 0).
+    """
 
     parser: str
     source: str
     first_line: int
     lines: list[bytes]
+    starts: list[int] | None = None
+
+    def location(self, index: int) -> Location:
+        """Where the line at ``index`` of the batch is in its source."""
+        if self.starts is None:
+            return Location(self.source, line=self.first_line + index)
+        return Location(self.source, offset=self.starts[index])
 
     def __len__(self) -> int:
         return len(self.lines)

@@ -26,6 +26,7 @@ from citysoc.cli.collect import (
 from citysoc.cli.output import say
 from citysoc.core.errors import ConfigError, Location
 from citysoc.core.settings import Settings
+from collectors.eve import PARSER as EVE_PARSER
 from collectors.eve import parse_eve_bytes, parse_lines, read_eve_lines
 from collectors.files import FolderWatcher, YaraRules, scan_file
 from collectors.follow import follow_into
@@ -79,8 +80,11 @@ def run_eve(args: argparse.Namespace, settings: Settings) -> int:
             return None
         return parse_eve_bytes(line.data, where, stats)
 
-    with collection(settings, args) as run, run.shipper("eve", str(path.resolve()), stats) as ship:
-        follow_into(tailer, parse, ship, stop)
+    with (
+        collection(settings, args) as run,
+        run.shipper("eve", str(path.resolve()), stats, own_process=True) as ship,
+    ):
+        follow_into(tailer, parse, ship, stop, parser_name=EVE_PARSER)
         ship.flush(timeout=run.options.drain_timeout)
         say(summary_line(path, stats, ship.close()))
     return 0

@@ -242,3 +242,35 @@ def test_what_the_sink_refuses_the_reader_buffers_for_the_delivery_process(
         report = shipper.close()
     assert stored(db) == (5_000, 5_000)
     assert (report.stored, report.duplicates, report.sink_failures) == (5_000, 0, down.attempts)
+
+
+def test_following_a_file_counts_bad_lines_by_offset_wherever_they_were_parsed(
+    tmp_path: Path, stored: Stored
+) -> None:
+    eve, log_path = tmp_path / "eve.json", tmp_path / "collector.log"
+    write_eve(eve, COUNT)
+    lines = eve.read_bytes().splitlines(keepends=True)
+    bad = (5, 20_001, COUNT)
+    for number in bad:
+        lines[number - 1] = b"not json\n"
+    eve.write_bytes(b"".join(lines))
+    offsets = [sum(map(len, lines[: number - 1])) for number in bad]
+    db = tmp_path / "var" / "events.db"
+    command = [sys.executable, "-m", "citysoc.cli.main", "collect", "eve", "--follow", str(eve)]
+    env = {**os.environ, "CITYSOC_DATA_DIR": str(tmp_path / "var")}
+    with log_path.open("wb") as log:
+        follower = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=log)
+        try:
+            wait_until(lambda: stored(db)[0] >= COUNT - 3, "every good line", log_path)
+        finally:
+            follower.send_signal(signal.SIGTERM)
+            assert follower.wait(timeout=60) == 0
+    output = log_path.read_text()
+    summary = json.loads(output.strip().splitlines()[-1].split(": ", 1)[1])
+    assert (summary["received"], summary["parsed"], summary["stored"]) == (
+        COUNT, COUNT - 3, COUNT - 3,
+    )  # fmt: skip
+    assert summary["errors"] == {"eve-not-json": 3}
+    for offset in offsets:
+        assert f"eve.json, byte {offset}: eve-not-json" in output
+    assert stored(db) == (COUNT - 3, COUNT - 3)

@@ -120,3 +120,11 @@ def test_batches_are_joined_in_order() -> None:
     second = [{"event.id": "c"}, {"event.id": "d", "x": 2}]
     joined = EventGroups.join([EventGroups.of(first), second])
     assert list(joined) == first + second and len(joined.groups) == 4
+
+
+def test_lines_placed_by_offsets_round_trip_with_their_offsets() -> None:
+    lines = RawLines("suricata.eve", "/var/log/eve.json", 0, [b'{"a":1}', b"\xff"], [0, 8])
+    payload = encode_lines(lines)
+    assert payload[0] == 5 and decode_batch(payload) == lines
+    uneven = marshal.dumps(("suricata.eve", "eve.json", [0], [b"a", b"b"]))
+    assert decode_batch(bytes((5, marshal.version)) + uneven) is None

@@ -15,6 +15,7 @@ from citysoc.core.errors import CollectorError, Location
 from citysoc.core.settings import BUNDLED_TOPOLOGY
 from collectors import eve
 from collectors.enrich import enricher_for
+from collectors.raw_lines import RawLines
 from collectors.stats import CollectorStats
 
 SAMPLE = Path(eve.__file__).with_name("samples") / "eve.json"
@@ -164,3 +165,14 @@ def test_reading_holds_one_batch_of_events_whatever_the_file_size(tmp_path: Path
     peak_reading(1)  # caches and interned names fill up first
     small, large = peak_reading(2), peak_reading(10)
     assert large < 1.5 * small, f"peak {small / 1e6:.1f} MB for 2 copies, {large / 1e6:.1f} for 10"
+
+
+def test_lines_of_a_followed_file_are_placed_by_byte_offset(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    good = SAMPLE.read_bytes().splitlines()[0]
+    batch = RawLines(eve.PARSER, "eve.json", 0, [good, b"{oops", good], [0, 812, 818])
+    stats = CollectorStats()
+    assert len(eve.parse_lines(batch, stats)) == 2
+    assert stats.errors == Counter({"eve-not-json": 1})
+    assert "eve.json, byte 812: eve-not-json" in caplog.text
