@@ -15,9 +15,9 @@ Whoever delivers holds ``deliver.lock``: the delivery process, or the reading pr
 once that process is gone (it then reloads the acknowledged position first).
 
 Both processes may write to the sink: the delivery process what it delivers, the reading
-process the batches it has parsed itself while the sink takes them. They take turns
-(:class:`SinkTurns`, an ``flock`` on ``sink.lock``), so neither polls a store the other has
-locked.
+process the batches it has parsed itself while the sink takes them. At an SQLite store,
+which has one writer at a time, they take turns (:class:`SinkTurns`, an ``flock`` on
+``sink.lock``), so neither polls a store the other has locked.
 """
 
 from __future__ import annotations
@@ -48,14 +48,18 @@ def take_deliver_lock(directory: Path, *, wait: bool = True) -> IO[str]:
 
 
 class SinkTurns:
-    """The processes sharing a buffer directory write to their sink one at a time."""
+    """The processes sharing a buffer directory write to their sink one at a time, if it
+    ``needs`` it (a sink that takes concurrent writes is not waited for)."""
 
-    def __init__(self, directory: Path) -> None:
-        self._lock = (directory / SINK_LOCK).open("a")
+    def __init__(self, directory: Path, *, needed: bool = True) -> None:
+        self._lock = (directory / SINK_LOCK).open("a") if needed else None
 
     @contextmanager
     def turn(self) -> Iterator[None]:
         """Wait for the sink to be free, and hold it (released on exit, or if we die)."""
+        if self._lock is None:
+            yield
+            return
         fcntl.flock(self._lock, fcntl.LOCK_EX)
         try:
             yield
@@ -63,7 +67,8 @@ class SinkTurns:
             fcntl.flock(self._lock, fcntl.LOCK_UN)
 
     def close(self) -> None:
-        self._lock.close()
+        if self._lock is not None:
+            self._lock.close()
 
 
 class AppendingBuffer(DiskBuffer):

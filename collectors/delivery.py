@@ -40,7 +40,7 @@ from collectors.buffer_roles import AppendingBuffer, DeliveringBuffer, Position,
 from collectors.enrich import Enrich
 from collectors.raw_lines import RawParsing
 from collectors.shipper import Shipper, ShipReport
-from collectors.sinks import Sink
+from collectors.sinks import Sink, takes_turns
 from collectors.stats import CollectorStats
 from eventstore.sqlite import WriteResult
 
@@ -71,8 +71,11 @@ def deliver_main(setup: DeliverySetup, pipe: Connection) -> None:
     configure_logging(*setup.logging)
     buffer = DeliveringBuffer(setup.directory, start=setup.start)
     parsing = RawParsing(setup.make_enrich(), CollectorStats())
-    turns = SinkTurns(setup.directory)
-    with setup.open_sink() as sink, buffer, contextlib.closing(turns):
+    with (
+        setup.open_sink() as sink,
+        buffer,
+        contextlib.closing(SinkTurns(setup.directory, needed=takes_turns(sink))) as turns,
+    ):
         shipper = CountingShipper(
             enrich=_same,
             sink=sink,
@@ -157,7 +160,7 @@ class ProcessShipper(Shipper):
     ) -> None:
         super().__init__(enrich=make_enrich(), sink=sink, buffer=buffer, stats=stats)
         self.appending = buffer
-        self.turns = SinkTurns(buffer.directory)
+        self.turns = SinkTurns(buffer.directory, needed=takes_turns(sink))
         self._theirs = dict.fromkeys(COUNTS, 0)  # the delivery process's counts so far
         self._delivered: Position | None = None
         self._appended = 0  # records this process has announced

@@ -36,6 +36,13 @@ class SqliteSink:
         return self.store.write(events)
 
 
+def takes_turns(sink: Sink) -> bool:
+    """Whether processes sharing ``sink`` must write one at a time: an SQLite file has one
+    writer, while Elasticsearch and the SOC API take concurrent bulk requests (and retry
+    inside ``write``, which must not hold the other process up)."""
+    return isinstance(sink, SqliteSink)
+
+
 SinkKind = Literal["sqlite", "elasticsearch", "api"]
 
 

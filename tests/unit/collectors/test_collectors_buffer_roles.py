@@ -6,7 +6,12 @@ import threading
 import time
 from pathlib import Path
 
+from elasticsearch import Elasticsearch
+
 from collectors.buffer_roles import AppendingBuffer, DeliveringBuffer, SinkTurns
+from collectors.elastic import ElasticSink
+from collectors.sinks import SqliteSink, takes_turns
+from eventstore.sqlite import SqliteEventStore
 
 
 def events(first: int, count: int = 3) -> list[dict[str, object]]:
@@ -101,3 +106,22 @@ def test_sink_turns_let_one_writer_at_a_time(tmp_path: Path) -> None:
     assert order == ["first writes", "second writes"]
     first.close()
     second.close()
+
+
+def test_a_sink_that_takes_concurrent_writes_is_not_waited_for(tmp_path: Path) -> None:
+    holder, other = SinkTurns(tmp_path), SinkTurns(tmp_path, needed=False)
+    wrote = threading.Event()
+
+    def write() -> None:
+        with other.turn():
+            wrote.set()
+
+    with holder.turn():
+        threading.Thread(target=write, daemon=True).start()
+        assert wrote.wait(5), "it waited for a turn it does not need"
+    store = SqliteEventStore(tmp_path / "events.db")
+    elastic = ElasticSink(Elasticsearch("http://127.0.0.1:9"))
+    assert takes_turns(SqliteSink(store)) and not takes_turns(elastic)
+    store.close()
+    holder.close()
+    other.close()
