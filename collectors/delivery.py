@@ -11,7 +11,7 @@ delivery process parses and enriches them itself and sends back what it counted,
 process waits for the other and parsing uses both cores. The batches the reading process
 parses itself it stores itself while the sink takes them (:meth:`ProcessShipper.put`): stored,
 they need no buffer; they are buffered only when the sink fails. So each process parses and
-stores its own share, the two taking turns at the sink (:class:`SinkTurns`), and no batch is
+stores its own share (taking turns at an SQLite store: :class:`SinkTurns`), and no batch is
 encoded for the buffer, written, read back and decoded on its way between them.
 
 If the reading process dies, the delivery process sees the pipe close, delivers what was
