@@ -23,12 +23,15 @@ which has one writer at a time, they take turns (:class:`SinkTurns`, an ``flock`
 from __future__ import annotations
 
 import fcntl
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
+from citysoc.core.ecs import Event
 from collectors.buffer import AckPosition, Batch, DiskBuffer
+from collectors.sinks import Sink
+from eventstore.sqlite import WriteResult
 
 DELIVER_LOCK = "deliver.lock"
 SINK_LOCK = "sink.lock"
@@ -66,9 +69,23 @@ class SinkTurns:
         finally:
             fcntl.flock(self._lock, fcntl.LOCK_UN)
 
+    def writing(self, sink: Sink) -> Sink:
+        """``sink``, writing only in this process's turn."""
+        return _TurnTaking(sink, self)
+
     def close(self) -> None:
         if self._lock is not None:
             self._lock.close()
+
+
+class _TurnTaking:
+    def __init__(self, sink: Sink, turns: SinkTurns) -> None:
+        self.sink = sink
+        self.turns = turns
+
+    def write(self, events: Sequence[Event]) -> WriteResult:
+        with self.turns.turn():
+            return self.sink.write(events)
 
 
 class AppendingBuffer(DiskBuffer):

@@ -42,7 +42,6 @@ from collectors.raw_lines import RawParsing
 from collectors.shipper import Shipper, ShipReport
 from collectors.sinks import Sink, takes_turns
 from collectors.stats import CollectorStats
-from eventstore.sqlite import WriteResult
 
 log = logging.getLogger(__name__)
 
@@ -78,11 +77,10 @@ def deliver_main(setup: DeliverySetup, pipe: Connection) -> None:
     ):
         shipper = CountingShipper(
             enrich=_same,
-            sink=sink,
+            sink=turns.writing(sink),
             buffer=buffer,
             stats=CollectorStats(),
             parse_raw=parsing,
-            turns=turns,
         )
         shipper.on_record = lambda: _send(pipe, shipper, buffer, parsing)
         closing = False
@@ -102,15 +100,10 @@ def deliver_main(setup: DeliverySetup, pipe: Connection) -> None:
 class CountingShipper(Shipper):
     """A shipper that counts the records it delivers and reports after each one."""
 
-    def __init__(self, *, turns: SinkTurns, **kwargs: Any) -> None:
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.turns = turns
         self.records = 0
         self.on_record: Callable[[], None] = lambda: None
-
-    def _write(self, events: Sequence[Event]) -> WriteResult:
-        with self.turns.turn():
-            return self.sink.write(events)
 
     def _after_ack(self) -> None:
         self.records += 1
@@ -158,9 +151,11 @@ class ProcessShipper(Shipper):
         stats: CollectorStats,
         open_sink: OpenSink,
     ) -> None:
-        super().__init__(enrich=make_enrich(), sink=sink, buffer=buffer, stats=stats)
-        self.appending = buffer
         self.turns = SinkTurns(buffer.directory, needed=takes_turns(sink))
+        super().__init__(
+            enrich=make_enrich(), sink=self.turns.writing(sink), buffer=buffer, stats=stats
+        )
+        self.appending = buffer
         self._theirs = dict.fromkeys(COUNTS, 0)  # the delivery process's counts so far
         self._delivered: Position | None = None
         self._appended = 0  # records this process has announced
@@ -185,8 +180,7 @@ class ProcessShipper(Shipper):
         enriched = [self.enrich(event) for event in events]
         if self._takeover is None and time.monotonic() >= self._retry_at:
             try:
-                with self.turns.turn():
-                    result = self.sink.write(enriched)
+                result = self.sink.write(enriched)
             except StoreError as exc:
                 self._failed(exc)  # the delivery process retries them from the buffer
             else:

@@ -145,7 +145,7 @@ class Shipper:
             parts = [self._events_of(batch) for batch in batches]
             events = parts[0] if len(parts) == 1 else EventGroups.join(parts)
             try:
-                result = self._write(events)
+                result = self.sink.write(events)
             except StoreError as exc:
                 self._failed(exc)
                 return False
@@ -158,10 +158,6 @@ class Shipper:
             log.info("sink is back after %d failed attempts", self._failures)
         self._failures, self._retry_at = 0, 0.0
         return True
-
-    def _write(self, events: Sequence[Event]) -> WriteResult:
-        """Store events in the sink (raises :class:`StoreError`)."""
-        return self.sink.write(events)
 
     def _after_ack(self) -> None:
         """One more buffered record is delivered and acknowledged."""
