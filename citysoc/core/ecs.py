@@ -29,8 +29,9 @@ def event_id(*parts: object, at: float | None = None) -> str:
     """A deterministic id (32 hex digits) from the parts that make an event unique at its source.
 
     Re-sending the same observation yields the same id, so stores can drop duplicates. Given
-    ``at``, the event's source time in epoch seconds (itself one of the parts), the id begins
-    with it: 12 hex digits of milliseconds, then 20 of hash. Ids that grow with time go to the
+    ``at``, the time the source gives the event (epoch seconds: part of the observation, so
+    the id stays deterministic), the id begins with it: 12 hex digits of milliseconds, then 20
+    of hash. Ids that grow with time go to the
     end of a store's unique index instead of anywhere in it: SQLite rewrites fewer index pages
     and Elasticsearch looks ids up faster.
     """

@@ -1,5 +1,6 @@
 """Stand-in servers on 127.0.0.1 for the collector sinks: Elasticsearch bulk and SOC ingest;
-and ``stored``, what a store file holds, read without disturbing a running collector.
+``stored``, what a store file holds, read without disturbing a running collector; and
+``write_flows``, a large EVE file of distinct flow records.
 
 They implement just enough of each protocol for the sinks (and the CLI in a subprocess) to
 be exercised over real HTTP: documents are kept in memory by id, so re-sends show up as 409
@@ -112,3 +113,26 @@ def _stored(db: Path) -> tuple[int, int]:
 @pytest.fixture
 def stored() -> Callable[[Path], tuple[int, int]]:
     return _stored
+
+
+WriteFlows = Callable[[Path, int], None]
+
+
+def _write_flows(path: Path, count: int) -> None:
+    with path.open("w") as out:
+        for n in range(count):
+            stamp = f"2026-11-20T02:{n // 60000 % 60:02d}:{n // 1000 % 60:02d}.{n % 1000:03d}000"
+            record = {
+                "timestamp": stamp + "+0000", "flow_id": 1_000_000 + n, "event_type": "flow",
+                "src_ip": f"10.20.{n % 250}.{n % 200 + 1}", "src_port": 40000 + n % 20000,
+                "dest_ip": "10.10.0.20", "dest_port": 443, "proto": "TCP",
+                "flow": {"pkts_toserver": 5, "pkts_toclient": 4, "bytes_toserver": 600,
+                         "bytes_toclient": 3000, "state": "closed"},
+            }  # fmt: skip
+            out.write(json.dumps(record) + "\n")
+
+
+@pytest.fixture
+def write_flows() -> WriteFlows:
+    """Writes ``count`` EVE flow lines, each a distinct event, to a file."""
+    return _write_flows

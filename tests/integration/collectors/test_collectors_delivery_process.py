@@ -33,6 +33,7 @@ from collectors.stats import CollectorStats
 from eventstore.sqlite import SqliteEventStore, WriteResult
 
 Stored = Callable[[Path], tuple[int, int]]
+WriteFlows = Callable[[Path, int], None]
 REPO = Path(__file__).resolve().parents[3]
 COUNT = 60_000
 needs_proc_children = pytest.mark.skipif(
@@ -41,24 +42,11 @@ needs_proc_children = pytest.mark.skipif(
 )
 
 
-def write_eve(path: Path, count: int) -> None:
-    with path.open("w") as out:
-        for n in range(count):
-            stamp = f"2026-11-20T03:{n // 60000 % 60:02d}:{n // 1000 % 60:02d}.{n % 1000:03d}000"
-            record = {
-                "timestamp": stamp + "+0000", "flow_id": 2_000_000 + n, "event_type": "flow",
-                "src_ip": f"10.20.{n % 250}.{n % 200 + 1}", "src_port": 40000 + n % 20000,
-                "dest_ip": "10.10.0.20", "dest_port": 443, "proto": "TCP",
-                "flow": {"pkts_toserver": 5, "pkts_toclient": 4, "state": "closed"},
-            }  # fmt: skip
-            out.write(json.dumps(record) + "\n")
-
-
 @pytest.fixture
-def run(tmp_path: Path) -> Iterator[Callable[[], subprocess.Popen[bytes]]]:
+def run(tmp_path: Path, write_flows: WriteFlows) -> Iterator[Callable[[], subprocess.Popen[bytes]]]:
     started: list[subprocess.Popen[bytes]] = []
     eve = tmp_path / "eve.json"
-    write_eve(eve, COUNT)
+    write_flows(eve, COUNT)
     env = {**os.environ, "CITYSOC_DATA_DIR": str(tmp_path / "var")}
 
     def start() -> subprocess.Popen[bytes]:
@@ -135,10 +123,10 @@ def test_kill_9_of_the_deliverer_makes_the_reader_deliver_every_event_once(
 
 
 def test_lines_handed_over_are_parsed_in_the_delivery_process(
-    tmp_path: Path, stored: Stored
+    tmp_path: Path, stored: Stored, write_flows: WriteFlows
 ) -> None:
     eve = tmp_path / "eve.json"
-    write_eve(eve, 5_000)
+    write_flows(eve, 5_000)
     with eve.open("r+b") as handle:  # line 3 becomes broken JSON of the same length
         first, second = handle.readline(), handle.readline()
         handle.seek(len(first) + len(second))
@@ -204,17 +192,19 @@ def shipper_for(
     )
 
 
-def parsed_batches(tmp_path: Path, stats: CollectorStats, count: int) -> list[list[Event]]:
+def parsed_batches(
+    tmp_path: Path, write_flows: WriteFlows, stats: CollectorStats, count: int
+) -> list[list[Event]]:
     eve = tmp_path / "eve.json"
-    write_eve(eve, count)
+    write_flows(eve, count)
     return [parse_lines(lines, stats) for lines in read_eve_lines(eve, stats, batch_lines=1_000)]
 
 
 def test_batches_the_reader_parses_it_stores_itself_without_the_buffer(
-    tmp_path: Path, stored: Stored
+    tmp_path: Path, stored: Stored, write_flows: WriteFlows
 ) -> None:
     stats, db = CollectorStats(), tmp_path / "events.db"
-    batches = parsed_batches(tmp_path, stats, 5_000)
+    batches = parsed_batches(tmp_path, write_flows, stats, 5_000)
     with SqliteEventStore(db) as store, AppendingBuffer(tmp_path / "buffer") as buffer:
         shipper = shipper_for(tmp_path, SqliteSink(store), stats, buffer)
         for batch in batches:
@@ -228,10 +218,10 @@ def test_batches_the_reader_parses_it_stores_itself_without_the_buffer(
 
 
 def test_what_the_sink_refuses_the_reader_buffers_for_the_delivery_process(
-    tmp_path: Path, stored: Stored
+    tmp_path: Path, stored: Stored, write_flows: WriteFlows
 ) -> None:
     stats, db, down = CollectorStats(), tmp_path / "events.db", DownSink()
-    batches = parsed_batches(tmp_path, stats, 5_000)
+    batches = parsed_batches(tmp_path, write_flows, stats, 5_000)
     with AppendingBuffer(tmp_path / "buffer") as buffer:
         shipper = shipper_for(tmp_path, down, stats, buffer)
         for batch in batches:
@@ -245,10 +235,10 @@ def test_what_the_sink_refuses_the_reader_buffers_for_the_delivery_process(
 
 
 def test_following_a_file_counts_bad_lines_by_offset_wherever_they_were_parsed(
-    tmp_path: Path, stored: Stored
+    tmp_path: Path, stored: Stored, write_flows: WriteFlows
 ) -> None:
     eve, log_path = tmp_path / "eve.json", tmp_path / "collector.log"
-    write_eve(eve, COUNT)
+    write_flows(eve, COUNT)
     lines = eve.read_bytes().splitlines(keepends=True)
     bad = (5, 20_001, COUNT)
     for number in bad:

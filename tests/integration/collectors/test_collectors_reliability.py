@@ -22,21 +22,8 @@ import pytest
 from eventstore.sqlite import SqliteEventStore
 
 Stored = Callable[[Path], tuple[int, int]]
+WriteFlows = Callable[[Path, int], None]
 REPO = Path(__file__).resolve().parents[3]
-
-
-def write_eve(path: Path, count: int) -> None:
-    with path.open("w") as out:
-        for n in range(count):
-            stamp = f"2026-11-20T02:{n // 60000 % 60:02d}:{n // 1000 % 60:02d}.{n % 1000:03d}000"
-            record = {
-                "timestamp": stamp + "+0000", "flow_id": 1_000_000 + n, "event_type": "flow",
-                "src_ip": f"10.20.{n % 250}.{n % 200 + 1}", "src_port": 40000 + n % 20000,
-                "dest_ip": "10.10.0.20", "dest_port": 443, "proto": "TCP",
-                "flow": {"pkts_toserver": 5, "pkts_toclient": 4, "bytes_toserver": 600,
-                         "bytes_toclient": 3000, "state": "closed"},
-            }  # fmt: skip
-            out.write(json.dumps(record) + "\n")
 
 
 class Collector:
@@ -92,9 +79,10 @@ def test_kill_9_in_the_middle_then_restart_stores_every_event_once(
     tmp_path: Path,
     collectors: list[Collector],
     stored: Stored,
+    write_flows: WriteFlows,
 ) -> None:
     count, eve = 30_000, tmp_path / "eve.json"
-    write_eve(eve, count)
+    write_flows(eve, count)
     db = tmp_path / "var" / "events.db"
     collector = Collector(tmp_path, eve, {})
     collectors.append(collector)
@@ -114,9 +102,10 @@ def test_a_locked_store_buffers_everything_then_delivers_it_once(
     tmp_path: Path,
     collectors: list[Collector],
     stored: Stored,
+    write_flows: WriteFlows,
 ) -> None:
     count, eve = 10_000, tmp_path / "eve.json"
-    write_eve(eve, count)
+    write_flows(eve, count)
     db = tmp_path / "var" / "events.db"
     SqliteEventStore(db).close()
     lock = sqlite3.connect(db, isolation_level=None)
@@ -136,10 +125,14 @@ def test_a_locked_store_buffers_everything_then_delivers_it_once(
 
 
 def test_elasticsearch_down_then_back_loses_and_duplicates_nothing(
-    tmp_path: Path, collectors: list[Collector], closed_port: int, fake_elastic: Any
+    tmp_path: Path,
+    collectors: list[Collector],
+    closed_port: int,
+    fake_elastic: Any,
+    write_flows: WriteFlows,
 ) -> None:
     count, eve = 10_000, tmp_path / "eve.json"
-    write_eve(eve, count)
+    write_flows(eve, count)
     collector = Collector(tmp_path, eve, {}, "--sink", "elasticsearch")
     collectors.append(collector)
     collector.start(CITYSOC_ELASTIC_URL=f"http://127.0.0.1:{closed_port}")
