@@ -35,6 +35,7 @@ DEMO_INPUTS: tuple[tuple[Reader, Path], ...] = (
 DEMO_USERS = (
     ("analyst", Role.CITY_ANALYST, None, "City SOC analyst"),
     ("d1-analyst", Role.AGENCY_ANALYST, "d1", "District 1 analyst"),
+    ("auditor", Role.AUDITOR, None, "Information security auditor"),
 )
 
 
@@ -102,6 +103,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     say(f"  Console:  http://{host}:{port}/")
     say(f"  Log in:   analyst / {password}      (city-wide)")
     say(f"            d1-analyst / {password}   (District 1 only)")
+    say(f"            auditor / {password}      (read-only: alerts, audit log)")
     say(f"  API:      http://{host}:{port}/docs")
     say("  Stop:     Ctrl-C")
     say("")

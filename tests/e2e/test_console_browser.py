@@ -1,5 +1,6 @@
 """A real headless Chromium on the console: log in, triage from the keyboard, close an alert
-with a reason, find the audit entry. Screenshots go to artifacts/console/."""
+with a reason, find the audit entry; then an auditor finds the change in the audit log and
+verifies its hash chain. Screenshots go to artifacts/console/."""
 
 from __future__ import annotations
 
@@ -111,5 +112,17 @@ def test_log_in_triage_close_and_find_the_audit_entry(demo: str) -> None:
         assert page.locator("html").get_attribute("lang") == "en"
         page.goto(f"{demo}/incidents")
         page.screenshot(path=str(ARTIFACTS / "4-incidents.png"), full_page=True)
+
+        page.click("form.who button")  # log out; the auditor finds the change and its chain
+        page.fill('input[name="username"]', "auditor")
+        page.fill('input[name="password"]', PASSWORD)
+        page.click('.login button[type="submit"]')
+        page.click('header nav a[href="/audit"]')
+        page.fill('input[name="object_id"]', str(alert_id))
+        page.click("#audit-verify")
+        expect(page.locator("#audit-chain")).to_have_attribute("data-intact", "yes")
+        change = page.locator('tr[data-action="alert.update"]').first
+        expect(change).to_contain_text("true_positive")
+        page.screenshot(path=str(ARTIFACTS / "5-audit.png"), full_page=True)
         browser.close()
     assert (ARTIFACTS / "3-closed.png").stat().st_size > 0

@@ -1,9 +1,15 @@
-"""Console pages: queue with keyboard triage, detail with runbook, languages, CSRF on forms."""
+"""Console pages: queue with keyboard triage, detail with runbook, languages, CSRF on forms,
+and the audit log for auditors."""
 
 from __future__ import annotations
 
 import re
 from typing import Any
+
+from sqlalchemy import update
+
+from soc_api.audit.models import AuditEntry
+from soc_api.db import transaction
 
 Soc = Any  # the seeded SOC helper of conftest.py
 
@@ -51,7 +57,8 @@ def test_forms_without_csrf_are_refused(soc: Soc) -> None:
 def test_every_page_renders_for_every_role(soc: Soc) -> None:
     for user in ("city", "d1", "auditor", "admin"):
         soc.login(user)
-        for path in ("/alerts", "/incidents", "/iocs", "/rules"):
+        audit = ("/audit",) if user in ("auditor", "admin") else ()
+        for path in ("/alerts", "/incidents", "/iocs", "/rules", *audit):
             response = soc.client.get(path)
             assert response.status_code == 200, (user, path)
             assert re.search(r'<meta name="csrf" content="[^"]+">', response.text)
@@ -61,3 +68,25 @@ def test_ops_sees_rules_not_alerts(soc: Soc) -> None:
     soc.login("ops")
     assert soc.client.get("/rules").status_code == 200
     assert soc.client.get("/api/v1/alerts").status_code == 403
+
+
+def test_auditors_read_and_verify_the_audit_log_in_the_console(soc: Soc) -> None:
+    alert_id = soc.alert_of("d1")
+    soc.login("d1")
+    assert "/audit" not in soc.client.get("/alerts").text  # not in an analyst's menu
+    assert soc.client.get("/audit").status_code == 403
+    form = {"csrf": soc.csrf(), "status": "closed", "close_reason": "benign", "note": "drill"}
+    soc.client.post(f"/alerts/{alert_id}/triage", data=form)
+    soc.login("auditor")
+    page = soc.client.get("/audit", params={"object_type": "alert", "object_id": alert_id}).text
+    assert 'href="/audit"' in page and f">alert:{alert_id}<" in page
+    assert page.count('data-action="alert.update"') == 1 and "drill" in page
+    again = soc.client.get("/audit").text  # the first read was recorded, newest first
+    first = re.search(r'data-action="([^"]+)"', again)
+    assert first is not None and first.group(1) == "audit.read"
+    verified = soc.client.get("/audit", params={"verify": "true"}).text
+    assert 'data-intact="yes"' in verified
+    with transaction(soc.ctx.sessions) as session:
+        session.execute(update(AuditEntry).where(AuditEntry.id == 2).values(actor="mallory"))
+    broken = soc.client.get("/audit", params={"verify": "true"}).text
+    assert 'data-intact="no" data-first-broken="2"' in broken
