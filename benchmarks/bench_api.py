@@ -48,11 +48,16 @@ def seed_alerts(settings: Settings, count: int) -> dict[str, str]:
     with transaction(sessions) as session:
         for start in range(0, count, 10_000):
             session.execute(insert(Alert), rows[start : start + 10_000])
-        read = create_token(session, name="bench-read", scope=TokenScope.READ, agency=None, days=1)
-        d1 = create_token(session, name="bench-d1", scope=TokenScope.READ, agency="d1", days=1)
-        ingest = create_token(session, name="bench-ingest", scope=TokenScope.INGEST, agency=None,
-                              days=1)  # fmt: skip
-    return {"read": read.token, "read-d1": d1.token, "ingest": ingest.token}
+        return {  # the transaction commits as the block is left
+            name: create_token(
+                session, name=f"bench-{name}", scope=scope, agency=agency, days=1, actor="bench"
+            ).token
+            for name, scope, agency in (
+                ("read", TokenScope.READ, None),
+                ("read-d1", TokenScope.READ, "d1"),
+                ("ingest", TokenScope.INGEST, None),
+            )
+        }
 
 
 def start_server(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:

@@ -21,6 +21,7 @@ from citysoc.core.settings import Settings
 from soc_api.alerts.views import router as alerts_router
 from soc_api.audit.views import router as audit_router
 from soc_api.auth.models import TokenScope
+from soc_api.console.oversight import router as console_oversight_router
 from soc_api.console.pages import router as console_pages_router
 from soc_api.console.views import router as console_router
 from soc_api.context import SocContext, build_context
@@ -108,6 +109,7 @@ def create_app(settings: Settings, *, startup: Sequence[StartupTask] = ()) -> Fa
         audit_router,
         console_router,
         console_pages_router,
+        console_oversight_router,
     ):
         app.include_router(router)
     app.mount(

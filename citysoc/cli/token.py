@@ -6,7 +6,6 @@ import argparse
 
 from citysoc.cli.output import say
 from citysoc.core.settings import Settings
-from soc_api.audit import service as audit
 from soc_api.auth.models import TokenScope
 from soc_api.auth.tokens import create_token, revoke_token
 from soc_api.db import init_state, make_engine, transaction
@@ -38,15 +37,7 @@ def run_create(args: argparse.Namespace, settings: Settings) -> int:
             scope=TokenScope(args.scope),
             agency=args.agency,
             days=args.days,
-        )
-        audit.append(
-            session,
             actor="cli",
-            action="token.create",
-            object_type="token",
-            object_id=issued.id,
-            agency=args.agency,
-            detail={"name": args.name, "scope": args.scope, "days": args.days},
         )
     say(f"token {issued.id} ({issued.name}, scope {args.scope}, expires {issued.expires_at}):")
     say(issued.token)
@@ -57,11 +48,8 @@ def run_create(args: argparse.Namespace, settings: Settings) -> int:
 def run_revoke(args: argparse.Namespace, settings: Settings) -> int:
     sessions = init_state(make_engine(settings.resolved_state_url))
     with transaction(sessions) as session:
-        if not revoke_token(session, token_id=args.id):
+        if not revoke_token(session, token_id=args.id, actor="cli"):
             say(f"no token {args.id}")
             return 1
-        audit.append(
-            session, actor="cli", action="token.revoke", object_type="token", object_id=args.id
-        )
     say(f"token {args.id} revoked")
     return 0

@@ -26,6 +26,12 @@ def require_auditor(who: Principal) -> None:
         raise PermissionDeniedError("only auditors and admins read the audit log")
 
 
+def require_admin(who: Principal) -> None:
+    """Manage API tokens: admins, in person (never through a token)."""
+    if who.token_scope is not None or who.role is not Role.ADMIN:
+        raise PermissionDeniedError("only admins manage API tokens")
+
+
 def require_rules_reader(who: Principal) -> None:
     """The rule catalogue and its ATT&CK coverage: every console user (ops above all)."""
     if who.token_scope is not None:

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from citysoc.core.errors import AuthenticationError
+from soc_api.audit import service as audit
 from soc_api.auth.models import ApiToken, Principal, Role, TokenScope
 
 log = logging.getLogger(__name__)
@@ -45,8 +46,9 @@ def _digest(token: str) -> str:
 
 
 def create_token(
-    session: Session, *, name: str, scope: TokenScope, agency: str | None, days: int
+    session: Session, *, name: str, scope: TokenScope, agency: str | None, days: int, actor: str
 ) -> IssuedToken:
+    """A new token (its secret is in the result only), recorded in the audit log."""
     prefix = secrets.token_hex(6)
     token = f"{TOKEN_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}"
     row = ApiToken(
@@ -60,8 +62,29 @@ def create_token(
     )
     session.add(row)
     session.flush()
-    log.info("API token %s (%s, scope %s) created", row.id, name, scope.value)
+    audit.append(
+        session,
+        actor=actor,
+        action="token.create",
+        object_type="token",
+        object_id=row.id,
+        agency=agency,
+        detail={"name": name, "scope": scope.value, "days": days},
+    )
+    log.info("API token %s (%s, scope %s) created by %s", row.id, name, scope.value, actor)
     return IssuedToken(row.id, name, token, row.expires_at)
+
+
+def list_tokens(session: Session) -> list[ApiToken]:
+    """Every token, newest first (their hashes, never their secrets)."""
+    return list(session.scalars(select(ApiToken).order_by(ApiToken.id.desc())))
+
+
+def token_state(row: ApiToken) -> str:
+    """``revoked``, ``expired`` or ``active``."""
+    if row.revoked:
+        return "revoked"
+    return "expired" if row.expires_at <= _iso(_now()) else "active"
 
 
 def authenticate_token(session: Session, token: str) -> Principal:
@@ -80,9 +103,18 @@ def authenticate_token(session: Session, token: str) -> Principal:
     return Principal(-row.id, row.name, role, row.agency, TokenScope(row.scope))
 
 
-def revoke_token(session: Session, *, token_id: int) -> bool:
+def revoke_token(session: Session, *, token_id: int, actor: str) -> bool:
+    """Revoke a token (recorded in the audit log); ``False`` if there is no such token."""
     row = session.get(ApiToken, token_id)
     if row is None:
         return False
     row.revoked = True
+    audit.append(
+        session,
+        actor=actor,
+        action="token.revoke",
+        object_type="token",
+        object_id=token_id,
+        agency=row.agency,
+    )
     return True

@@ -1,18 +1,17 @@
-"""Console pages past the queue: alert detail and triage, incidents, IOCs, rules, audit log."""
+"""Console pages past the queue: alert detail and triage, incidents, IOCs, rules."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from soc_api.alerts.models import AlertPublic, AlertStatus, AlertUpdate, CloseReason
 from soc_api.alerts.queries import get_alert
 from soc_api.alerts.workflow import allowed_transitions, update_alert
 from soc_api.audit import service as audit
-from soc_api.auth.permissions import require_auditor
 from soc_api.console.common import check_csrf, render
 from soc_api.console.graph import HEIGHT, WIDTH, agency_graph
 from soc_api.console.views import Csrf, require_console_user, to_login
@@ -25,7 +24,6 @@ from soc_api.rules.service import rule_catalog
 from soc_api.runbooks import render_runbook
 
 router = APIRouter(include_in_schema=False)
-AUDIT_PAGE = 100  # entries per page of the audit log
 
 
 @router.get("/alerts/{alert_id}", response_class=HTMLResponse)
@@ -167,52 +165,3 @@ def rules_page(
         return to_login()
     catalog = rule_catalog(session, rules=ctx.rules, errors=ctx.rule_errors, who=analyst)
     return render(request, "rules.html", {"analyst": analyst, "catalog": catalog})
-
-
-@router.get("/audit", response_class=HTMLResponse)
-def audit_page(
-    request: Request,
-    session: SessionDep,
-    analyst: MaybeAnalyst,
-    object_type: Annotated[str, Query(max_length=32)] = "",
-    object_id: Annotated[str, Query(max_length=64)] = "",
-    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
-    verify: bool = False,
-) -> Response:
-    """The audit log, newest first, for auditors and admins; reading it is itself audited.
-    ``verify`` recomputes the hash chain, as ``citysoc audit verify`` does."""
-    if analyst is None:
-        return to_login()
-    require_auditor(analyst)
-    total, entries = audit.list_entries(
-        session,
-        agencies=analyst.agencies,
-        object_type=object_type or None,
-        object_id=object_id or None,
-        limit=AUDIT_PAGE,
-        offset=offset,
-    )
-    chain = audit.verify_chain(session) if verify else None
-    audit.append(
-        session,
-        actor=analyst.actor,
-        action="audit.read",
-        object_type="audit",
-        object_id="log",
-        agency=analyst.agency,
-        detail={"object_type": object_type or None, "object_id": object_id or None},
-    )
-    session.commit()
-    return render(
-        request,
-        "audit.html",
-        {
-            "analyst": analyst,
-            "entries": entries,
-            "total": total,
-            "chain": chain,
-            "filters": {"object_type": object_type, "object_id": object_id},
-            "offset": offset,
-            "page": AUDIT_PAGE,
-        },
-    )

@@ -100,6 +100,6 @@ def soc(settings: Settings) -> Iterator[Soc]:
                 ("read-city", TokenScope.READ, None),
             ):
                 tokens[name] = create_token(
-                    session, name=name, scope=scope, agency=agency, days=1
+                    session, name=name, scope=scope, agency=agency, days=1, actor="test"
                 ).token
         yield Soc(client, ctx, tokens)

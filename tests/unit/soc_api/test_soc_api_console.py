@@ -1,5 +1,5 @@
 """Console pages: queue with keyboard triage, detail with runbook, languages, CSRF on forms,
-and the audit log for auditors."""
+the audit log for auditors and API tokens for admins."""
 
 from __future__ import annotations
 
@@ -57,8 +57,8 @@ def test_forms_without_csrf_are_refused(soc: Soc) -> None:
 def test_every_page_renders_for_every_role(soc: Soc) -> None:
     for user in ("city", "d1", "auditor", "admin"):
         soc.login(user)
-        audit = ("/audit",) if user in ("auditor", "admin") else ()
-        for path in ("/alerts", "/incidents", "/iocs", "/rules", *audit):
+        oversight = {"auditor": ("/audit",), "admin": ("/audit", "/tokens")}.get(user, ())
+        for path in ("/alerts", "/incidents", "/iocs", "/rules", *oversight):
             response = soc.client.get(path)
             assert response.status_code == 200, (user, path)
             assert re.search(r'<meta name="csrf" content="[^"]+">', response.text)
@@ -90,3 +90,32 @@ def test_auditors_read_and_verify_the_audit_log_in_the_console(soc: Soc) -> None
         session.execute(update(AuditEntry).where(AuditEntry.id == 2).values(actor="mallory"))
     broken = soc.client.get("/audit", params={"verify": "true"}).text
     assert 'data-intact="no" data-first-broken="2"' in broken
+
+
+def test_admins_create_and_revoke_api_tokens_in_the_console(soc: Soc) -> None:
+    for user in ("city", "auditor"):
+        soc.login(user)
+        assert soc.client.get("/tokens").status_code == 403
+    soc.login("admin")
+    listed = soc.client.get("/tokens").text
+    assert 'href="/tokens"' in listed and listed.count('data-state="active"') == len(soc.tokens)
+    form = {"csrf": soc.csrf(), "name": "sensor-d1", "scope": "read", "agency": "d1", "days": "30"}
+    assert soc.client.post("/tokens", data={**form, "csrf": "forged"}).status_code == 403
+    made = soc.client.post("/tokens", data=form)
+    found = re.search(r'<code id="issued-token">([^<]+)</code>', made.text)
+    assert made.status_code == 200 and found is not None
+    token_id = int(re.findall(r'data-token="(\d+)"', made.text)[0])  # newest first
+    soc.client.cookies.clear()
+    bearer = {"Authorization": f"Bearer {found.group(1)}"}
+    alerts = soc.client.get("/api/v1/alerts", headers=bearer).json()["items"]
+    assert alerts and {a["agency"] for a in alerts} == {"d1"}
+    soc.login("admin")
+    assert found.group(1) not in soc.client.get("/tokens").text  # shown once only
+    revoked = soc.client.post(f"/tokens/{token_id}/revoke", data={"csrf": soc.csrf()})
+    assert f'data-token="{token_id}" data-state="revoked"' in revoked.text
+    soc.client.cookies.clear()
+    assert soc.client.get("/api/v1/alerts", headers=bearer).status_code == 401
+    soc.login("auditor")
+    trail = soc.client.get("/api/v1/audit", params={"object_type": "token"}).json()["items"]
+    mine = [(e["action"], e["actor"]) for e in trail if e["object_id"] == str(token_id)]
+    assert mine == [("token.revoke", "admin"), ("token.create", "admin")]
