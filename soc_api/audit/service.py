@@ -20,6 +20,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from soc_api.audit.models import GENESIS, AuditEntry, ChainReport
+from soc_api.auth.models import Principal
 
 log = logging.getLogger(__name__)
 
@@ -122,3 +123,33 @@ def list_entries(
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = session.scalars(query.order_by(AuditEntry.id.desc()).limit(limit).offset(offset))
     return int(total), list(rows)
+
+
+def read_log(
+    session: Session,
+    *,
+    who: Principal,
+    object_type: str | None,
+    object_id: str | None,
+    limit: int,
+    offset: int,
+) -> tuple[int, list[AuditEntry]]:
+    """:func:`list_entries` as ``who`` may see them, the read itself appended to the log."""
+    total, rows = list_entries(
+        session,
+        agencies=who.agencies,
+        object_type=object_type,
+        object_id=object_id,
+        limit=limit,
+        offset=offset,
+    )
+    append(
+        session,
+        actor=who.actor,
+        action="audit.read",
+        object_type="audit",
+        object_id="log",
+        agency=who.agency,
+        detail={"object_type": object_type, "object_id": object_id},
+    )
+    return total, rows

@@ -25,22 +25,13 @@ def get_audit(
 ) -> AuditPage:
     """Audit entries, newest first; reading them is itself audited."""
     require_auditor(analyst)
-    total, rows = audit.list_entries(
+    total, rows = audit.read_log(
         session,
-        agencies=analyst.agencies,
+        who=analyst,
         object_type=object_type,
         object_id=object_id,
         limit=limit,
         offset=offset,
-    )
-    audit.append(
-        session,
-        actor=analyst.actor,
-        action="audit.read",
-        object_type="audit",
-        object_id="log",
-        agency=analyst.agency,
-        detail={"object_type": object_type, "object_id": object_id},
     )
     session.commit()
     return AuditPage(total=total, items=[AuditPublic.model_validate(r) for r in rows])

@@ -34,24 +34,15 @@ def audit_page(
     if analyst is None:
         return to_login()
     require_auditor(analyst)
-    total, entries = audit.list_entries(
+    total, entries = audit.read_log(
         session,
-        agencies=analyst.agencies,
+        who=analyst,
         object_type=object_type or None,
         object_id=object_id or None,
         limit=AUDIT_PAGE,
         offset=offset,
     )
     chain = audit.verify_chain(session) if verify else None
-    audit.append(
-        session,
-        actor=analyst.actor,
-        action="audit.read",
-        object_type="audit",
-        object_id="log",
-        agency=analyst.agency,
-        detail={"object_type": object_type or None, "object_id": object_id or None},
-    )
     session.commit()
     return render(
         request,
