@@ -6,6 +6,7 @@ import argparse
 
 from citysoc.cli.output import say
 from citysoc.core.settings import Settings
+from citysoc.core.topology import load_topology
 from soc_api.auth.models import TokenScope
 from soc_api.auth.tokens import create_token, revoke_token
 from soc_api.db import init_state, make_engine, transaction
@@ -28,6 +29,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 def run_create(args: argparse.Namespace, settings: Settings) -> int:
     if not 1 <= args.days <= 3650:
         say("--days must be between 1 and 3650")
+        return 2
+    if args.agency and args.agency not in load_topology(settings.topology_path).agencies:
+        say(f"no agency {args.agency!r} in the city's topology ({settings.topology_path})")
         return 2
     sessions = init_state(make_engine(settings.resolved_state_url))
     with transaction(sessions) as session:

@@ -13,7 +13,8 @@ from soc_api.auth.permissions import require_admin, require_auditor
 from soc_api.auth.tokens import create_token, list_tokens, revoke_token, token_state
 from soc_api.console.common import check_csrf, render
 from soc_api.console.views import Csrf, require_console_user, to_login
-from soc_api.deps import MaybeAnalyst, ObjectId, SessionDep
+from soc_api.deps import ContextDep, MaybeAnalyst, ObjectId, SessionDep
+from soc_api.errors import InvalidRequestError
 
 router = APIRouter(include_in_schema=False)
 AUDIT_PAGE = 100  # entries per page of the audit log
@@ -60,17 +61,20 @@ def audit_page(
 
 
 @router.get("/tokens", response_class=HTMLResponse)
-def tokens_page(request: Request, session: SessionDep, analyst: MaybeAnalyst) -> Response:
+def tokens_page(
+    request: Request, ctx: ContextDep, session: SessionDep, analyst: MaybeAnalyst
+) -> Response:
     """API tokens for collectors and machines: who has one, for what, until when."""
     if analyst is None:
         return to_login()
     require_admin(analyst)
-    return _tokens(request, session, analyst, issued=None)
+    return _tokens(request, ctx, session, analyst, issued=None)
 
 
 @router.post("/tokens", response_class=HTMLResponse)
 def create_token_form(
     request: Request,
+    ctx: ContextDep,
     session: SessionDep,
     analyst: MaybeAnalyst,
     csrf: Csrf,
@@ -83,11 +87,13 @@ def create_token_form(
     check_csrf(request, csrf)
     who = require_console_user(analyst)
     require_admin(who)
+    if agency and agency not in ctx.topology.agencies:
+        raise InvalidRequestError(f"no agency {agency!r} in the city's topology")
     issued = create_token(
         session, name=name, scope=scope, agency=agency or None, days=days, actor=who.actor
     )
     session.commit()
-    return _tokens(request, session, who, issued=issued.token)
+    return _tokens(request, ctx, session, who, issued=issued.token)
 
 
 @router.post("/tokens/{token_id}/revoke")
@@ -103,11 +109,22 @@ def revoke_token_form(
 
 
 def _tokens(
-    request: Request, session: SessionDep, analyst: Principal, *, issued: str | None
+    request: Request,
+    ctx: ContextDep,
+    session: SessionDep,
+    analyst: Principal,
+    *,
+    issued: str | None,
 ) -> Response:
     rows = [(row, token_state(row)) for row in list_tokens(session)]
     return render(
         request,
         "tokens.html",
-        {"analyst": analyst, "tokens": rows, "scopes": list(TokenScope), "issued": issued},
+        {
+            "analyst": analyst,
+            "tokens": rows,
+            "scopes": list(TokenScope),
+            "agencies": ctx.topology.model.agencies,
+            "issued": issued,
+        },
     )

@@ -53,3 +53,23 @@ def test_a_removed_row_breaks_the_next_link(tmp_path: Any, capsys: Any, monkeypa
         session.delete(session.get(AuditEntry, ids[1]))
     assert main(["audit", "verify"]) == 1
     assert f"broken at entry {ids[2]}" in capsys.readouterr().err
+
+
+def test_tokens_made_and_revoked_from_the_cli_are_audited(
+    tmp_path: Any, capsys: Any, monkeypatch: Any
+) -> None:
+    monkeypatch.setenv("CITYSOC_DATA_DIR", str(tmp_path))
+    create = ["token", "create", "--name", "sensor-d1", "--scope", "ingest", "--agency"]
+    assert main([*create, "atlantis"]) == 2
+    assert "no agency 'atlantis'" in capsys.readouterr().out
+    assert main([*create, "d1"]) == 0
+    printed = capsys.readouterr().out
+    token_id = int(printed.split()[1])
+    assert "cst_" in printed and main(["token", "revoke", str(token_id)]) == 0
+    sessions = init_state(make_engine(f"sqlite:///{tmp_path / 'soc.db'}"))
+    with sessions() as session:
+        rows = session.query(AuditEntry).filter_by(object_type="token").all()
+    assert [(r.action, r.actor, r.object_id, r.agency) for r in rows] == [
+        ("token.create", "cli", str(token_id), "d1"),
+        ("token.revoke", "cli", str(token_id), "d1"),
+    ]

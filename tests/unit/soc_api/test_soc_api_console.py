@@ -101,6 +101,9 @@ def test_admins_create_and_revoke_api_tokens_in_the_console(soc: Soc) -> None:
     assert 'href="/tokens"' in listed and listed.count('data-state="active"') == len(soc.tokens)
     form = {"csrf": soc.csrf(), "name": "sensor-d1", "scope": "read", "agency": "d1", "days": "30"}
     assert soc.client.post("/tokens", data={**form, "csrf": "forged"}).status_code == 403
+    unknown = soc.client.post("/tokens", data={**form, "agency": "atlantis"})
+    assert unknown.status_code == 422 and "atlantis" in unknown.json()["error"]["message"]
+    assert 'value="d1"' in listed and 'value="tanbinh"' in listed  # agencies to choose from
     made = soc.client.post("/tokens", data=form)
     found = re.search(r'<code id="issued-token">([^<]+)</code>', made.text)
     assert made.status_code == 200 and found is not None
