@@ -67,3 +67,7 @@ class PermissionDeniedError(CitysocError):
 
 class AuthenticationError(CitysocError):
     """The caller could not be authenticated."""
+
+
+class BoxError(CitysocError):
+    """The city in a box could not be built, booted, converged or taken down."""

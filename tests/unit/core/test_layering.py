@@ -4,7 +4,7 @@ import ast
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[3]
-PROJECT = {"citysoc", "collectors", "eventstore", "detections", "soc_api", "infra"}
+PROJECT = {"citysoc", "collectors", "eventstore", "detections", "soc_api", "infra", "citybox"}
 
 
 def imports_of(package: Path) -> set[str]:
@@ -44,3 +44,9 @@ def test_infra_imports_only_the_core() -> None:
     application = project_imports(REPO / "infra")
     assert application, "the Pulumi program builds on the topology model"
     assert all(m.startswith("citysoc.core") or m.startswith("infra") for m in application)
+
+
+def test_citybox_imports_only_the_core_and_infra() -> None:
+    application = project_imports(REPO / "citybox")
+    ok = ("citysoc.core", "infra", "citybox")
+    assert all(m.startswith(ok) for m in application), application
