@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 from collections.abc import Iterator, Mapping
 from itertools import islice
 from pathlib import Path
@@ -187,7 +188,7 @@ def _parse(line: str) -> Event | tuple[str, str]:
         record = orjson.loads(line)  # about three times faster than json
     except orjson.JSONDecodeError:  # what orjson refuses, json may take (NaN, huge numbers)
         try:
-            record = json.loads(line)
+            record = _scrub(json.loads(line), 0)
         except (ValueError, RecursionError) as exc:
             return "eve-not-json", str(exc)[:200]
     if type(record) is not dict:
@@ -245,8 +246,29 @@ def _head(kind: str) -> Event:
 def eve_event_id(at: float, flow_id: object, line: str) -> str:
     """``ecs.event_id("suricata.eve", flow_id, line, at=at)``, hashed in one update (hot path)."""
     digest = hashlib.blake2b(_ID_PREFIX, digest_size=10)
-    digest.update(f"{flow_id}\x1f{line}\x1f".encode("utf-8", "surrogateescape"))
+    digest.update(ecs.utf8(f"{flow_id}\x1f{line}\x1f"))
     return ecs.time_prefix(at) + digest.hexdigest()
+
+
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def _scrub(value: Any, depth: int) -> Any:
+    """``value`` with each lone surrogate (a JSON ``\\ud800`` escape) made U+FFFD.
+
+    Only json's fallback parse lets them through; no store can encode them. Levels below
+    the ones :func:`_flatten` walks are written with ``json.dumps``, which escapes them.
+    """
+    kind = type(value)
+    if kind is str:
+        return _SURROGATE.sub("\ufffd", value) if _SURROGATE.search(value) else value
+    if depth > MAX_DEPTH:
+        return value
+    if kind is dict:
+        return {_scrub(k, depth): _scrub(v, depth + 1) for k, v in value.items()}
+    if kind is list:
+        return [_scrub(item, depth + 1) for item in value]
+    return value
 
 
 def _flatten(doc: Mapping[str, Any], prefix: str, out: Event, depth: int = 0) -> None:

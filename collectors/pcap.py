@@ -185,7 +185,7 @@ class PacketEngine:
         for record in records:
             yield self._emit(flow.app_event(record))
         if records and isinstance(flow.session, TextSession):
-            self._learn_media(flow, flow.session)
+            self._learn_media(flow, flow.session, self.where(number, offset))
         if d.transport == "udp" and d.payload and flow.protocol in DATAGRAM_PARSERS:
             yield from self._datagram(flow, d.payload, when, self.where(number, offset))
 
@@ -206,7 +206,9 @@ class PacketEngine:
         event["event.id"] = ecs.event_id(dataset, flow.community_id, f"{when:.6f}", *keys, at=when)
         yield self._emit(event)
 
-    def _learn_media(self, flow: Flow, session: TextSession) -> None:
+    def _learn_media(self, flow: Flow, session: TextSession, where: Location) -> None:
+        for reason, detail in session.take_refused():
+            self.stats.error(reason, where, detail)
         for side, port in session.media_ports:
             self.media.add((flow.client[0] if side == "client_port" else flow.server[0], port))
 

@@ -25,6 +25,8 @@ SECRET_PARAM = re.compile(
 SECRET_JSON = re.compile(r"(?i)(\"(?:pass\w*|pwd|secret|token)\"\s*:\s*\")[^\"]*")
 SECRET_XML = re.compile(r"(?i)(<(pass\w*|pwd|secret)>)[^<]*")
 TRANSPORT_PORTS = re.compile(r"(client_port|server_port)=(\d+)(?:-(\d+))?")
+MEDIA_RANGE_MAX = 16  # ports one Transport range may name: RTP and RTCP are two
+MEDIA_PORTS_MAX = 64  # media endpoints one RTSP connection may announce
 
 
 @dataclass(frozen=True)
@@ -156,6 +158,7 @@ class TextSession:
     responses: MessageParser = field(default_factory=lambda: MessageParser("response"))
     queue: deque[Message] = field(default_factory=deque)
     media_ports: set[tuple[str, int]] = field(default_factory=set)
+    refused: list[tuple[str, str]] = field(default_factory=list)
 
     def client_data(self, data: bytes, when: float) -> list[AppRecord]:
         self.queue.extend(self.requests.feed(data, when))
@@ -186,7 +189,30 @@ class TextSession:
             return AppRecord("network_traffic.rtsp", request.when, rtsp_fields(request, response))
         return AppRecord("network_traffic.http", request.when, http_fields(request, response))
 
+    def take_refused(self) -> list[tuple[str, str]]:
+        """The ``(reason, detail)`` of each Transport range refused since the last call."""
+        refused, self.refused = self.refused, []
+        return refused
+
     def _learn_media(self, transport: str) -> None:
         for side, low, high in TRANSPORT_PORTS.findall(transport):
-            for port in range(int(low), int(high or low) + 1):
-                self.media_ports.add((side, port))
+            ports = _port_range(low, high or low)
+            if ports is None:
+                self._refuse("rtsp-bad-media-port", f"{side}={low}-{high}"[:80])
+            elif len(ports) > MEDIA_RANGE_MAX:
+                self._refuse("rtsp-media-range-too-wide", f"{side}={low}-{high}")
+            elif len(self.media_ports) + len(ports) > MEDIA_PORTS_MAX:
+                self._refuse("rtsp-too-many-media-ports", f"over {MEDIA_PORTS_MAX}")
+            else:
+                self.media_ports.update((side, port) for port in ports)
+
+    def _refuse(self, reason: str, detail: str) -> None:
+        if len(self.refused) < MEDIA_PORTS_MAX:
+            self.refused.append((reason, detail))
+
+
+def _port_range(low: str, high: str) -> range | None:
+    """The ports ``low``-``high`` of a Transport header, or None if they are not ports."""
+    if len(low) > 5 or len(high) > 5 or int(high) > 65535 or int(low) > int(high):
+        return None
+    return range(int(low), int(high) + 1)

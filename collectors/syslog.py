@@ -63,18 +63,19 @@ SSH_ACCEPTED = re.compile(
     rf"from (?P<ip>{IP}) port (?P<port>\d+)"
 )
 SSH_INVALID = re.compile(rf"^Invalid user (?P<user>\S*) from (?P<ip>{IP})(?: port (?P<port>\d+))?")
-HIKVISION = re.compile(
-    rf"Remote:? (?P<what>Login failed|Illegal Login|Login|Logout)\b.*?User:? (?P<user>[^,\s]+)"
-    rf".*?IP:? (?P<ip>{IP})",
-    re.IGNORECASE,
-)
+# Every pattern below runs in time linear in the message: no two unbounded repeats can
+# compete for the same characters (the Hikvision line is read in three anchored steps).
+HIKVISION_WHAT = re.compile(r"Remote:? (Login failed|Illegal Login|Login|Logout)\b", re.I)
+HIKVISION_USER = re.compile(r"User:? ([^,\s]{1,256})", re.IGNORECASE)
+HIKVISION_IP = re.compile(rf"IP:? ({IP})", re.IGNORECASE)
 DAHUA = re.compile(
-    rf"(?P<what>Login failed|Login|Logout):? User\[(?P<user>[^\]]*)\] IP\[(?P<ip>{IP})\]"
-    r"(?: Reason\[(?P<reason>[^\]]*)\])?",
+    rf"(?P<what>Login failed|Login|Logout):? User\[(?P<user>[^\]]{{0,256}})\] IP\[(?P<ip>{IP})\]"
+    r"(?: Reason\[(?P<reason>[^\]]{0,1024})\])?",
     re.IGNORECASE,
 )
 FIREWALL = re.compile(r"(?:^|\s)IN=(?P<in>\S*) OUT=(?P<out>\S*)")
-KV = re.compile(r"(\w+)=(\"[^\"]*\"|\S+)")
+KV = re.compile(r"(?<!\w)(\w{1,64})=(\"[^\"]{0,4096}\"|\S+)")
+MAX_INT_DIGITS = 10  # pids, ports and lengths; longer digit runs are kept as text only
 FACILITIES = (
     "kern",
     "user",
@@ -196,12 +197,20 @@ def _header(text: str, event: Event, received: float) -> str:
         event["host.hostname"] = event["log.syslog.hostname"] = m.group("host")
     if m.group("app") and m.group("app") != "-":
         event["process.name"] = m.group("app")
-    if m.group("pid") and m.group("pid").isdigit():
-        event["process.pid"] = int(m.group("pid"))
+    pid = _small_int(m.group("pid"))
+    if pid is not None:
+        event["process.pid"] = pid
     if stamp is not None:
         event["@timestamp"] = ecs.timestamp(stamp)
     event["message"] = m.group("msg")
     return str(m.group("msg"))
+
+
+def _small_int(text: str | None) -> int | None:
+    """A decimal field as an int, or None when it is absent, not ASCII digits, or too long."""
+    if not text or len(text) > MAX_INT_DIGITS or not (text.isascii() and text.isdigit()):
+        return None
+    return int(text)
 
 
 def _priority(pri: int, event: Event) -> None:
@@ -261,8 +270,9 @@ def _sshd(program: str, body: str, event: Event) -> bool:
         m = pattern.match(body)
         if m:
             _auth(event, "system.auth", "ssh_login", ok, m.group("user"), m.group("ip"))
-            if m.group("port"):
-                event["source.port"] = int(m.group("port"))
+            port = _small_int(m.group("port"))
+            if port is not None:
+                event["source.port"] = port
             if "method" in m.groupdict():
                 event["system.auth.ssh.method"] = m.group("method")
             if pattern is SSH_INVALID:
@@ -271,30 +281,38 @@ def _sshd(program: str, body: str, event: Event) -> bool:
     return False
 
 
+def _hikvision(body: str) -> tuple[str, str, str] | None:
+    """``(what, user, ip)`` of a Hikvision login line: each part searched after the last."""
+    what = HIKVISION_WHAT.search(body)
+    user = HIKVISION_USER.search(body, what.end()) if what else None
+    ip = HIKVISION_IP.search(body, user.end()) if user else None
+    if what is None or user is None or ip is None:
+        return None
+    return what.group(1), user.group(1), ip.group(1)
+
+
 def _camera(program: str, body: str, event: Event) -> bool:
     name = program.lower()
-    pattern, dataset, action = (
-        (HIKVISION, "cctv.hikvision", "camera_login")
-        if name.startswith("hikvision")
-        else (DAHUA, "cctv.dahua", "nvr_login")
-        if name.startswith("dahua")
-        else (None, "", "")
-    )
-    m = pattern.search(body) if pattern else None
-    if not m:
+    reason = None
+    if name.startswith("hikvision"):
+        dataset, action = "cctv.hikvision", "camera_login"
+        found = _hikvision(body)
+    elif name.startswith("dahua"):
+        dataset, action = "cctv.dahua", "nvr_login"
+        m = DAHUA.search(body)
+        found = (m.group("what"), m.group("user"), m.group("ip")) if m else None
+        reason = m.group("reason") if m else None
+    else:
         return False
-    what = m.group("what").lower()
+    if found is None:
+        return False
+    what, user, ip = found[0].lower(), found[1], found[2]
     ok = what in ("login", "logout")
     _auth(
-        event,
-        dataset,
-        action.replace("login", what) if what == "logout" else action,
-        ok,
-        m.group("user"),
-        m.group("ip"),
+        event, dataset, action.replace("login", what) if what == "logout" else action, ok, user, ip
     )
-    if m.groupdict().get("reason"):
-        event["event.reason"] = m.group("reason")
+    if reason:
+        event["event.reason"] = reason
     return True
 
 

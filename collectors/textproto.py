@@ -15,6 +15,7 @@ from typing import Literal
 
 BODY_KEEP = 1024
 MAX_HEAD = 64 * 1024
+MAX_LENGTH_DIGITS = 18  # a Content-Length beyond 10**18 bytes is not a real body
 REQUEST_LINE = re.compile(r"^([A-Z][A-Z_-]{0,19}) (\S{1,8192}) (HTTP|RTSP)/(\d\.\d)$")
 STATUS_LINE = re.compile(r"^(HTTP|RTSP)/(\d\.\d) (\d{3})(?: (.*))?$")
 Kind = Literal["request", "response"]
@@ -42,6 +43,7 @@ class _Pending:
     remaining: int  # body bytes still to read; -1 = until close; -2 = chunked
     body: bytearray = field(default_factory=bytearray)
     consumed: int = 0
+    chunk_left: int = 0  # data bytes of the current chunk still to read; -1: its CRLF
 
 
 @dataclass
@@ -122,7 +124,8 @@ class MessageParser:
     def _body_size(self, message: Message) -> int | None:
         length = message.headers.get("content-length")
         if length is not None:
-            return int(length) if length.isdigit() else None
+            digits = length.isascii() and length.isdigit() and len(length) <= MAX_LENGTH_DIGITS
+            return int(length) if digits else None
         if (
             message.protocol == "http"
             and "chunked" in message.headers.get("transfer-encoding", "").lower()
@@ -154,27 +157,45 @@ class MessageParser:
         return pending.remaining == 0
 
     def _read_chunks(self, pending: _Pending) -> bool:
+        """Chunk data is consumed as it arrives, so a huge chunk size buffers nothing."""
         while True:
+            if pending.chunk_left > 0:
+                take = min(pending.chunk_left, len(self.buf))
+                self._keep(bytes(self.buf[:take]))
+                del self.buf[:take]
+                pending.consumed += take
+                pending.chunk_left -= take
+                if pending.chunk_left:
+                    return False
+                pending.chunk_left = -1
+            if pending.chunk_left == -1:  # the CRLF after a chunk's data
+                if len(self.buf) < 2:
+                    return False
+                del self.buf[:2]
+                pending.chunk_left = 0
             line_end = self.buf.find(b"\r\n")
             if line_end < 0:
+                if len(self.buf) > MAX_HEAD:
+                    self.broken = "bad-chunk-size"
                 return False
             size_text = bytes(self.buf[:line_end]).split(b";")[0].strip()
             try:
-                size = int(size_text, 16)
+                size = int(size_text, 16) if len(size_text) <= 16 else -1
             except ValueError:
+                size = -1
+            if size < 0:
                 self.broken = "bad-chunk-size"
                 return False
             if size == 0:
                 trailer_end = self.buf.find(b"\r\n\r\n", line_end)
                 if trailer_end < 0:
+                    if len(self.buf) > MAX_HEAD:
+                        self.broken = "header-too-large"
                     return False
                 del self.buf[: trailer_end + 4]
                 return True
-            if len(self.buf) < line_end + 2 + size + 2:
-                return False
-            self._keep(bytes(self.buf[line_end + 2 : line_end + 2 + size]))
-            pending.consumed += size
-            del self.buf[: line_end + 2 + size + 2]
+            del self.buf[: line_end + 2]
+            pending.chunk_left = size
 
     def _keep(self, chunk: bytes) -> None:
         assert self.current is not None

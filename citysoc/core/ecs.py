@@ -51,9 +51,21 @@ _MAX_MS = 16**12 - 1
 def _digest(parts: tuple[object, ...], size: int) -> str:
     digest = hashlib.blake2b(digest_size=size)
     for part in parts:
-        digest.update(str(part).encode("utf-8", "surrogateescape"))
+        digest.update(utf8(str(part)))
         digest.update(b"\x1f")
     return digest.hexdigest()
+
+
+def utf8(text: str) -> bytes:
+    """``text`` as bytes for hashing; never fails.
+
+    Undecodable bytes kept as surrogate escapes come back as themselves; any other lone
+    surrogate (a JSON ``\\ud800`` escape) is written as its three bytes.
+    """
+    try:
+        return text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogatepass")
 
 
 def timestamp(epoch_seconds: float) -> str:
