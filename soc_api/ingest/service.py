@@ -25,6 +25,8 @@ log = logging.getLogger(__name__)
 
 FIELD_NAME = re.compile(r"^[@A-Za-z_][A-Za-z0-9_.@-]{0,127}$")
 MAX_REPORTED_ERRORS = 1000
+MAX_FIELDS = 1024  # fields of one event, after flattening
+SURROGATE_ESCAPE = re.compile(r"\\[uU][dD][89a-fA-F]")  # JSON text that may decode to one
 
 
 class LineError(BaseModel):
@@ -61,9 +63,13 @@ def parse_line(text: str) -> Event:
     if not isinstance(doc, dict):
         raise ValueError("not a JSON object")
     event = flatten(doc)
+    if len(event) > MAX_FIELDS:
+        raise ValueError(f"{len(event)} fields; at most {MAX_FIELDS} are taken")
     bad = next((k for k in event if not FIELD_NAME.match(k)), None)
     if bad is not None:
-        raise ValueError(f"unusable field name {bad[:64]!r}")
+        raise ValueError(f"unusable field name {bad.encode('utf-8', 'replace')[:64]!r}")
+    if SURROGATE_ESCAPE.search(text):
+        _check_unicode(event)
     stamp = event.get("@timestamp")
     if not isinstance(stamp, str):
         raise ValueError("no @timestamp")
@@ -74,6 +80,15 @@ def parse_line(text: str) -> Event:
     if not event.get("event.id"):
         event["event.id"] = event_id("ingest", json.dumps(event, sort_keys=True, default=str))
     return event
+
+
+def _check_unicode(event: Event) -> None:
+    """Refuse a lone surrogate (``"\\ud800"``): valid JSON, but no store can encode it."""
+    for name, value in event.items():
+        try:
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError(f"field {name!r} holds a lone surrogate: not valid Unicode") from None
 
 
 def parse_body(lines: Iterable[bytes]) -> ParsedBody:
@@ -92,12 +107,23 @@ def parse_body(lines: Iterable[bytes]) -> ParsedBody:
 
 
 def place(parsed: ParsedBody, enricher: Enricher, agency: str | None) -> list[Event]:
-    """Enrich what is not enriched yet; drop (and report) events outside the token's agency."""
+    """Enrich what is not enriched yet; refuse (and report) events of an agency the city does
+    not have, or outside the token's agency."""
     kept: list[Event] = []
+    topology = enricher.topology
     for line, event in parsed.events:
         if not (event.get("organization.id") and event.get("citysoc.segment")):
             enricher(event)
         owner = event.get("organization.id")
+        segment = event.get("citysoc.segment")
+        if not isinstance(owner, str) or owner not in topology.agencies:
+            parsed.reject(line, f"organization.id {str(owner)[:64]!r} is not an agency of the city")
+            continue
+        if not isinstance(segment, str) or segment not in {*topology.segments, "unknown"}:
+            parsed.reject(
+                line, f"citysoc.segment {str(segment)[:64]!r} is not a segment of the city"
+            )
+            continue
         if agency is not None and owner != agency:
             parsed.reject(
                 line,

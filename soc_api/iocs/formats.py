@@ -79,6 +79,8 @@ def read_stix(text: str, *, default_tlp: Tlp) -> Iterator[Item]:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
         raise InvalidRequestError(f"not JSON: {exc.msg} at line {exc.lineno}") from None
+    except RecursionError:
+        raise InvalidRequestError("not usable JSON: nested too deeply") from None
     if not isinstance(doc, dict) or doc.get("type") != "bundle":
         raise InvalidRequestError("not a STIX 2.1 bundle: the top object needs type 'bundle'")
     if not isinstance(doc.get("objects", []), list):
@@ -86,7 +88,14 @@ def read_stix(text: str, *, default_tlp: Tlp) -> Iterator[Item]:
     try:
         bundle = stix2.parse(doc, allow_custom=True)
     # stix2 reports malformed content with assorted exception types
-    except (stix2.exceptions.STIXError, ValueError, TypeError, KeyError, AttributeError) as exc:
+    except (
+        stix2.exceptions.STIXError,
+        ValueError,
+        TypeError,
+        KeyError,
+        AttributeError,
+        RecursionError,
+    ) as exc:
         raise InvalidRequestError(f"not a valid STIX 2.1 bundle: {exc}") from None
     objects = [o for o in (getattr(bundle, "objects", None) or []) if hasattr(o, "get")]
     markings = _bundle_markings(objects)
@@ -117,13 +126,21 @@ def read_stix(text: str, *, default_tlp: Tlp) -> Iterator[Item]:
 def read_csv(text: str, *, default_tlp: Tlp) -> Iterator[Item]:
     """CSV with a header: ``kind,value`` and optionally ``tlp,severity,description``."""
     reader = csv.DictReader(io.StringIO(text))
-    if not reader.fieldnames or not {"kind", "value"} <= set(reader.fieldnames):
-        raise InvalidRequestError("the CSV needs a header with at least the columns kind,value")
     try:
-        for row in reader:
-            yield reader.line_num, _row(row, default_tlp)
+        header = reader.fieldnames
     except csv.Error as exc:
-        raise InvalidRequestError(f"CSV line {reader.line_num}: {exc}") from None
+        raise InvalidRequestError(f"CSV header: {exc}") from None
+    if not header or not {"kind", "value"} <= set(header):
+        raise InvalidRequestError("the CSV needs a header with at least the columns kind,value")
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:  # the reader starts afresh on the next line
+            yield reader.line_num + 1, f"CSV line {reader.line_num + 1}: {exc}"
+            continue
+        yield reader.line_num, _row(row, default_tlp)
 
 
 def _row(row: dict[str, str | None], default_tlp: Tlp) -> IocCreate | str:

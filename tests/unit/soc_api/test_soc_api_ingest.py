@@ -88,3 +88,39 @@ def test_rate_limit_is_429_with_retry_after(settings: Settings, soc: Soc) -> Non
     limited = [r for r in codes if r.status_code == 429]
     assert limited and int(limited[0].headers["retry-after"]) >= 1
     assert "too many" in limited[0].json()["error"]["message"]
+
+
+def test_a_lone_surrogate_rejects_its_line_and_keeps_the_batch(soc: Soc) -> None:
+    bad = json.dumps(camera_login_failure(1))[:-1].encode() + b', "user.name": "\\ud800"}'
+    nested = b'{"@timestamp": "2026-11-21T05:00:03Z", "x": {"y": ["ok", "\\udfff"]}}'
+    body = ndjson(camera_login_failure(0), bad, nested, camera_login_failure(2))
+    response = soc.client.post("/api/v1/ingest", content=body, headers=auth(soc, "ingest-any"))
+    assert response.status_code == 200  # was 500, and the whole batch lost
+    report = response.json()
+    assert (report["stored"], report["rejected"]) == (2, 2)
+    assert [(e["line"], "surrogate" in e["message"]) for e in report["errors"]] == [
+        (2, True),
+        (3, True),
+    ]
+    assert "user.name" in report["errors"][0]["message"]
+
+
+def test_events_of_agencies_or_segments_the_city_lacks_are_refused(soc: Soc) -> None:
+    foreign = {**camera_login_failure(0), "organization.id": "nowhere", "citysoc.segment": "x"}
+    odd_segment = {**camera_login_failure(1), "organization.id": "d1", "citysoc.segment": "x"}
+    listed = {**camera_login_failure(2), "organization.id": ["d1"], "citysoc.segment": ["x"]}
+    body = ndjson(foreign, odd_segment, listed, camera_login_failure(3))
+    report = soc.client.post("/api/v1/ingest", content=body, headers=auth(soc, "ingest-any")).json()
+    assert (report["stored"], report["rejected"]) == (1, 3)
+    messages = [e["message"] for e in report["errors"]]
+    assert "not an agency" in messages[0] and "not a segment" in messages[1]
+
+
+def test_too_many_fields_reject_the_line(soc: Soc) -> None:
+    wide = {**camera_login_failure(0), **{f"f{n}": n for n in range(2000)}}
+    report = soc.client.post(
+        "/api/v1/ingest", content=ndjson(wide, camera_login_failure(1)),
+        headers=auth(soc, "ingest-any"),
+    ).json()  # fmt: skip
+    assert (report["stored"], report["rejected"]) == (1, 1)
+    assert "fields" in report["errors"][0]["message"]
