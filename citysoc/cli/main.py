@@ -31,6 +31,7 @@ COMMANDS = {
     "audit": "citysoc.cli.audit",
     "infra": "citysoc.cli.infra",
     "native": "citysoc.cli.native",
+    "box": "citysoc.cli.box",
 }
 
 

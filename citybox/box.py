@@ -1,0 +1,277 @@
+"""``box up``, ``down``, ``status`` and ``converge``: the city in a box as a whole.
+
+Layout of the cache (git-ignored): ``base-bookworm/`` (the base image) and its stamp,
+``packages/{apt,wheels}/`` (the package source), ``ssh/`` (the ops key) and, per stack,
+``<stack>/`` with ``state.json``, the generated inventories, ``ssh_config``, ``known_hosts``,
+the playbook logs and ``hosts/<name>/{upper,work,root,console.log}``.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from citybox import network
+from citybox.base_image import ensure_base_image
+from citybox.converge import (
+    Recap,
+    ansible_cfg,
+    box_inventory,
+    playbook,
+    router_inventory,
+    ssh_config,
+    ssh_key,
+    write_json,
+)
+from citybox.hosts import (
+    HostDirs,
+    alive,
+    boot,
+    mount_root,
+    seed,
+    stop,
+    system_state,
+    unmount_root,
+    wait_ready,
+)
+from citybox.packages import ensure_apt_repo, ensure_wheelhouse, serve
+from citybox.plan import BoxHost, BoxPlan, make_plan
+from citybox.state import BoxState, HostState
+from citysoc.core.errors import BoxError
+from citysoc.core.topology import Topology, load_topology
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BoxPaths:
+    repo: Path
+    cache: Path
+    stack: str
+
+    @property
+    def base(self) -> Path:
+        return self.cache / "base-bookworm"
+
+    @property
+    def packages(self) -> Path:
+        return self.cache / "packages"
+
+    @property
+    def folder(self) -> Path:
+        return self.cache / self.stack
+
+    @property
+    def state(self) -> Path:
+        return self.folder / "state.json"
+
+    def host(self, name: str) -> HostDirs:
+        return HostDirs(self.folder / "hosts" / name)
+
+
+def load_stack(repo: Path, stack: str) -> tuple[Topology, dict[str, Any]]:
+    """The stack's topology and the inventory its program outputs (planned offline)."""
+    from infra.offline import run_offline, stack_config_file
+
+    config = stack_config_file(stack, repo)
+    topology = load_topology(repo / config.get("citysoc:topology", "citysoc/core/cities/hcmc.yml"))
+    return topology, dict(run_offline(stack, config).inventory)
+
+
+def check_tools() -> None:
+    missing = [
+        t
+        for t in ("debootstrap", "systemd-nspawn", "ip", "tc", "nft", "nsenter", "ssh")
+        if shutil.which(t) is None
+    ]
+    if missing:
+        raise BoxError(
+            f"missing tools: {', '.join(missing)} "
+            "(apt-get install debootstrap systemd-container iproute2 nftables openssh-client)"
+        )
+
+
+def up(paths: BoxPaths, uv: Path) -> BoxState:
+    """Build what is missing, lay out the network, boot every host in parallel."""
+    check_tools()
+    if BoxState.load(paths.state) is not None or network.box_namespaces():
+        raise BoxError(
+            f"a box is already up (or half down): citysoc box down --stack {paths.stack}"
+        )
+    started = time.monotonic()
+    topology, inventory = load_stack(paths.repo, paths.stack)
+    plan = make_plan(paths.stack, topology, inventory)
+    base = ensure_base_image(paths.base)
+    ensure_apt_repo(paths.base, paths.packages / "apt")
+    ensure_wheelhouse(paths.repo, paths.packages / "wheels", uv)
+    key = ssh_key(paths.cache)
+    state = BoxState(stack=paths.stack, operator_address=plan.operator_address)
+    state.timings["base_image_build_seconds"] = base.build_seconds
+    state.timings["prepare_seconds"] = round(time.monotonic() - started, 1)
+    state.save(paths.state)
+    try:
+        _lay_out(paths, plan, topology, inventory, state)
+        _boot_all(paths, plan, base.path, key, state)
+    except BaseException:
+        log.error("box up failed: taking down what was made")
+        down(paths)
+        raise
+    state.timings["up_seconds"] = round(time.monotonic() - started, 1)
+    state.save(paths.state)
+    return state
+
+
+def _lay_out(
+    paths: BoxPaths, plan: BoxPlan, topology: Topology, inventory: dict[str, Any], state: BoxState
+) -> None:
+    from infra.inventory import router_vars
+
+    paths.folder.mkdir(parents=True, exist_ok=True)
+    state.routers = [r.netns for r in plan.routers]
+    state.save(paths.state)
+    network.build_network(plan)
+    state.server_pid = serve(paths.packages, plan.operator_ip, paths.folder / "packages.log")
+    state.save(paths.state)
+    key = paths.cache / "ssh" / "id_ed25519"
+    known = paths.folder / "known_hosts"
+    known.unlink(missing_ok=True)
+    bastion = plan.host(
+        next(h.name for h in plan.hosts if h.soc and h.segment == plan.operator_segment)
+    )
+    config = paths.folder / "ssh_config"
+    config.write_text(ssh_config(plan, key, known, bastion.address.split("/")[0]), encoding="utf-8")
+    write_json(paths.folder / "inventory.json", box_inventory(plan, inventory, config))
+    routers = paths.folder / "routers"
+    routers.mkdir(exist_ok=True)
+    write_json(
+        paths.folder / "routers.json", router_inventory(plan, router_vars(topology), routers)
+    )
+    ansible_cfg(paths.folder, paths.repo / "playbooks" / "roles")
+    playbook(
+        paths.folder, paths.folder / "routers.json", paths.repo / "playbooks" / "box-routers.yml"
+    )
+
+
+def _boot_all(paths: BoxPaths, plan: BoxPlan, base: Path, key: Path, state: BoxState) -> None:
+    """Mount every root, then seed, boot and wait for each host in parallel."""
+    public = key.with_suffix(".pub").read_text(encoding="utf-8")
+    lock = threading.Lock()
+    entries = {}
+    for host in plan.hosts:
+        dirs = paths.host(host.name)
+        if dirs.top.exists():
+            shutil.rmtree(dirs.top)
+        mount_root(base, dirs)
+        entries[host.name] = HostState(
+            name=host.name,
+            netns=host.netns,
+            address=host.address,
+            segment=host.segment,
+            soc=host.soc,
+            root=str(dirs.root),
+        )
+        state.hosts.append(entries[host.name])
+    state.save(paths.state)
+
+    def one(host: BoxHost) -> None:
+        dirs = paths.host(host.name)
+        seed(dirs, host, public)
+        launched = time.monotonic()
+        pid = boot(host, dirs)
+        with lock:
+            entries[host.name].pid = pid
+            state.save(paths.state)
+        wait_ready(pid, host.name)
+        entries[host.name].boot_seconds = round(time.monotonic() - launched, 1)
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=len(plan.hosts)) as pool:
+        for future in [pool.submit(one, host) for host in plan.hosts]:
+            future.result()
+    state.timings["boot_all_seconds"] = round(time.monotonic() - started, 1)
+    state.save(paths.state)
+
+
+def down(paths: BoxPaths) -> list[str]:
+    """Stop every host by its nspawn pid, unmount, delete namespaces and the operator link."""
+    removed: list[str] = []
+    state = BoxState.load(paths.state)
+    if state is not None:
+        with ThreadPoolExecutor(max_workers=max(1, len(state.hosts))) as pool:
+            list(pool.map(lambda h: stop(h.pid, h.name) if h.pid else None, state.hosts))
+        removed += [f"host {h.name}" for h in state.hosts if h.pid]
+        if state.server_pid and _is_our_server(state.server_pid):
+            stop_server(state.server_pid)
+            removed.append(f"package source (pid {state.server_pid})")
+    hosts = paths.folder / "hosts"
+    for top in sorted(hosts.glob("*")) if hosts.is_dir() else []:
+        dirs = HostDirs(top)
+        unmount_root(dirs)
+        shutil.rmtree(top)
+    removed += network.remove_network()
+    for name in ("state.json", "known_hosts"):
+        (paths.folder / name).unlink(missing_ok=True)
+    for socket in paths.folder.glob("cm-*") if paths.folder.is_dir() else []:
+        socket.unlink()
+    return removed
+
+
+def _is_our_server(pid: int) -> bool:
+    try:
+        return b"http.server" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except FileNotFoundError:
+        return False
+
+
+def stop_server(pid: int) -> None:
+    import os
+    import signal
+
+    os.kill(pid, signal.SIGTERM)
+    for _ in range(50):
+        if not _is_our_server(pid):
+            return
+        time.sleep(0.1)
+    os.kill(pid, signal.SIGKILL)
+
+
+@dataclass(frozen=True)
+class HostStatus:
+    name: str
+    pid: int | None
+    address: str
+    segment: str
+    state: str
+
+
+def status(paths: BoxPaths) -> list[HostStatus]:
+    state = BoxState.load(paths.state)
+    if state is None:
+        return []
+    return [
+        HostStatus(
+            h.name,
+            h.pid,
+            h.address,
+            h.segment,
+            system_state(h.pid) if h.pid and alive(h.pid) else "offline",
+        )
+        for h in state.hosts
+    ]
+
+
+def converge(paths: BoxPaths, extra: list[str] | None = None) -> tuple[list[Recap], float]:
+    """``ansible-playbook playbooks/site.yml`` on the box; the recap and seconds taken."""
+    if BoxState.load(paths.state) is None:
+        raise BoxError(f"no box is up: citysoc box up --stack {paths.stack}")
+    started = time.monotonic()
+    recaps, _ = playbook(
+        paths.folder, paths.folder / "inventory.json", paths.repo / "playbooks" / "site.yml", extra
+    )
+    return recaps, time.monotonic() - started

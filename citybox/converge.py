@@ -1,0 +1,199 @@
+"""Ansible glue: the stack's inventory made to reach the box, and the playbook runs.
+
+The stack's inventory is used as it is, with only what differs on this machine laid over it:
+the box's SSH key and known hosts (an ``ssh_config`` given with ``-F``, which ``ProxyJump``
+passes on to the jump connection), the package source served on the operator's address, and
+the operator's address allowed into the bastion. Routers are namespaces, not hosts: the
+nftables role converges them locally, each through a Python started inside its namespace.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import re
+import shutil
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from citybox.base_image import OPS_USER
+from citybox.packages import PORT
+from citybox.plan import BoxPlan
+from citybox.run import run
+from citysoc.core.errors import BoxError
+
+log = logging.getLogger(__name__)
+
+RECAP = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)")
+
+
+@dataclass(frozen=True)
+class Recap:
+    host: str
+    ok: int
+    changed: int
+    unreachable: int
+    failed: int
+
+
+def ssh_key(cache: Path) -> Path:
+    """The box's ops key (ed25519, made once, kept in the cache)."""
+    key = cache / "ssh" / "id_ed25519"
+    if not key.is_file():
+        key.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "citybox-ops", "-f", key])
+    return key
+
+
+def ssh_config(plan: BoxPlan, key: Path, known_hosts: Path, bastion: str) -> str:
+    return "\n".join(
+        [
+            f"Host {bastion}",
+            "  ProxyJump none",
+            "Host *",
+            f"  User {OPS_USER}",
+            f"  IdentityFile {key}",
+            "  IdentitiesOnly yes",
+            f"  UserKnownHostsFile {known_hosts}",
+            "  StrictHostKeyChecking accept-new",
+            "  ConnectTimeout 10",
+            "  ControlMaster auto",
+            "  ControlPersist 120s",
+            f"  ControlPath {known_hosts.parent}/cm-%C",
+            "",
+        ]
+    )
+
+
+def package_source(plan: BoxPlan) -> dict[str, str]:
+    base = f"http://{plan.operator_ip}:{PORT}"
+    return {"apt": f"{base}/apt", "wheels": f"{base}/wheels"}
+
+
+def box_inventory(plan: BoxPlan, inventory: Mapping[str, Any], config: Path) -> dict[str, Any]:
+    """The stack's inventory with the box's connection, package source and operator access."""
+    found = copy.deepcopy(dict(inventory))
+    everyone = found.setdefault("all", {}).setdefault("vars", {})
+    to_source = {
+        "protocol": "tcp",
+        "ports": [PORT],
+        "to": f"{plan.operator_ip}/32",
+        "family": "ip",
+        "description": "The box's package source",
+    }
+    everyone.update(
+        {
+            "citysoc_package_source": package_source(plan),
+            "nftables_extra_output": [to_source],
+        }
+    )
+    bastion = next(h for h in plan.hosts if h.soc and h.segment == plan.operator_segment)
+    operator = {
+        "protocol": "tcp",
+        "ports": [22],
+        "from": f"{plan.operator_ip}/32",
+        "family": "ip",
+        "description": "Operators reach the bastion over SSH",
+    }
+    for name, hostvars in _host_entries(found):
+        theirs = str(hostvars.get("ansible_ssh_common_args", ""))
+        hostvars["ansible_ssh_common_args"] = f"-F {config} {theirs}".strip()
+        if name == bastion.name:
+            allowed = list(
+                hostvars.get("baseline_ssh_allowed_from")
+                or everyone.get("baseline_ssh_allowed_from", [])
+            )
+            hostvars["baseline_ssh_allowed_from"] = [*allowed, plan.operator_ip]
+            hostvars["nftables_extra_input"] = [operator]
+    return found
+
+
+def _host_entries(inventory: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    entries: list[tuple[str, dict[str, Any]]] = []
+
+    def walk(group: dict[str, Any]) -> None:
+        for name, hostvars in (group.get("hosts") or {}).items():
+            entries.append((name, hostvars))
+        for child in (group.get("children") or {}).values():
+            walk(child)
+
+    walk(inventory["all"])
+    return entries
+
+
+def router_inventory(plan: BoxPlan, router_vars: Mapping[str, Any], folder: Path) -> dict[str, Any]:
+    """Routers as local hosts whose Python runs inside their namespace."""
+    to_source = {
+        "protocol": "tcp",
+        "ports": [PORT],
+        "from": "10.0.0.0/8",
+        "to": f"{plan.operator_ip}/32",
+        "family": "ip",
+        "description": "Hosts fetch packages from the box's package source",
+    }
+    hosts = {}
+    for router in plan.routers:
+        wrapper = folder / f"python-{router.name}"
+        wrapper.write_text(
+            f'#!/bin/sh\nexec ip netns exec {router.netns} python3 "$@"\n', encoding="utf-8"
+        )
+        wrapper.chmod(0o755)
+        hosts[router.name] = {
+            "ansible_connection": "local",
+            "ansible_python_interpreter": str(wrapper),
+            **router_vars,
+            "nftables_forward": [*router_vars.get("nftables_forward", []), to_source],
+            "nftables_rules_path": str(folder / f"{router.name}.nft"),
+            "nftables_table": "citysoc",
+            "nftables_install_package": False,
+            "nftables_manage_service": False,
+        }
+    return {"all": {"children": {"box_routers": {"hosts": hosts}}}}
+
+
+def write_json(path: Path, data: Mapping[str, Any]) -> Path:
+    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return path
+
+
+def ansible_cfg(folder: Path, roles: Path) -> None:
+    (folder / "ansible.cfg").write_text(
+        "[defaults]\n"
+        f"roles_path = {roles}\n"
+        "forks = 8\n"
+        "interpreter_python = /usr/bin/python3\n"
+        "callback_result_format = yaml\n"
+        "[ssh_connection]\n"
+        "pipelining = True\n",
+        encoding="utf-8",
+    )
+
+
+def playbook(
+    folder: Path, inventory: Path, book: Path, extra: list[str] | None = None, timeout: float = 3600
+) -> tuple[list[Recap], str]:
+    """Run ``ansible-playbook`` from ``folder`` (its ansible.cfg); the recap and the output."""
+    binary = Path(sys.executable).with_name("ansible-playbook")
+    if not binary.exists():
+        found = shutil.which("ansible-playbook")
+        if found is None:
+            raise BoxError("ansible-playbook is missing: scripts/bootstrap.sh --dev")
+        binary = Path(found)
+    done = run(
+        [binary, "-i", inventory, book, *(extra or [])], cwd=folder, check=False, timeout=timeout
+    )
+    output = done.stdout + done.stderr
+    (folder / f"{book.stem}.log").write_text(output, encoding="utf-8")
+    recaps = [
+        Recap(m[1], int(m[2]), int(m[3]), int(m[4]), int(m[5]))
+        for m in (RECAP.match(line) for line in done.stdout.splitlines())
+        if m
+    ]
+    if done.returncode != 0 or not recaps:
+        tail = "\n".join(output.splitlines()[-40:])
+        raise BoxError(f"ansible-playbook {book.name} failed ({done.returncode}):\n{tail}")
+    return recaps, output
