@@ -6,7 +6,7 @@
  * CONFIG_DIR holds opensearch.yml (cluster, node, paths, network) and log4j2.properties.
  * The modules a packaged OpenSearch loads from its modules/ folder are given here as
  * classpath plugins instead: HTTP and transport (Netty 4), common analysis, Painless,
- * reindex and the extra mapper types. Nothing is downloaded and no plugin is installed
+ * reindex, the common ingest processors and the extra mapper types. Nothing is downloaded and no plugin is installed
  * at run time. SIGTERM (or SIGINT) closes the node cleanly: shards are flushed, the data
  * path's lock is released, the log is flushed, and the JVM exits 0.
  */
@@ -30,6 +30,7 @@ import org.opensearch.common.settings.Settings;
 import org.opensearch.env.Environment;
 import org.opensearch.index.mapper.MapperExtrasPlugin;
 import org.opensearch.index.reindex.ReindexPlugin;
+import org.opensearch.ingest.common.IngestCommonPlugin;
 import org.opensearch.node.InternalSettingsPreparer;
 import org.opensearch.node.Node;
 import org.opensearch.painless.PainlessPlugin;
@@ -44,6 +45,7 @@ public final class CitysocNode extends Node {
         CommonAnalysisPlugin.class,
         PainlessPlugin.class,
         ReindexPlugin.class,
+        IngestCommonPlugin.class,
         MapperExtrasPlugin.class
     );
 
