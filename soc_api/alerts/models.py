@@ -133,6 +133,7 @@ class AlertDetail(BaseModel):
 
     alert: AlertPublic
     evidence: list[dict[str, Any]]
+    evidence_withheld: int = 0  # events of agencies the caller may not read
     runbook_markdown: str
     allowed_transitions: list[AlertStatus]
 

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy import Select, case, func, or_, select
 from sqlalchemy.orm import Session
 
+from citysoc.core.ecs import Event
 from citysoc.core.errors import NotFoundError
 from soc_api.alerts.models import SEVERITY_RISK, Alert, AlertFilter, SortKey
 from soc_api.auth.models import Principal
@@ -74,3 +75,17 @@ def get_alert(session: Session, *, alert_id: int, who: Principal) -> Alert:
     if alert is None:
         raise NotFoundError(f"no alert {alert_id}")
     return alert
+
+
+def visible_evidence(events: Sequence[Event], *, who: Principal) -> tuple[list[Event], int]:
+    """The evidence events ``who`` may read, and how many were withheld.
+
+    An alert of one agency may rest on events of another (a scan from one district's camera
+    into another's); an agency's analyst sees only the events whose ``organization.id`` is
+    one of theirs. Events without an agency are withheld from them too.
+    """
+    agencies = who.agencies
+    if agencies is None:
+        return list(events), 0
+    shown = [event for event in events if event.get("organization.id") in agencies]
+    return shown, len(events) - len(shown)

@@ -18,7 +18,7 @@ from soc_api.alerts.models import (
     AlertUpdate,
     BulkResult,
 )
-from soc_api.alerts.queries import get_alert, list_alerts
+from soc_api.alerts.queries import get_alert, list_alerts, visible_evidence
 from soc_api.alerts.workflow import allowed_transitions, bulk_update, update_alert
 from soc_api.audit import service as audit
 from soc_api.deps import ContextDep, CurrentAnalyst, ObjectId, SessionDep
@@ -92,9 +92,11 @@ def get_alert_detail(
     """One alert with its evidence events and its runbook rendered for it."""
     alert = get_alert(session, alert_id=alert_id, who=analyst)
     public = AlertPublic.model_validate(alert)
+    evidence, withheld = visible_evidence(ctx.store.get(alert.event_ids[:200]), who=analyst)
     return AlertDetail(
         alert=public,
-        evidence=ctx.store.get(alert.event_ids[:200]),
+        evidence=evidence,
+        evidence_withheld=withheld,
         runbook_markdown=render_runbook(alert.runbook, public),
         allowed_transitions=allowed_transitions(alert),
     )

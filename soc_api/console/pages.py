@@ -9,7 +9,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from soc_api.alerts.models import AlertPublic, AlertStatus, AlertUpdate, CloseReason
-from soc_api.alerts.queries import get_alert
+from soc_api.alerts.queries import get_alert, visible_evidence
 from soc_api.alerts.workflow import allowed_transitions, update_alert
 from soc_api.audit import service as audit
 from soc_api.console.common import check_csrf, render
@@ -38,6 +38,7 @@ def alert_page(
         return to_login()
     alert = get_alert(session, alert_id=alert_id, who=analyst)
     public = AlertPublic.model_validate(alert)
+    evidence, withheld = visible_evidence(ctx.store.get(alert.event_ids[:100]), who=analyst)
     _, history = audit.list_entries(
         session, agencies=None, object_type="alert", object_id=str(alert.id), limit=50
     )
@@ -47,7 +48,8 @@ def alert_page(
         {
             "analyst": analyst,
             "alert": public,
-            "evidence": ctx.store.get(alert.event_ids[:100]),
+            "evidence": evidence,
+            "evidence_withheld": withheld,
             "runbook": render_runbook(alert.runbook, public),
             "history": history,
             "transitions": allowed_transitions(alert),
