@@ -5,14 +5,18 @@ from __future__ import annotations
 import yaml
 
 from citysoc.core.topology import Host, Topology
+from infra.stackconfig import StackConfig
 
 OPS_USER = "citysoc-ops"
 
 
-def user_data(topology: Topology, host: Host) -> str:
-    """Hostname, an ops account, Python for Ansible, password logins off, time from the SOC."""
+def user_data(topology: Topology, host: Host, config: StackConfig | None = None) -> str:
+    """Hostname, an ops account, Python for Ansible, password logins off, time from the SOC,
+    and apt through the stack's package source (the only way out the security groups allow).
+    """
+    config = config or StackConfig()
     collector = topology.collector_of(host.segment)
-    document = {
+    document: dict[str, object] = {
         "hostname": host.name,
         "fqdn": f"{host.name}.citysoc.internal",
         "manage_etc_hosts": True,
@@ -47,6 +51,13 @@ def user_data(topology: Topology, host: Host) -> str:
         ],
         "runcmd": [["systemctl", "enable", "--now", "nftables"]],
     }
+    if config.package_source:
+        document["apt"] = {
+            "http_proxy": config.package_source,
+            "https_proxy": config.package_source,
+        }
     if collector is not None and collector.name != host.name:
         document["ntp"] = {"enabled": True, "servers": [str(collector.address)]}
+    elif config.ntp_servers:
+        document["ntp"] = {"enabled": True, "servers": list(config.ntp_servers)}
     return "#cloud-config\n" + yaml.safe_dump(document, sort_keys=False)

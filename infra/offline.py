@@ -15,9 +15,12 @@ from typing import Any
 import pulumi
 import yaml
 from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs, Mocks
+from pydantic import ValidationError
 
 from citysoc.core.errors import ConfigError, Location
-from infra.program import REPO, build_city, load_city, read_stack_config
+from citysoc.core.topology import load_topology
+from infra.program import REPO, build_city, read_stack_config, topology_path
+from infra.stackconfig import CONFIG_KEYS, StackConfig
 
 log = logging.getLogger(__name__)
 PROJECT = "citysoc"
@@ -38,6 +41,7 @@ class PlannedResource:
 @dataclass
 class OfflinePlan:
     stack: str
+    topology: Path = Path()
     resources: list[PlannedResource] = field(default_factory=list)
     inventory: dict[str, Any] = field(default_factory=dict)
 
@@ -107,20 +111,39 @@ def _json(value: object) -> str:
 
 
 def run_offline(stack: str, config: dict[str, str]) -> OfflinePlan:
-    """Run the program for ``stack`` under mocks; return what it registered and its inventory."""
+    """Run the program for ``stack`` under mocks; return what it registered and its inventory.
+
+    The stack's config and its topology file are read and checked before any resource is
+    registered: a broken file is an error naming it, never an empty or partial plan.
+    """
     mocks = CityMocks()
     monitor = RecordingMonitor(mocks)
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
     pulumi.runtime.set_all_config(config)
-    plan = OfflinePlan(stack)
+    stack_config = _stack_config(stack)
+    path = topology_path(stack_config)
+    topology = load_topology(path)
+    plan = OfflinePlan(stack, path)
 
     @pulumi.runtime.test  # type: ignore[untyped-decorator]
     def program() -> pulumi.Output[None]:
-        stack_config = read_stack_config(pulumi.Config(PROJECT))
-        city = build_city(load_city(stack_config), stack_config)
+        city = build_city(topology, stack_config)
         return city.inventory.apply(plan.inventory.update)
 
     program()
     plan.resources = monitor.planned()
     log.info("offline plan of %s: %d resources", stack, len(plan.resources))
     return plan
+
+
+def _stack_config(stack: str) -> StackConfig:
+    try:
+        return read_stack_config(pulumi.Config(PROJECT))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        names = [CONFIG_KEYS.get(str(p), str(p)) for p in first["loc"]]
+        where = ".".join(names) or "config"
+        raise ConfigError(
+            f"stack {stack}: citysoc:{where}: {first['msg']}",
+            location=Location(f"Pulumi.{stack}.yaml"),
+        ) from exc

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from citysoc.core.topology import INTERNET, Flow, IpNetwork, Topology
+from infra.services import ServiceFlow, destination_segment
 
 Direction = Literal["ingress", "egress"]
 
@@ -47,6 +48,40 @@ def segment_rules(topology: Topology, segment: str) -> tuple[SecurityRule, ...]:
             remote = topology.destination_network(flow)
             for rule in _expand(flow, "egress", remote, peer):
                 rules.setdefault(rule.slug, rule)
+    return tuple(rules.values())
+
+
+def service_rules(
+    topology: Topology, services: tuple[ServiceFlow, ...], segment: str
+) -> tuple[SecurityRule, ...]:
+    """Egress for the services the segment's hosts open; ingress where a service lives here."""
+    rules: dict[str, SecurityRule] = {}
+    for flow in services:
+        found: list[SecurityRule] = []
+        if flow.source == segment:
+            found += [
+                SecurityRule(
+                    "egress", flow.protocol, port, flow.destination, flow.peer, flow.description
+                )
+                for port in flow.ports
+            ]
+        if destination_segment(topology, flow) == segment:
+            remote = topology.segments[flow.source].cidr
+            found += [
+                SecurityRule("ingress", flow.protocol, port, remote, flow.source, flow.description)
+                for port in flow.ports
+            ]
+        for rule in found:
+            rules.setdefault(rule.slug, rule)
+    return tuple(rules.values())
+
+
+def merged(*groups: tuple[SecurityRule, ...]) -> tuple[SecurityRule, ...]:
+    """Rule sets joined, the first of each slug kept."""
+    rules: dict[str, SecurityRule] = {}
+    for group in groups:
+        for rule in group:
+            rules.setdefault(rule.slug, rule)
     return tuple(rules.values())
 
 

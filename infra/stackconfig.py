@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from citysoc.core.topology import IpNetwork
 
 DEFAULT_FLAVORS = {
     "sensor": "m1.large",
@@ -13,10 +17,18 @@ DEFAULT_FLAVORS = {
     "soc-api": "m1.medium",
     "bastion": "m1.small",
 }
+DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 class StackConfig(BaseModel):
-    """What an ops engineer sets per stack; every key has a default fit for a lab cloud."""
+    """What an ops engineer sets per stack; every key has a default fit for a lab cloud.
+
+    ``operator_cidr`` is where operators reach the bastion's floating IP from over SSH
+    (no default: without it the bastion takes no SSH from outside, and the policy pack
+    refuses ``0.0.0.0/0``). ``package_source`` is the URL of the apt proxy or package
+    source every SOC host uses; ``package_source_cidr`` is where it lives, for the security
+    groups (taken from the URL when its host is an address).
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
@@ -37,9 +49,72 @@ class StackConfig(BaseModel):
     flavors: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_FLAVORS))
     key_pair: str = Field(default="citysoc-ops", alias="keyPair", description="Nova key pair.")
     dns_nameservers: tuple[str, ...] = Field(default=(), alias="dnsNameservers")
+    ntp_servers: tuple[str, ...] = Field(
+        default=(), alias="ntpServers", description="Upstream time for the collectors."
+    )
+    operator_cidr: IpNetwork | None = Field(
+        default=None, alias="operatorCidr", description="Operators' SSH source to the bastion."
+    )
+    package_source: str = Field(
+        default="", alias="packageSource", description="apt proxy / package source URL."
+    )
+    package_source_cidr: IpNetwork | None = Field(default=None, alias="packageSourceCidr")
+    switch_spans: dict[str, str] = Field(
+        default_factory=dict,
+        alias="switchSpans",
+        description="Camera VLAN segment -> the switch SPAN feeding its sensor port.",
+    )
+    cloud: str = Field(default="", description="clouds.yaml entry for tap-as-a-service calls.")
+
+    @field_validator("operator_cidr", "package_source_cidr", mode="before")
+    @classmethod
+    def _network(cls, value: object) -> object:
+        if value in (None, ""):
+            return None
+        try:
+            return ipaddress.ip_network(str(value), strict=True)
+        except ValueError as exc:
+            raise ValueError(f"{value!r} is not a network with a prefix: {exc}") from exc
+
+    @field_validator("dns_nameservers", "ntp_servers")
+    @classmethod
+    def _addresses(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for item in value:
+            try:
+                ipaddress.ip_address(item)
+            except ValueError as exc:
+                raise ValueError(f"{item!r} is not an IP address") from exc
+        return value
+
+    @field_validator("package_source")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if value and (urlsplit(value).scheme not in DEFAULT_PORTS or not urlsplit(value).hostname):
+            raise ValueError(f"{value!r} is not an http(s) URL")
+        return value
+
+    @model_validator(mode="after")
+    def _package_source_network(self) -> StackConfig:
+        if self.package_source and self.package_source_cidr is None:
+            host = urlsplit(self.package_source).hostname or ""
+            try:
+                address = ipaddress.ip_address(host)
+            except ValueError:
+                raise ValueError(
+                    f"packageSource {self.package_source!r} names a host, not an address: "
+                    "set packageSourceCidr to where it lives, for the security groups"
+                ) from None
+            object.__setattr__(self, "package_source_cidr", ipaddress.ip_network(address))
+        return self
+
+    @property
+    def package_source_port(self) -> int:
+        parts = urlsplit(self.package_source)
+        return parts.port or DEFAULT_PORTS.get(parts.scheme, 80)
 
     def flavor_of(self, role: str) -> str:
         return self.flavors.get(role, DEFAULT_FLAVORS.get(role, "m1.small"))
 
 
 CONFIG_KEYS = {name: (field.alias or name) for name, field in StackConfig.model_fields.items()}
+OBJECT_KEYS = frozenset({"flavors", "dns_nameservers", "ntp_servers", "switch_spans"})

@@ -22,9 +22,11 @@ def host_tags(host: Host, segment: Segment) -> list[str]:
     return [*segment_tags(segment), f"role={host.role}", f"host={host.name}"]
 
 
-def sensor_port_tags(sensor: Host, watched: Segment) -> list[str]:
-    """A sensor's mirrored port belongs to the segment it watches."""
-    return [*segment_tags(watched), "role=sensor", f"host={sensor.name}"]
+def sensor_port_tags(sensor: Host, watched: Segment, mirror: str = "") -> list[str]:
+    """A sensor's mirrored port belongs to the segment it watches; ``mirror=span`` when a
+    switch SPAN (not tap-as-a-service) feeds it."""
+    tags = [*segment_tags(watched), "role=sensor", f"host={sensor.name}"]
+    return [*tags, f"mirror={mirror}"] if mirror else tags
 
 
 def router_tags(name: str, agency: str, level: int) -> list[str]:

@@ -11,7 +11,7 @@ import importlib.util
 import json
 from typing import TYPE_CHECKING
 
-from citysoc.cli.output import fail, say, table
+from citysoc.cli.output import fail, note, say, table
 from citysoc.core.errors import ConfigError
 from citysoc.core.settings import Settings
 
@@ -32,7 +32,12 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     inventory.set_defaults(func=inventory_command)
 
 
-def _offline(stack: str) -> OfflinePlan:
+TOPOLOGY_KEY = "citysoc:topology"
+
+
+def _offline(stack: str, settings: Settings) -> OfflinePlan:
+    """The stack planned offline; ``CITYSOC_TOPOLOGY_PATH``, when set, wins over the stack's
+    ``citysoc:topology`` (as it does for ``pulumi up``), and the file used is named."""
     if importlib.util.find_spec("pulumi") is None:
         raise ConfigError(
             "citysoc infra needs the Pulumi SDK: install the infra extra "
@@ -40,7 +45,16 @@ def _offline(stack: str) -> OfflinePlan:
         )
     from infra.offline import run_offline, stack_config_file
 
-    return run_offline(stack, stack_config_file(stack))
+    config = stack_config_file(stack)
+    named = config.get(TOPOLOGY_KEY, "(default)")
+    if "topology_path" in settings.model_fields_set:
+        config[TOPOLOGY_KEY] = str(settings.topology_path.resolve())
+        source = f"CITYSOC_TOPOLOGY_PATH, over the stack's {TOPOLOGY_KEY} {named}"
+    else:
+        source = f"the stack's {TOPOLOGY_KEY}"
+    plan = run_offline(stack, config)
+    note(f"topology: {plan.topology} ({source})")
+    return plan
 
 
 def _tree(plan: OfflinePlan) -> None:
@@ -57,9 +71,10 @@ def _tree(plan: OfflinePlan) -> None:
         show(top, 1)
 
 
-def plan_command(args: argparse.Namespace, _settings: Settings) -> int:
-    plan = _offline(args.stack)
+def plan_command(args: argparse.Namespace, settings: Settings) -> int:
+    plan = _offline(args.stack, settings)
     say(f"stack {plan.stack}: {len(plan.resources)} resources (offline, Pulumi mocks)")
+    say(f"topology: {plan.topology}")
     _tree(plan)
     from infra.policy.evaluate import evaluate
 
@@ -79,6 +94,6 @@ def plan_command(args: argparse.Namespace, _settings: Settings) -> int:
     return 1 if blocking else 0
 
 
-def inventory_command(args: argparse.Namespace, _settings: Settings) -> int:
-    say(json.dumps(_offline(args.stack).inventory, indent=2, sort_keys=True))
+def inventory_command(args: argparse.Namespace, settings: Settings) -> int:
+    say(json.dumps(_offline(args.stack, settings).inventory, indent=2, sort_keys=True))
     return 0

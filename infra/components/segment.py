@@ -1,4 +1,4 @@
-"""One city segment: network, subnet, router interfaces, security group, ports."""
+"""One city segment: network, subnet, router interfaces, security group, ports, mirrors."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import pulumi
 import pulumi_openstack as openstack
 
 from citysoc.core.topology import Host, Segment
+from infra.components.mirrors import MirrorArgs, feed_mirrors, is_provider_vlan
 from infra.rules import SecurityRule
 from infra.tags import host_tags, segment_tags, sensor_port_tags
 
@@ -19,9 +20,13 @@ class CitySegmentArgs:
     """Everything a segment needs, decided from the topology before any resource exists.
 
     ``hosts`` are the SOC's own hosts in the segment (each gets a port at its address);
-    ``sensors`` watch the segment (each gets a mirrored port without port security);
-    ``internet_facing`` segments take the edge router as gateway and reach the rest of the
-    city through the core router (``city_routes``).
+    ``city_hosts`` the topology's other named hosts (a port each, which the owning agency
+    boots its instance on); every one of these ports carries the segment's security group,
+    plus ``host_groups[name]`` if given. ``sensors`` watch the segment (each gets a mirrored
+    port without port security, fed by tap-as-a-service or, on a camera VLAN, by the switch
+    SPAN declared in ``switch_span``). Segments with an ``edge_router_id`` take the edge
+    router as gateway and reach the rest of the city through the core router
+    (``city_routes``).
     """
 
     segment: Segment
@@ -30,9 +35,13 @@ class CitySegmentArgs:
     edge_router_id: pulumi.Input[str] | None = None
     physical_network: str = "physnet1"
     hosts: tuple[Host, ...] = ()
+    city_hosts: tuple[Host, ...] = ()
+    host_groups: dict[str, tuple[pulumi.Input[str], ...]] = field(default_factory=dict)
     sensors: tuple[Host, ...] = ()
     city_routes: tuple[str, ...] = field(default=())
     dns_nameservers: tuple[str, ...] = ()
+    cloud: str = ""
+    switch_span: str = ""
 
 
 class CitySegment(pulumi.ComponentResource):
@@ -54,8 +63,12 @@ class CitySegment(pulumi.ComponentResource):
         self.subnet = self._subnet()
         self._attach_to_routers()
         self.security_group = self._security_group()
-        self.host_ports = {h.name: self._host_port(h) for h in args.hosts}
+        self.host_ports = {h.name: self._host_port(h) for h in (*args.hosts, *args.city_hosts)}
         self.sensor_ports = {s.name: self._sensor_port(s) for s in args.sensors}
+        feed_mirrors(
+            MirrorArgs(args.segment, self.sensor_ports, self.host_ports, args.cloud),
+            pulumi.ResourceOptions(parent=self),
+        )
         self.register_outputs(
             {
                 "network_id": self.network.id,
@@ -70,7 +83,7 @@ class CitySegment(pulumi.ComponentResource):
     def _network(self) -> openstack.networking.Network:
         seg = self._args.segment
         provider = None
-        if seg.kind == "camera" and seg.vlan is not None:
+        if is_provider_vlan(seg):
             provider = [
                 openstack.networking.NetworkSegmentArgs(
                     network_type="vlan",
@@ -178,20 +191,26 @@ class CitySegment(pulumi.ComponentResource):
                     subnet_id=self.subnet.id, ip_address=str(host.address)
                 )
             ],
-            security_group_ids=[self.security_group.id],
+            security_group_ids=[self.security_group.id, *self._args.host_groups.get(host.name, ())],
             tags=host_tags(host, self._args.segment),
             opts=self._child(),
         )
 
     def _sensor_port(self, sensor: Host) -> openstack.networking.Port:
-        """A port for mirrored traffic: no address, no security groups, no port security."""
+        """A port for mirrored traffic: no address, no security groups, no port security.
+
+        On a camera VLAN the copies come from a switch SPAN: the port says which one.
+        """
+        seg = self._args.segment
+        span = self._args.switch_span if is_provider_vlan(seg) else ""
         return openstack.networking.Port(
-            f"{sensor.name}-mirror-{self._args.segment.id}",
-            name=f"{sensor.name}-mirror-{self._args.segment.id}",
+            f"{sensor.name}-mirror-{seg.id}",
+            name=f"{sensor.name}-mirror-{seg.id}",
+            description=f"switch SPAN: {span}" if span else f"tap-as-a-service: {seg.id}",
             network_id=self.network.id,
             no_fixed_ip=True,
             port_security_enabled=False,
             no_security_groups=True,
-            tags=sensor_port_tags(sensor, self._args.segment),
+            tags=sensor_port_tags(sensor, seg, "span" if span else ""),
             opts=self._child(),
         )

@@ -1,4 +1,8 @@
-"""Management ports (SSH, RDP, WinRM, VNC, SNMP, IPMI) open only from the bastion."""
+"""Management ports (SSH, RDP, WinRM, VNC, SNMP, IPMI) open only from the bastion.
+
+The one exception is the bastion's own SSH, open to the operators' network: a specific
+prefix (at most a /16, or /48 in IPv6), never the whole internet.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +10,18 @@ import ipaddress
 
 from pulumi_policy import ReportViolation, StackValidationArgs, StackValidationPolicy
 
-from infra.policy.policies.resources import PORT, SEC_GROUP_RULE, of_type, port_range, tags_of
+from infra.policy.policies.resources import (
+    PORT,
+    SEC_GROUP_RULE,
+    of_type,
+    owning_group,
+    port_range,
+    tags_of,
+)
 
 MANAGEMENT_PORTS = {"tcp": (22, 3389, 5900, 5985, 5986), "udp": (161, 623)}
+SSH = 22
+WIDEST_OPERATOR_PREFIX = {4: 16, 6: 48}
 
 
 def bastion_addresses(args: StackValidationArgs) -> set[str]:
@@ -30,6 +43,14 @@ def _opens_management(props: dict[str, object]) -> list[int]:
     return [p for proto in protocols for p in MANAGEMENT_PORTS.get(proto, ()) if low <= p <= high]
 
 
+def _operator_ssh(rule_group_role: str | None, ports: list[int], network: object) -> bool:
+    """SSH alone into the bastion's group, from a specific operator network."""
+    if rule_group_role != "bastion" or ports != [SSH] or network is None:
+        return False
+    assert isinstance(network, ipaddress.IPv4Network | ipaddress.IPv6Network)
+    return network.prefixlen >= WIDEST_OPERATOR_PREFIX[network.version]
+
+
 def validate_management(args: StackValidationArgs, report: ReportViolation) -> None:
     bastions = bastion_addresses(args)
     for rule in of_type(args.resources, SEC_GROUP_RULE):
@@ -41,6 +62,9 @@ def validate_management(args: StackValidationArgs, report: ReportViolation) -> N
             continue
         prefix = props.get("remoteIpPrefix")
         network = ipaddress.ip_network(str(prefix), strict=False) if prefix else None
+        group = owning_group(rule)
+        if _operator_ssh(tags_of(group.props).get("role") if group else None, ports, network):
+            continue
         if network is None or network.num_addresses != 1 or str(network[0]) not in bastions:
             report(
                 f"{rule.name}: management port(s) {ports} open to {prefix or 'anywhere'}, "
@@ -52,6 +76,6 @@ def validate_management(args: StackValidationArgs, report: ReportViolation) -> N
 management_from_bastion = StackValidationPolicy(
     name="management-from-bastion",
     description="Management ports (SSH, RDP, VNC, WinRM, SNMP, IPMI) accept only the "
-    "bastion's address.",
+    "bastion's address; the bastion's SSH only a specific operator network (/16 or narrower).",
     validate=validate_management,
 )

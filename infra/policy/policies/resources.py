@@ -17,7 +17,10 @@ SUBNET_ROUTE = "openstack:networking/subnetRoute:SubnetRoute"
 ROUTER = "openstack:networking/router:Router"
 ROUTER_INTERFACE = "openstack:networking/routerInterface:RouterInterface"
 INSTANCE = "openstack:compute/instance:Instance"
-TAGGABLE = frozenset({SEC_GROUP, PORT, NETWORK, SUBNET, ROUTER, INSTANCE})
+FLOATING_IP = "openstack:networking/floatingIp:FloatingIp"
+FLOATING_IP_ASSOCIATE = "openstack:networking/floatingIpAssociate:FloatingIpAssociate"
+DYNAMIC = "pulumi-python:dynamic:Resource"
+TAGGABLE = frozenset({SEC_GROUP, PORT, NETWORK, SUBNET, ROUTER, INSTANCE, FLOATING_IP})
 ANYWHERE = frozenset({"0.0.0.0/0", "::/0"})
 ISOLATED_KINDS = frozenset({"camera", "ics"})
 
@@ -64,3 +67,19 @@ def port_range(props: Mapping[str, Any]) -> tuple[int, int]:
 
 def of_type(resources: list[PolicyResource], kind: str) -> list[PolicyResource]:
     return [r for r in resources if r.resource_type == kind]
+
+
+def is_mirror_port(port: PolicyResource) -> bool:
+    """A sensor's port for mirrored traffic (port security off)."""
+    return (
+        tags_of(port.props).get("role") == "sensor"
+        and port.props.get("portSecurityEnabled") is False
+    )
+
+
+def points_at(resource: PolicyResource, prop: str, target: PolicyResource) -> bool:
+    """Whether ``prop`` names ``target``: by dependency, or by id once ids are known."""
+    if any(dep is target for dep in resource.property_dependencies.get(prop) or ()):
+        return True
+    value = resource.props.get(prop)
+    return bool(value) and value == target.props.get("id")

@@ -30,7 +30,8 @@ def test_plan_prints_the_tree_and_passing_policies(capsys: pytest.CaptureFixture
     out = capsys.readouterr().out
     assert "citysoc:network:CitySegment  cam-d1" in out
     assert "openstack:compute/instance:Instance  soc-sensor-01-vm" in out
-    assert "policies: 6 of 6 pass, 0 mandatory violations" in out
+    assert "policies: 9 of 9 pass, 0 mandatory violations" in out
+    assert "topology: " + str(Path("citysoc/core/cities/hcmc.yml").resolve()) in out
 
 
 def test_plan_fails_on_a_mandatory_violation(
@@ -61,3 +62,48 @@ def test_inventory_is_json_for_ansible(capsys: pytest.CaptureFixture[str]) -> No
 def test_an_unknown_stack_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["infra", "plan", "--stack", "no-such-stack"]) == 2
     assert "no stack 'no-such-stack'" in capsys.readouterr().err
+
+
+def test_the_topology_from_the_environment_wins_and_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    city = tmp_path / "unwatched.yml"
+    city.write_text(UNWATCHED_CITY)
+    monkeypatch.setenv("CITYSOC_TOPOLOGY_PATH", str(city))
+    assert main(["infra", "plan", "--stack", "hcmc-demo"]) == 1  # its vault has no sensor
+    captured = capsys.readouterr()
+    assert f"topology: {city}" in captured.out
+    assert "CITYSOC_TOPOLOGY_PATH, over the stack's citysoc:topology" in captured.err
+    assert "citysoc:network:CitySegment  vault" in captured.out
+    assert "cam-d1" not in captured.out
+
+
+def test_a_broken_topology_is_an_error_not_a_plan(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    broken = tmp_path / "broken.yml"
+    broken.write_text("city: Broken\nagencies: [\n")
+    monkeypatch.setenv("CITYSOC_TOPOLOGY_PATH", str(broken))
+    assert main(["infra", "plan", "--stack", "hcmc-demo"]) == 2
+    captured = capsys.readouterr()
+    assert f"{broken}, line 3" in captured.err and "invalid YAML" in captured.err
+    assert "pass" not in captured.out
+    unknown = tmp_path / "unknown-agency.yml"
+    unknown.write_text(UNWATCHED_CITY.replace("agency: aa, cidr: 10.9", "agency: zz, cidr: 10.9"))
+    monkeypatch.setenv("CITYSOC_TOPOLOGY_PATH", str(unknown))
+    assert main(["infra", "inventory", "--stack", "hcmc-demo"]) == 2
+    captured = capsys.readouterr()
+    assert "unknown agency 'zz'" in captured.err and captured.out == ""
+
+
+def test_a_bad_stack_setting_is_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stack = tmp_path / "Pulumi.bad.yaml"
+    stack.write_text("config:\n  citysoc:operatorCidr: everyone\n")
+    monkeypatch.setattr(
+        infra.offline, "stack_config_file", lambda name: stack_config_file(name, tmp_path)
+    )
+    assert main(["infra", "plan", "--stack", "bad"]) == 2
+    err = capsys.readouterr().err
+    assert "Pulumi.bad.yaml" in err and "citysoc:operatorCidr" in err and "everyone" in err
