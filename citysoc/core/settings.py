@@ -49,7 +49,14 @@ class Settings(BaseSettings):
         default=20.0, gt=0, description="Ingest calls per second per token (burst: 5 s worth)."
     )
     login_attempts_per_minute: float = Field(
-        default=10.0, gt=0, description="Console login attempts per minute per client address."
+        default=10.0,
+        gt=0,
+        description="Console login attempts per minute per client address and per account.",
+    )
+    trusted_proxies: str = Field(
+        default="",
+        description="Comma-separated addresses or CIDRs of reverse proxies whose "
+        "X-Forwarded-For is believed; empty (the default): the peer address is the client.",
     )
     incident_window_seconds: int = Field(
         default=86400, ge=60, description="Alerts sharing an entity within this join one incident."
