@@ -2,9 +2,10 @@
 
 Tap-as-a-service copies Neutron ports: every port the stack makes in a segment (the SOC's
 hosts and the topology's other named hosts) gets a tap flow to each sensor's tap service
-there. Cameras on a provider VLAN are physical devices that no Neutron port carries: their
-copies come from a SPAN on the access switch into the sensor's port on that VLAN, declared
-per segment in the stack (``citysoc:switchSpans``) and required by the policy pack.
+there, except the sensor's own port (it would watch itself ship what it saw). Cameras on a
+provider VLAN are physical devices that no Neutron port carries: their copies come from a
+SPAN on the access switch into the sensor's port on that VLAN, declared per segment in the
+stack (``citysoc:switchSpans``) and required by the policy pack.
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ def feed_mirrors(args: MirrorArgs, opts: pulumi.ResourceOptions) -> list[TapServ
         )
         services.append(service)
         for host, port in args.host_ports.items():
+            if host == sensor:
+                continue  # a sensor does not watch its own shipping of what it saw
             TapFlow(
                 f"{host}-flow-{sensor}",
                 TapFlowArgs(port.id, service.id, args.segment.id, host, args.cloud),

@@ -73,6 +73,7 @@ def validate_mirrors(args: StackValidationArgs, report: ReportViolation) -> None
                 tags.get("segment") != segment
                 or is_mirror_port(port)
                 or tags.get("role") == "router"
+                or (bool(tags.get("host")) and tags.get("host") == service.props.get("sensor"))
             ):
                 continue
             if not any(

@@ -271,6 +271,9 @@ def test_every_mirror_port_is_fed_and_every_tapped_port_copied() -> None:
     assert stack_violations(declared_mirrors, mirror, app, other, service) == [
         "app-port: not copied to tap (no tap flow)"
     ]
+    own = res(f"{NET}port:Port", "s1-port", tags=["role=sensor", "host=s1", "segment=dc-app"])
+    service.props["sensor"] = "s1"
+    assert stack_violations(declared_mirrors, mirror, app, own, service, flow) == []
     assert stack_violations(declared_mirrors, mirror, app) == [
         "s1-mirror-app: a sensor mirror port that nothing feeds (no tap service on it, "
         "no switch SPAN declared in citysoc:switchSpans)"
