@@ -37,6 +37,10 @@ def read_stack_config(config: pulumi.Config) -> StackConfig:
         value = config.get_object(key) if name in OBJECT_KEYS else config.get(key)
         if value is not None:
             found[name] = value
+    if "cloud" not in found:  # the OpenStack provider's own clouds.yaml entry
+        cloud = pulumi.Config("openstack").get("cloud")
+        if cloud:
+            found["cloud"] = cloud
     return StackConfig.model_validate(found)
 
 
@@ -81,6 +85,11 @@ def build_city(topology: Topology, config: StackConfig) -> City:
                 config.operator_cidr,
                 config.external_network,
             ),
+        )
+    if not config.package_source:
+        pulumi.log.warn(
+            "no citysoc:packageSource: the security groups open no other way out, so "
+            "cloud-init and Ansible cannot install packages on the SOC's hosts"
         )
     services = service_flows(topology, config)
     segments = {

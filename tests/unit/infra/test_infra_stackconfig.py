@@ -1,0 +1,40 @@
+"""The stack's ``citysoc:*`` keys: what is accepted, and the clear refusals."""
+
+from __future__ import annotations
+
+from ipaddress import ip_network
+
+import pytest
+from pydantic import ValidationError
+
+from infra.stackconfig import StackConfig
+
+
+def test_the_package_source_gives_its_network_and_port() -> None:
+    config = StackConfig.model_validate({"packageSource": "http://10.60.0.8:3142"})
+    assert config.package_source_cidr == ip_network("10.60.0.8/32")
+    assert config.package_source_port == 3142
+    named = StackConfig.model_validate(
+        {"packageSource": "https://apt.city.test", "packageSourceCidr": "10.70.0.0/28"}
+    )
+    assert named.package_source_port == 443
+    assert named.package_source_cidr == ip_network("10.70.0.0/28")
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"packageSource": "https://apt.city.test"}, "set packageSourceCidr"),
+        ({"packageSource": "ftp://10.0.0.1"}, "not an http"),
+        ({"operatorCidr": "203.0.113.1/28"}, "not a network with a prefix"),
+        ({"ntpServers": ["pool.ntp.test"]}, "not an IP address"),
+        ({"operatorCidrs": "203.0.113.0/28"}, "Extra inputs"),
+    ],
+)
+def test_bad_values_are_refused_with_the_reason(values: dict[str, object], message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        StackConfig.model_validate(values)
+
+
+def test_no_operator_network_by_default() -> None:
+    assert StackConfig().operator_cidr is None and StackConfig().package_source == ""
