@@ -177,7 +177,7 @@ def inventory(
             "vars": {
                 "ansible_user": OPS_USER,
                 "citysoc_city": topology.model.city,
-                "citysoc_package_source": config.package_source,
+                "citysoc_package_source": config.package_sources,
                 "baseline_ssh_allowed_from": [str(bastion.address)] if bastion else [],
             },
             "children": children,

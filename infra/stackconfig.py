@@ -59,6 +59,12 @@ class StackConfig(BaseModel):
         default="", alias="packageSource", description="apt proxy / package source URL."
     )
     package_source_cidr: IpNetwork | None = Field(default=None, alias="packageSourceCidr")
+    apt_repository: str = Field(
+        default="", alias="aptRepository", description="Flat apt repository (via the proxy)."
+    )
+    wheels_url: str = Field(
+        default="", alias="wheelsUrl", description="citysoc's release wheelhouse (via the proxy)."
+    )
     switch_spans: dict[str, str] = Field(
         default_factory=dict,
         alias="switchSpans",
@@ -86,7 +92,7 @@ class StackConfig(BaseModel):
                 raise ValueError(f"{item!r} is not an IP address") from exc
         return value
 
-    @field_validator("package_source")
+    @field_validator("package_source", "apt_repository", "wheels_url")
     @classmethod
     def _url(cls, value: str) -> str:
         if value and (urlsplit(value).scheme not in DEFAULT_PORTS or not urlsplit(value).hostname):
@@ -106,6 +112,17 @@ class StackConfig(BaseModel):
                 ) from None
             object.__setattr__(self, "package_source_cidr", ipaddress.ip_network(address))
         return self
+
+    @property
+    def package_sources(self) -> dict[str, str]:
+        """The inventory's ``citysoc_package_source``: ``proxy`` (apt and pip go through it),
+        and the ``apt`` repository and ``wheels`` house when set."""
+        found = {
+            "proxy": self.package_source,
+            "apt": self.apt_repository,
+            "wheels": self.wheels_url,
+        }
+        return {key: value for key, value in found.items() if value}
 
     @property
     def package_source_port(self) -> int:

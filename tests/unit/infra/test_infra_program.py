@@ -241,7 +241,7 @@ def test_inventory_jumps_through_the_bastion_and_names_the_package_source(
     plan: OfflinePlan, topology: Topology
 ) -> None:
     everyone = plan.inventory["all"]
-    assert everyone["vars"]["citysoc_package_source"] == "http://10.60.0.8:3142"
+    assert everyone["vars"]["citysoc_package_source"] == {"proxy": "http://10.60.0.8:3142"}
     bastion = everyone["children"]["bastion"]["hosts"]["bastion-01"]
     assert bastion["baseline_ssh_allowed_from"] == ["203.0.113.0/28"]
     assert {

@@ -36,5 +36,16 @@ def test_bad_values_are_refused_with_the_reason(values: dict[str, object], messa
         StackConfig.model_validate(values)
 
 
+def test_the_inventory_names_only_the_sources_that_are_set() -> None:
+    config = StackConfig.model_validate(
+        {"packageSource": "http://10.60.0.8:3142", "wheelsUrl": "https://releases.city.test/w/"}
+    )
+    assert config.package_sources == {
+        "proxy": "http://10.60.0.8:3142",
+        "wheels": "https://releases.city.test/w/",
+    }
+    assert StackConfig().package_sources == {}
+
+
 def test_no_operator_network_by_default() -> None:
     assert StackConfig().operator_cidr is None and StackConfig().package_source == ""
