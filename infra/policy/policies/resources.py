@@ -78,8 +78,10 @@ def is_mirror_port(port: PolicyResource) -> bool:
 
 
 def points_at(resource: PolicyResource, prop: str, target: PolicyResource) -> bool:
-    """Whether ``prop`` names ``target``: by dependency, or by id once ids are known."""
-    if any(dep is target for dep in resource.property_dependencies.get(prop) or ()):
-        return True
+    """Whether ``prop`` names ``target``: by dependency (known even in a preview, where the
+    ids are not), else by id."""
+    deps = resource.property_dependencies.get(prop)
+    if deps:
+        return any(dep is target for dep in deps)
     value = resource.props.get(prop)
     return bool(value) and value == target.props.get("id")

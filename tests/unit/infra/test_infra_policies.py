@@ -311,3 +311,16 @@ def test_the_demo_stack_with_a_bad_setting_fails_its_policy(
             config[key] = value
     outcomes = evaluate(run_offline("hcmc-demo", config))
     assert {o.policy for o in outcomes if o.violations} == failing
+
+
+def test_mirrors_are_matched_by_id_when_no_dependency_is_recorded() -> None:
+    mirror = res(f"{NET}port:Port", "m", tags=["role=sensor", "segment=ioc"],
+                 portSecurityEnabled=False, id="port-m")  # fmt: skip
+    vms = res(f"{NET}port:Port", "vms", tags=["role=vms", "segment=ioc"], id="port-v")
+    service = res(DYNAMIC, "tap", port_id="port-m", mirror="tap-service", segment="ioc", id="ts")
+    flow = res(DYNAMIC, "f", source_port="port-v", tap_service_id="ts", mirror="tap-flow")
+    assert stack_violations(declared_mirrors, mirror, vms, service, flow) == []
+    elsewhere = res(DYNAMIC, "f2", source_port="port-x", tap_service_id="ts", mirror="tap-flow")
+    assert stack_violations(declared_mirrors, mirror, vms, service, elsewhere) == [
+        "vms: not copied to tap (no tap flow)"
+    ]
