@@ -9,6 +9,7 @@ from typing import Any
 import pulumi
 import pulumi_openstack as openstack
 
+from citysoc.core.settings import Settings
 from citysoc.core.topology import Topology, load_topology
 from infra.cloudinit import user_data
 from infra.components import (
@@ -47,6 +48,13 @@ def read_stack_config(config: pulumi.Config) -> StackConfig:
 def topology_path(config: StackConfig) -> Path:
     """The stack's topology file (``citysoc:topology``), relative to the repository."""
     return config.topology if config.topology.is_absolute() else REPO / config.topology
+
+
+def chosen_topology(config: StackConfig, settings: Settings) -> Path:
+    """``CITYSOC_TOPOLOGY_PATH`` when it is set, else the stack's ``citysoc:topology``."""
+    if "topology_path" in settings.model_fields_set:
+        return settings.topology_path
+    return topology_path(config)
 
 
 def load_city(config: StackConfig) -> Topology:

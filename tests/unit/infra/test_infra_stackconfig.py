@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ipaddress import ip_network
+from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
@@ -49,3 +50,16 @@ def test_the_inventory_names_only_the_sources_that_are_set() -> None:
 
 def test_no_operator_network_by_default() -> None:
     assert StackConfig().operator_cidr is None and StackConfig().package_source == ""
+
+
+def test_the_environments_topology_wins_over_the_stacks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from citysoc.core.settings import Settings
+    from infra.program import REPO, chosen_topology
+
+    stack = StackConfig.model_validate({"topology": "citysoc/core/cities/hcmc.yml"})
+    monkeypatch.delenv("CITYSOC_TOPOLOGY_PATH", raising=False)
+    assert chosen_topology(stack, Settings()) == REPO / "citysoc/core/cities/hcmc.yml"
+    monkeypatch.setenv("CITYSOC_TOPOLOGY_PATH", str(tmp_path / "other.yml"))
+    assert chosen_topology(stack, Settings()) == tmp_path / "other.yml"
