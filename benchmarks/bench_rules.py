@@ -135,7 +135,7 @@ def fill(store: SqliteEventStore, count: int) -> float:
 
 def run_all(store: SqliteEventStore, runner: DetectionRunner, after: int) -> tuple[float, int]:
     started = time.perf_counter()
-    report = runner.run(after, store.last_seq())
+    report = runner.run(after, store.head())
     return time.perf_counter() - started, report.events_scanned
 
 
@@ -196,7 +196,7 @@ def main() -> None:
         f"{len(rules)} rules over {scanned:,} events: {cold:.2f}s -> "
         f"{scanned / cold:,.0f} events/s, {len(rules) * scanned / cold:,.0f} rule x events/s"
     )
-    steady, scanned = run_all(store, runner, store.last_seq() - 10_000)
+    steady, scanned = run_all(store, runner, store.head() - 10_000)
     print(f"steady-state run over the newest {scanned:,} events: {steady * 1000:.0f} ms")
     alerting = {r.rule_id for r in rules}
     folders = [f for f in catalog.folders if f.rule_id in alerting]

@@ -31,7 +31,7 @@ from typing import IO
 from citysoc.core.ecs import Event
 from collectors.buffer import AckPosition, Batch, DiskBuffer
 from collectors.sinks import Sink
-from eventstore.sqlite import WriteResult
+from eventstore.base import WriteResult
 
 DELIVER_LOCK = "deliver.lock"
 SINK_LOCK = "sink.lock"

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ValidationError
 
 from citysoc.core.ecs import Event
 from citysoc.core.errors import StoreError
-from eventstore.sqlite import WriteResult
+from eventstore.base import WriteResult
 
 log = logging.getLogger(__name__)
 

@@ -23,23 +23,11 @@ from collectors.enrich import Enrich
 from collectors.raw_lines import RawLines, RawParsing
 from collectors.sinks import Sink
 from collectors.stats import CollectorStats
-from eventstore.sqlite import WriteResult
+from eventstore.base import Backoff, WriteResult
 
 log = logging.getLogger(__name__)
 
 ParseRaw = Callable[[RawLines], list[Event]]
-
-
-@dataclass(frozen=True)
-class Backoff:
-    """Exponential backoff between delivery attempts after the sink failed."""
-
-    initial: float = 0.2
-    maximum: float = 10.0
-    factor: float = 2.0
-
-    def delay(self, failures: int) -> float:
-        return float(min(self.maximum, self.initial * self.factor ** max(0, failures - 1)))
 
 
 DEFAULT_BACKOFF = Backoff()

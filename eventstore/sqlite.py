@@ -14,12 +14,12 @@ import re
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from citysoc.core.ecs import Event, EventGroup
 from citysoc.core.errors import StoreError
+from eventstore.base import StoreHealth, WriteResult
 
 log = logging.getLogger(__name__)
 
@@ -28,13 +28,6 @@ CACHE_KIB = 64 * 1024
 MAX_CACHED_INSERTS = 4096
 WAL_CHECKPOINT_PAGES = 8192  # 32 MiB of WAL between checkpoints: fewer fsyncs while writing
 _FIELD_NAME = re.compile(r"^[@A-Za-z_][A-Za-z0-9_.@-]{0,127}$")
-
-
-@dataclass(frozen=True)
-class WriteResult:
-    inserted: int
-    duplicates: int
-    rejected: int
 
 
 _USABLE: dict[str, bool] = {}
@@ -118,7 +111,12 @@ def connect(
 
 
 class SqliteEventStore:
-    """The embedded event store. Thread-safe: one connection guarded by a lock."""
+    """The embedded event store. Thread-safe: one connection guarded by a lock.
+
+    Its position is the row sequence ``seq``.
+    """
+
+    kind = "sqlite"
 
     def __init__(self, path: Path, *, busy_timeout: float = 30.0) -> None:
         self.path = path
@@ -238,23 +236,48 @@ class SqliteEventStore:
         with self.lock:
             return int(self.conn.execute(f"SELECT COUNT(*) FROM {TABLE}").fetchone()[0])
 
-    def last_seq(self) -> int:
+    def head(self) -> int:
         with self.lock:
             return int(
                 self.conn.execute(f"SELECT COALESCE(MAX(seq), 0) FROM {TABLE}").fetchone()[0]
             )
 
-    def get(self, event_ids: Sequence[str]) -> list[Event]:
-        """Events by id, in store order, without their empty fields."""
-        if not event_ids:
+    def get(
+        self, event_ids: Sequence[str], *, agencies: Sequence[str] | None = None
+    ) -> list[Event]:
+        """Events by id, in store order, without their empty fields; only the given
+        agencies' events when ``agencies`` is set."""
+        if not event_ids or (agencies is not None and not agencies):
             return []
+        sql = f'SELECT * FROM {TABLE} WHERE "event.id" IN (SELECT value FROM json_each(?))'
+        args: tuple[str, ...] = (json.dumps(list(event_ids)),)
+        if agencies is not None:
+            sql += ' AND "organization.id" IN (SELECT value FROM json_each(?))'
+            args += (json.dumps(list(agencies)),)
         with self.lock:
+            return list(_rows(self.conn.execute(sql + " ORDER BY seq", args)))
+
+    def matching(
+        self, field_name: str, values: Sequence[str], *, after: int, upto: int
+    ) -> list[Event]:
+        """Events ``after < seq <= upto`` whose field is one of ``values`` (any case)."""
+        with self.lock:
+            if field_name.lower() not in self._columns or not values:
+                return []
+            column = quote(self._columns[field_name.lower()])
             cur = self.conn.execute(
-                f'SELECT * FROM {TABLE} WHERE "event.id" IN (SELECT value FROM json_each(?)) '
-                "ORDER BY seq",
-                (json.dumps(list(event_ids)),),
+                f"SELECT * FROM {TABLE} WHERE seq > ? AND seq <= ? "
+                f"AND {column} IN (SELECT value FROM json_each(?)) ORDER BY seq",
+                (after, upto, json.dumps(list(values))),
             )
             return list(_rows(cur))
+
+    def health(self) -> StoreHealth:
+        try:
+            events = self.count()
+        except sqlite3.Error as exc:
+            return StoreHealth(ok=False, kind=self.kind, detail=f"{self.path}: {exc}")
+        return StoreHealth(ok=True, kind=self.kind, detail=str(self.path), events=events)
 
     def recent(self, *, limit: int = 100, agency: str | None = None) -> list[Event]:
         sql = f"SELECT * FROM {TABLE}"

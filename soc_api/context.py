@@ -14,12 +14,17 @@ from citysoc.core.topology import Topology, load_topology
 from collectors.enrich import Enricher
 from detections.engine.catalog import load_catalog
 from detections.engine.compiler import CompiledRule, compile_catalog
+from detections.engine.engine_queries import compile_engine_queries
+from detections.engine.engine_runner import EngineDetectionRunner
 from detections.engine.runner import DetectionRunner
+from eventstore.base import EventStore
+from eventstore.engine.store import EngineEventStore
+from eventstore.open import describe, open_event_store
 from eventstore.sqlite import SqliteEventStore
 from soc_api.db import init_state, make_engine
 from soc_api.metrics import Metrics
 from soc_api.ratelimit import TokenBucket
-from soc_api.scheduler import DetectionScheduler
+from soc_api.scheduler import DetectionScheduler, Runner
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +33,7 @@ log = logging.getLogger(__name__)
 class SocContext:
     settings: Settings
     topology: Topology
-    store: SqliteEventStore
+    store: EventStore
     sessions: sessionmaker[Session]
     rules: list[CompiledRule]
     rule_errors: list[RuleError]
@@ -45,21 +50,30 @@ class SocContext:
 
 def build_context(settings: Settings) -> SocContext:
     topology = load_topology(settings.topology_path)
-    store = SqliteEventStore(settings.event_store_path)
+    store = open_event_store(settings)
     sessions = init_state(make_engine(settings.resolved_state_url))
     catalog = load_catalog()
     compiled = compile_catalog(catalog)
     errors = catalog.errors + compiled.errors
+    runner: Runner
+    if isinstance(store, SqliteEventStore):
+        runner = DetectionRunner(store, compiled.rules)
+    elif isinstance(store, EngineEventStore):
+        engine = compile_engine_queries(catalog, {r.rule_id for r in compiled.rules})
+        errors += engine.errors
+        runner = EngineDetectionRunner(store, compiled.rules, engine.queries)
+    else:  # pragma: no cover - open_event_store returns one of the two
+        raise TypeError(f"no detection runner for {store!r}")
     for error in errors:
         log.error("rule not loaded: %s", error)
     scheduler = DetectionScheduler(
         store=store,
-        runner=DetectionRunner(store, compiled.rules),
+        runner=runner,
         sessions=sessions,
         suppression=timedelta(seconds=settings.suppression_window_seconds),
         interval=settings.detection_interval_seconds,
     )
-    log.info("SOC ready: %d rules, event store %s", len(compiled.rules), settings.event_store_path)
+    log.info("SOC ready: %d rules, event store %s", len(compiled.rules), describe(settings))
     per_minute = settings.login_attempts_per_minute
     return SocContext(
         settings,

@@ -13,11 +13,12 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Protocol
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from detections.engine.runner import DetectionRunner
-from eventstore.sqlite import SqliteEventStore
+from detections.engine.runner import RunReport
+from eventstore.base import EventStore
 from soc_api import checkpoints
 from soc_api.alerts.service import record_hits
 from soc_api.db import transaction
@@ -26,6 +27,17 @@ from soc_api.iocs.sweep import sweep
 log = logging.getLogger(__name__)
 
 CHECKPOINT = "detections"
+
+
+class Runner(Protocol):
+    """Evaluates every rule on the store's positions ``after < p <= upto``."""
+
+    def run(self, after: int, upto: int) -> RunReport: ...
+
+
+def checkpoint_name(store: EventStore) -> str:
+    """Each kind of store keeps its own position (SQLite rows, engine seconds)."""
+    return CHECKPOINT if store.kind == "sqlite" else f"{CHECKPOINT}-{store.kind}"
 
 
 @dataclass(frozen=True)
@@ -42,8 +54,8 @@ class DetectionScheduler:
     def __init__(
         self,
         *,
-        store: SqliteEventStore,
-        runner: DetectionRunner,
+        store: EventStore,
+        runner: Runner,
         sessions: sessionmaker[Session],
         suppression: timedelta,
         interval: float,
@@ -63,10 +75,11 @@ class DetectionScheduler:
     def run_once(self) -> SchedulerRun:
         with self._run_lock:
             started = time.perf_counter()
-            upto = self.store.last_seq()
+            upto = self.store.head()
+            name = checkpoint_name(self.store)
             with transaction(self.sessions) as session:
-                after = checkpoints.read(session, CHECKPOINT)
-                if after > upto:
+                after = checkpoints.read(session, name)
+                if after > upto and self.store.kind == "sqlite":
                     log.warning(
                         "checkpoint %d is past the event store (%d): starting over", after, upto
                     )
@@ -80,7 +93,7 @@ class DetectionScheduler:
                 created += sweep(
                     session, self.store, after=after, upto=upto, suppression=self.suppression
                 )
-                checkpoints.write(session, CHECKPOINT, upto)
+                checkpoints.write(session, name, max(after, upto))
             run = SchedulerRun(
                 events=report.events_scanned,
                 hits=len(report.hits),

@@ -1,9 +1,9 @@
 """``citysoc collect <source>``: read a source into the event store (or another sink).
 
 Each source kind lives in its own module with ``add_parsers(subparsers)``; this module holds
-what they share: the sink (``--sink sqlite|elasticsearch|api``), the disk buffer between
-source and sink (``var/buffer/<source>``), enrichment, Prometheus counters
-(``--metrics-port``), stopping on SIGTERM and the closing summary.
+what they share: the sink (``--sink store|api``: the event store that ``CITYSOC_EVENT_STORE``
+names, or the SOC API), the disk buffer between source and sink (``var/buffer/<source>``),
+enrichment, Prometheus counters (``--metrics-port``), stopping on SIGTERM and the closing summary.
 """
 
 from __future__ import annotations
@@ -33,9 +33,10 @@ from collectors.metrics import CollectorMetrics
 from collectors.pipeline import ShipReport, ship
 from collectors.raw_lines import LineParser, RawLines
 from collectors.shipper import BackgroundShipper, Shipper
-from collectors.sinks import Sink, SinkSpec, SqliteSink, open_sink
+from collectors.sinks import Sink, SinkSpec, open_sink, sink_for
 from collectors.stats import CollectorStats
-from eventstore.sqlite import SqliteEventStore
+from eventstore.base import EventStore
+from eventstore.open import engine_spec
 
 Reader = Callable[[Path, CollectorStats], Iterator[Event]]
 
@@ -43,7 +44,7 @@ SOURCES = (
     "citysoc.cli.collect_packets",
     "citysoc.cli.collect_logs",
 )
-SINKS = ("sqlite", "elasticsearch", "api")
+SINKS = ("store", "api")
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -99,7 +100,7 @@ def collect_events(
     events: Iterator[Event],
     stats: CollectorStats,
     *,
-    store: SqliteEventStore,
+    store: EventStore,
     topology: Topology,
     default_agency: str,
     buffer: DiskBuffer | None = None,
@@ -108,7 +109,7 @@ def collect_events(
     return ship(
         events,
         enrich=Enricher(topology, default_agency),
-        sink=SqliteSink(store),
+        sink=sink_for(store),
         stats=stats,
         buffer=buffer,
     )
@@ -123,14 +124,11 @@ def summary_line(path: Path | str, stats: CollectorStats, report: ShipReport) ->
 
 def sink_spec(kind: str, settings: Settings) -> SinkSpec:
     """The sink named ``kind``, from settings; :class:`ConfigError` if they are incomplete."""
-    if kind == "sqlite":
-        return SinkSpec("sqlite", store_path=settings.event_store_path)
-    if kind == "elasticsearch":
-        if not settings.elastic_url:
-            raise ConfigError("--sink elasticsearch needs CITYSOC_ELASTIC_URL")
-        key = settings.elastic_api_key
-        secret = key.get_secret_value() if key else None
-        return SinkSpec("elasticsearch", url=settings.elastic_url, secret=secret)
+    if kind == "store":
+        engine = engine_spec(settings)
+        if engine is None:
+            return SinkSpec("sqlite", store_path=settings.event_store_path)
+        return SinkSpec("engine", engine=engine, dead_letters=settings.dead_letter_dir)
     if kind == "api":
         if not settings.ingest_url or settings.collector_token is None:
             raise ConfigError("--sink api needs CITYSOC_INGEST_URL and CITYSOC_COLLECTOR_TOKEN")

@@ -12,6 +12,7 @@ import shutil
 import signal
 import time
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 from types import FrameType
 
@@ -22,7 +23,7 @@ from citysoc.core.settings import Settings
 from citysoc.core.topology import load_topology
 from collectors.pipeline import ShipReport
 from collectors.stats import CollectorStats
-from eventstore.sqlite import SqliteEventStore
+from eventstore.open import open_event_store
 
 # The packet modules load scapy (about 70 ms): each command imports them when it runs, so
 # that `citysoc collect eve` and the others, which share this parser, start without them.
@@ -83,7 +84,7 @@ def run_pcap(args: argparse.Namespace, settings: Settings) -> int:
 
     topology = load_topology(settings.topology_path)
     agency = args.agency or settings.default_agency
-    with SqliteEventStore(settings.event_store_path) as store:
+    with closing(open_event_store(settings)) as store:
         for path in args.paths:
             reader = choose_reader(args.reader, path)
             read = read_pcap_tshark if reader == "tshark" else read_pcap
@@ -138,7 +139,7 @@ def run_iface(args: argparse.Namespace, settings: Settings) -> int:
     previous = signal.signal(signal.SIGINT, stop)
     total = ShipReport()
     try:
-        with SqliteEventStore(settings.event_store_path) as store:
+        with closing(open_event_store(settings)) as store:
             events = capture.events()
             while True:
                 batch = _LiveSlice(events)

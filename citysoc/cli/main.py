@@ -32,6 +32,7 @@ COMMANDS = {
     "infra": "citysoc.cli.infra",
     "native": "citysoc.cli.native",
     "box": "citysoc.cli.box",
+    "store": "citysoc.cli.store",
 }
 
 

@@ -61,12 +61,27 @@ class Settings(BaseSettings):
     incident_window_seconds: int = Field(
         default=86400, ge=60, description="Alerts sharing an entity within this join one incident."
     )
-    # Collectors: where `citysoc collect` ships, and its disk buffer.
-    collector_sink: Literal["sqlite", "elasticsearch", "api"] = Field(
-        default="sqlite", description="Sink of `citysoc collect` unless --sink is given."
+    # The event store: one setting for every program (collectors, SOC API, detections).
+    event_store: str = Field(
+        default="",
+        description="sqlite:///PATH, opensearch+https://HOST:PORT[,HOST:PORT] or "
+        "elasticsearch+https://...; empty: SQLite in data_dir.",
     )
-    elastic_url: str = Field(default="", description="Elasticsearch URL for the elastic sink.")
-    elastic_api_key: SecretStr | None = None
+    event_store_username: str | None = None
+    event_store_password: SecretStr | None = None
+    event_store_api_key: SecretStr | None = None
+    event_store_ca_file: Path | None = Field(
+        default=None, description="CA certificate that signed the engine's TLS certificate."
+    )
+    detection_settle_seconds: float = Field(
+        default=3.0,
+        ge=0,
+        description="Engine store: how long after ingest an event is surely searchable.",
+    )
+    # Collectors: where `citysoc collect` ships, and its disk buffer.
+    collector_sink: Literal["store", "api"] = Field(
+        default="store", description="Sink of `citysoc collect` unless --sink is given."
+    )
     ingest_url: str = Field(
         default="", description="SOC API base URL for the api sink (POST /api/v1/ingest)."
     )
@@ -77,6 +92,11 @@ class Settings(BaseSettings):
     buffer_policy: Literal["block", "drop-oldest"] = "block"
     test_elastic_url: str = Field(
         default="", description="Elasticsearch for live tests (CITYSOC_TEST_ELASTIC_URL)."
+    )
+    test_engine_url: str = Field(
+        default="",
+        description="A running engine for live tests (CITYSOC_TEST_ENGINE_URL, e.g. "
+        "opensearch+http://127.0.0.1:9250); empty: the tests start their own.",
     )
 
     @model_validator(mode="after")
@@ -92,7 +112,15 @@ class Settings(BaseSettings):
 
     @property
     def event_store_path(self) -> Path:
+        """The SQLite event store's file (``CITYSOC_EVENT_STORE=sqlite:///PATH``, or in
+        data_dir)."""
+        if self.event_store.startswith("sqlite:///"):
+            return Path(self.event_store.removeprefix("sqlite:///"))
         return self.data_dir / "events.db"
+
+    @property
+    def dead_letter_dir(self) -> Path:
+        return self.data_dir / "deadletter"
 
     @property
     def resolved_state_url(self) -> str:

@@ -54,7 +54,7 @@ def check_baseline(
     """Hits of every rule on the baseline events, and which of them are not accepted."""
     with SqliteEventStore(Path(":memory:")) as store:
         store.write(events)
-        run = DetectionRunner(store, rules).run(0, store.last_seq())
+        run = DetectionRunner(store, rules).run(0, store.head())
     report = BaselineReport(events=run.events_scanned)
     report.hits.update(hit.rule.name for hit in run.hits)
     for name, count in report.hits.items():

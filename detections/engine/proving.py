@@ -80,7 +80,7 @@ def compile_folder(catalog: Catalog, folder: RuleFolder) -> CompiledRule:
 def fires(rule: CompiledRule, events: list[Event]) -> bool:
     with SqliteEventStore(Path(":memory:")) as store:
         store.write(events)
-        report = DetectionRunner(store, [rule]).run(0, store.last_seq())
+        report = DetectionRunner(store, [rule]).run(0, store.head())
     if report.rule_errors:
         raise RuleError(f"rule failed on the store: {report.rule_errors[rule.rule_id]}")
     return bool(report.hits)

@@ -50,8 +50,12 @@ class DetectionRunner:
         self.lookback = max((r.timespan_seconds for r in rules), default=0)
         store.ensure_columns({f for r in rules for f in r.fields})
 
-    def run(self, after: int, upto: int) -> RunReport:
-        """Evaluate every rule on events with ``after < seq <= upto``."""
+    def run(self, after: int, upto: int, *, oldest_new: str | None = None) -> RunReport:
+        """Evaluate every rule on events with ``after < seq <= upto``.
+
+        Correlations look back from the oldest new event's time, or from ``oldest_new`` when
+        the caller knows it better (the engine runner, whose slice here holds candidates only).
+        """
         report = RunReport()
         if upto <= after:
             return report
@@ -64,10 +68,10 @@ class DetectionRunner:
             report.events_scanned = int(row[0])
             if not row[0]:
                 return report
-            oldest_new = parse_timestamp(row[1])
+            oldest = parse_timestamp(oldest_new or row[1])
             for rule in self.rules:
                 try:
-                    report.hits.extend(self._run_rule(conn, rule, after, upto, oldest_new))
+                    report.hits.extend(self._run_rule(conn, rule, after, upto, oldest))
                 except sqlite3.Error as exc:
                     log.error("rule %s (%s) failed: %s", rule.name, rule.rule_id, exc)
                     report.rule_errors[rule.rule_id] = str(exc)

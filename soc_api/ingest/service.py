@@ -19,7 +19,7 @@ from pydantic import BaseModel
 from citysoc.core.ecs import Event, event_id, flatten, parse_timestamp
 from citysoc.core.errors import Location
 from collectors.enrich import Enricher
-from eventstore.sqlite import SqliteEventStore
+from eventstore.base import EventStore
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +136,7 @@ def place(parsed: ParsedBody, enricher: Enricher, agency: str | None) -> list[Ev
 
 
 def ingest(
-    body: bytes, *, store: SqliteEventStore, enricher: Enricher, agency: str | None
+    body: bytes, *, store: EventStore, enricher: Enricher, agency: str | None
 ) -> IngestReport:
     parsed = parse_body(body.splitlines())
     events = place(parsed, enricher, agency)

@@ -7,7 +7,6 @@ alert never discloses an indicator to an agency that may not know it.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
@@ -18,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from detections.engine.compiler import CompiledRule
 from detections.engine.runner import Hit
-from eventstore.sqlite import SqliteEventStore, quote
+from eventstore.base import EventStore
 from soc_api.alerts.service import record_hits
 from soc_api.iocs.models import Ioc, IocKind, Tlp, split_audience
 from soc_api.iocs.tlp import agency_may_see
@@ -52,28 +51,25 @@ def ioc_rule(ioc: Ioc, field: str) -> CompiledRule:
     )
 
 
-def _columns(store: SqliteEventStore) -> set[str]:
-    with store.lock:
-        return {str(row[1]) for row in store.conn.execute("PRAGMA table_info(events)")}
-
-
 def _matches(
-    store: SqliteEventStore, field: str, values: Sequence[str], after: int, upto: int
+    store: EventStore, field: str, values: Sequence[str], after: int, upto: int
 ) -> list[tuple[str, str, str, str]]:
     """(event id, timestamp, agency, matched value) of events in the slice with the field."""
-    sql = (
-        f'SELECT "event.id", "@timestamp", "organization.id", {quote(field)} FROM events '  # noqa: S608
-        f"WHERE seq > ? AND seq <= ? AND {quote(field)} IN (SELECT value FROM json_each(?)) "
-        "ORDER BY seq"
-    )
-    with store.lock:
-        rows = store.conn.execute(sql, (after, upto, json.dumps(list(values)))).fetchall()
-    return [(str(r[0]), str(r[1]), str(r[2]), str(r[3]).lower()) for r in rows]
+    wanted = set(values)
+    found = []
+    for event in store.matching(field, values, after=after, upto=upto):
+        value = event.get(field)
+        for one in value if isinstance(value, list) else [value]:
+            if str(one).lower() in wanted:
+                found.append((str(event["event.id"]), str(event["@timestamp"]),
+                              str(event.get("organization.id")), str(one).lower()))  # fmt: skip
+                break
+    return found
 
 
 def sweep(
     session: Session,
-    store: SqliteEventStore,
+    store: EventStore,
     *,
     after: int,
     upto: int,
@@ -85,14 +81,13 @@ def sweep(
         iocs = session.scalars(select(Ioc).where(Ioc.active.is_(True))).all()
     if not iocs or upto <= after:
         return 0
-    columns = _columns(store)
     by_value: dict[tuple[str, str], list[Ioc]] = defaultdict(list)
     for ioc in iocs:
         by_value[(ioc.kind, ioc.value.lower())].append(ioc)
     hits: list[Hit] = []
     for kind, fields in FIELDS.items():
         values = sorted({v for (k, v) in by_value if k == kind.value})
-        for field in (f for f in fields if f in columns and values):
+        for field in (f for f in fields if values):
             hits += _hits(store, field, kind, values, by_value, after, upto)
     if not hits:
         return 0
@@ -103,7 +98,7 @@ def sweep(
 
 
 def _hits(
-    store: SqliteEventStore,
+    store: EventStore,
     field: str,
     kind: IocKind,
     values: Sequence[str],

@@ -21,7 +21,7 @@ RETRO_SWEEP_EVENTS = 200_000  # new IOCs are matched against this many most rece
 
 
 def retro_sweep(ctx: ContextDep, session: SessionDep, iocs: list[Ioc]) -> None:
-    upto = ctx.store.last_seq()
+    upto = ctx.store.head()
     sweep(
         session,
         ctx.store,

@@ -13,7 +13,8 @@ import pytest
 from citysoc.core.ecs import event_id
 from citysoc.core.errors import StoreError
 from collectors.buffer_codec import EventGroups
-from eventstore.sqlite import SqliteEventStore, WriteResult, connect
+from eventstore.base import WriteResult
+from eventstore.sqlite import SqliteEventStore, connect
 
 pytestmark = pytest.mark.integration
 

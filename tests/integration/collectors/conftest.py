@@ -1,10 +1,6 @@
-"""Stand-in servers on 127.0.0.1 for the collector sinks: Elasticsearch bulk and SOC ingest;
-``stored``, what a store file holds, read without disturbing a running collector; and
-``write_flows``, a large EVE file of distinct flow records.
-
-They implement just enough of each protocol for the sinks (and the CLI in a subprocess) to
-be exercised over real HTTP: documents are kept in memory by id, so re-sends show up as 409
-conflicts (Elasticsearch) or duplicates (SOC API).
+"""Collector test helpers: ``closed_port`` (a sink that is down, on 127.0.0.1); ``stored``,
+what a store file holds, read without disturbing a running collector; and ``write_flows``, a
+large EVE file of distinct flow records. The live engine is in ``tests/integration/conftest``.
 """
 
 from __future__ import annotations
@@ -12,82 +8,10 @@ from __future__ import annotations
 import json
 import socket
 import sqlite3
-import threading
-from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
-
-
-class FakeElastic(ThreadingHTTPServer):
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _ElasticHandler)
-        self.docs: dict[str, dict[str, Any]] = {}
-        self.installed: list[str] = []
-        self.conflicts = 0
-        self.lock = threading.Lock()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
-
-
-class _ElasticHandler(BaseHTTPRequestHandler):
-    server: FakeElastic
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-    def _reply(self, status: int, body: object) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("X-Elastic-Product", "Elasticsearch")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def _body(self) -> bytes:
-        return self.rfile.read(int(self.headers.get("Content-Length", "0")))
-
-    def do_GET(self) -> None:
-        self._reply(200, {"version": {"number": "9.1.0"}, "tagline": "You Know, for Search"})
-
-    def do_PUT(self) -> None:
-        if self.path.split("?")[0].endswith("/_bulk"):
-            return self.do_POST()
-        self._body()
-        self.server.installed.append(self.path.split("?")[0])
-        return self._reply(200, {"acknowledged": True})
-
-    def do_POST(self) -> None:
-        lines = [json.loads(line) for line in self._body().splitlines() if line.strip()]
-        items = []
-        with self.server.lock:
-            for header, doc in zip(lines[0::2], lines[1::2], strict=True):
-                target = header["create"]
-                key = f"{target['_index']}/{target['_id']}"
-                if key in self.server.docs:
-                    self.server.conflicts += 1
-                    items.append({"create": {"_id": target["_id"], "status": 409}})
-                else:
-                    self.server.docs[key] = doc
-                    items.append({"create": {"_id": target["_id"], "status": 201}})
-        self._reply(
-            200, {"errors": any(i["create"]["status"] != 201 for i in items), "items": items}
-        )
-
-
-@pytest.fixture
-def fake_elastic() -> Iterator[FakeElastic]:
-    server = FakeElastic()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
 
 
 @pytest.fixture

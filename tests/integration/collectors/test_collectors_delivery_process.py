@@ -30,7 +30,8 @@ from collectors.enrich import enricher_for
 from collectors.eve import parse_lines, read_eve_lines
 from collectors.sinks import Sink, SinkSpec, SqliteSink, open_sink
 from collectors.stats import CollectorStats
-from eventstore.sqlite import SqliteEventStore, WriteResult
+from eventstore.base import WriteResult
+from eventstore.sqlite import SqliteEventStore
 
 Stored = Callable[[Path], tuple[int, int]]
 WriteFlows = Callable[[Path, int], None]

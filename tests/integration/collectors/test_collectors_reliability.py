@@ -15,10 +15,11 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from eventstore.engine.client import EngineClient
+from eventstore.engine.store import EngineEventStore
 from eventstore.sqlite import SqliteEventStore
 
 Stored = Callable[[Path], tuple[int, int]]
@@ -124,24 +125,33 @@ def test_a_locked_store_buffers_everything_then_delivers_it_once(
     assert stored(db) == (count, count)
 
 
-def test_elasticsearch_down_then_back_loses_and_duplicates_nothing(
+def test_the_engine_down_then_back_loses_and_duplicates_nothing(
     tmp_path: Path,
     collectors: list[Collector],
     closed_port: int,
-    fake_elastic: Any,
+    engine_url: str,
+    engine_client: EngineClient,
     write_flows: WriteFlows,
 ) -> None:
     count, eve = 10_000, tmp_path / "eve.json"
     write_flows(eve, count)
-    collector = Collector(tmp_path, eve, {}, "--sink", "elasticsearch")
+    collector = Collector(tmp_path, eve, {})
     collectors.append(collector)
-    collector.start(CITYSOC_ELASTIC_URL=f"http://127.0.0.1:{closed_port}")
+    collector.start(CITYSOC_EVENT_STORE=f"opensearch+http://127.0.0.1:{closed_port}")
     size = eve.stat().st_size
     wait_until(lambda: collector.committed_offset() == size, "the input to be buffered", collector)
     collector.kill(signal.SIGKILL)
-    assert not fake_elastic.docs
-    collector.start(CITYSOC_ELASTIC_URL=fake_elastic.url)
-    wait_until(lambda: len(fake_elastic.docs) >= count, "delivery to Elasticsearch", collector)
+    store = EngineEventStore(engine_client, refresh=True)
+    assert store.count() == 0
+    collector.start(CITYSOC_EVENT_STORE=engine_url)
+
+    def delivered() -> bool:
+        store.refresh()
+        return store.count() >= count
+
+    wait_until(delivered, "delivery to the engine", collector)
     assert collector.kill(signal.SIGTERM) == 0
-    assert len(fake_elastic.docs) == count
-    assert all(key.startswith("logs-suricata.eve-") for key in fake_elastic.docs)
+    store.refresh()
+    assert store.count() == count, "each event stored once"
+    streams = engine_client.request("GET", "/_data_stream/logs-*")["data_streams"]
+    assert {s["name"].rsplit("-", 1)[0] for s in streams} == {"logs-suricata.eve"}

@@ -17,7 +17,7 @@ from collectors.buffer import DiskBuffer
 from collectors.receiver import Endpoint, SyslogReceiver
 from collectors.shipper import Shipper
 from collectors.stats import CollectorStats
-from eventstore.sqlite import WriteResult
+from eventstore.base import WriteResult
 
 SSH_FAIL = (
     b"<38>Nov 20 02:10:01 dc-app-01 sshd[812]: "

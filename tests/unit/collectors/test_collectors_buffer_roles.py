@@ -6,11 +6,11 @@ import threading
 import time
 from pathlib import Path
 
-from elasticsearch import Elasticsearch
-
 from collectors.buffer_roles import AppendingBuffer, DeliveringBuffer, SinkTurns
-from collectors.elastic import ElasticSink
-from collectors.sinks import SqliteSink, takes_turns
+from collectors.sinks import SqliteSink, StoreSink, takes_turns
+from eventstore.engine.client import open_client
+from eventstore.engine.spec import parse_engine_url
+from eventstore.engine.store import EngineEventStore
 from eventstore.sqlite import SqliteEventStore
 
 
@@ -120,8 +120,10 @@ def test_a_sink_that_takes_concurrent_writes_is_not_waited_for(tmp_path: Path) -
         threading.Thread(target=write, daemon=True).start()
         assert wrote.wait(5), "it waited for a turn it does not need"
     store = SqliteEventStore(tmp_path / "events.db")
-    elastic = ElasticSink(Elasticsearch("http://127.0.0.1:9"))
-    assert takes_turns(SqliteSink(store)) and not takes_turns(elastic)
+    engine = StoreSink(
+        EngineEventStore(open_client(parse_engine_url("opensearch+http://127.0.0.1:9")))
+    )
+    assert takes_turns(SqliteSink(store)) and not takes_turns(engine)
     store.close()
     holder.close()
     other.close()

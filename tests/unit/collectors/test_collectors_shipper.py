@@ -14,8 +14,9 @@ from collectors import shipper as shipper_module
 from collectors.buffer import DiskBuffer, FullPolicy
 from collectors.pipeline import ship
 from collectors.raw_lines import RawLines
-from collectors.shipper import BackgroundShipper, Backoff, Shipper
+from collectors.shipper import BackgroundShipper, Shipper
 from collectors.stats import CollectorStats
+from eventstore.base import Backoff
 from eventstore.sqlite import WriteResult
 
 

@@ -38,11 +38,11 @@ def store() -> SqliteEventStore:
 def test_burst_split_across_two_runs_still_fires(store: SqliteEventStore) -> None:
     runner = DetectionRunner(store, [rule("credential_access_rtsp_brute_force")])
     store.write([failure(s) for s in (0, 3, 6)])
-    first = runner.run(0, store.last_seq())
+    first = runner.run(0, store.head())
     assert first.hits == []
-    checkpoint = store.last_seq()
+    checkpoint = store.head()
     store.write([failure(s) for s in (9, 12)])
-    second = runner.run(checkpoint, store.last_seq())
+    second = runner.run(checkpoint, store.head())
     assert len(second.hits) == 1
     hit = second.hits[0]
     assert hit.metric == 5 and len(hit.event_ids) == 5
@@ -52,10 +52,10 @@ def test_burst_split_across_two_runs_still_fires(store: SqliteEventStore) -> Non
 def test_correlation_does_not_fire_again_on_unrelated_new_events(store: SqliteEventStore) -> None:
     runner = DetectionRunner(store, [rule("credential_access_rtsp_brute_force")])
     store.write([failure(s) for s in range(0, 12, 2)])
-    assert len(runner.run(0, store.last_seq()).hits) == 1
-    checkpoint = store.last_seq()
+    assert len(runner.run(0, store.head()).hits) == 1
+    checkpoint = store.head()
     store.write([failure(50, src="203.0.113.51")])
-    assert runner.run(checkpoint, store.last_seq()).hits == []
+    assert runner.run(checkpoint, store.head()).hits == []
 
 
 def test_event_rule_sees_only_new_events(store: SqliteEventStore) -> None:
@@ -94,8 +94,8 @@ def test_chained_correlation_looks_back_over_its_nested_timespans(store: SqliteE
 
     runner = DetectionRunner(store, [chain])
     store.write([ssh(0, s, "failure") for s in range(0, 50, 8)])
-    assert runner.run(0, store.last_seq()).hits == []
-    checkpoint = store.last_seq()
+    assert runner.run(0, store.head()).hits == []
+    checkpoint = store.head()
     store.write([ssh(10, 20, "success")])  # 9m48s after the burst, in the next run
-    hits = runner.run(checkpoint, store.last_seq()).hits
+    hits = runner.run(checkpoint, store.head()).hits
     assert len(hits) == 1 and hits[0].group == {"source.ip": "203.0.113.99"}

@@ -1,4 +1,4 @@
-"""The Elasticsearch and SOC API sinks over real HTTP on 127.0.0.1 (stand-in servers)."""
+"""The SOC API sink over real HTTP on 127.0.0.1 (a stand-in ingest server)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,6 @@ from typing import Any
 import pytest
 
 from citysoc.core.errors import StoreError
-from citysoc.core.settings import Settings
-from collectors.elastic import ElasticSink, open_elastic
 from collectors.http_sink import ApiSink
 
 TOKEN = "collector-test-token"
@@ -21,34 +19,6 @@ TOKEN = "collector-test-token"
 def events(n: int, agency: str = "d1") -> list[dict[str, Any]]:
     base = {"@timestamp": "2026-11-20T00:00:00.000Z", "event.dataset": "syslog.generic"}
     return [{**base, "event.id": f"id{i}", "organization.id": agency} for i in range(n)]
-
-
-def test_elastic_sink_installs_templates_and_creates_each_event_once(fake_elastic: Any) -> None:
-    sink = ElasticSink(open_elastic(fake_elastic.url))
-    first = sink.write(events(5))
-    again = sink.write(events(7))
-    assert (first.inserted, again.inserted, again.duplicates) == (5, 2, 5)
-    assert sorted(fake_elastic.docs)[0] == "logs-syslog.generic-d1/id0"
-    assert "/_ilm/policy/citysoc-logs" in fake_elastic.installed
-    assert "/_index_template/citysoc-logs" in fake_elastic.installed
-
-
-def test_elastic_sink_on_a_closed_port_is_a_store_error(closed_port: int) -> None:
-    sink = ElasticSink(open_elastic(f"http://127.0.0.1:{closed_port}"), sleep=lambda _s: None)
-    with pytest.raises(StoreError):
-        sink.write(events(1))
-
-
-@pytest.mark.skipif(not Settings().test_elastic_url, reason="CITYSOC_TEST_ELASTIC_URL is not set")
-def test_elastic_sink_against_a_live_cluster() -> None:
-    client = open_elastic(Settings().test_elastic_url)
-    sink = ElasticSink(client)
-    batch = events(3, agency="citysoc_live_test")
-    sink.write(batch)
-    assert sink.write(batch).duplicates == 3
-    client.indices.refresh(index="logs-syslog.generic-citysoc_live_test")
-    found = client.count(index="logs-syslog.generic-citysoc_live_test")
-    assert found["count"] >= 3
 
 
 class FakeIngest(ThreadingHTTPServer):

@@ -1,0 +1,262 @@
+"""The event store on a search engine cluster (OpenSearch or Elasticsearch).
+
+Writes are bulk ``create`` requests with ``_id`` = ``event.id`` into the event's data stream
+(:func:`~eventstore.engine.indices.data_stream`): sending an event again is answered 409 and
+counted as a duplicate. Items refused with 429 or 5xx, and requests that fail on the wire, are
+retried with exponential backoff; when retries run out :class:`StoreError` is raised and the
+collector's disk buffer keeps the batch. Items refused for what they are (a mapping conflict,
+say) are kept in the dead-letter file with the engine's reason and counted as rejected.
+
+Positions are the engine's ingest clock in whole seconds (``event.ingested``, stamped by the
+ingest pipeline): :meth:`head` is the last second that has settled, i.e. whose events are
+all searchable; a slice ``(after, upto]`` holds events ingested in ``[after+1, upto+1)`` s.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any
+
+from citysoc.core.ecs import Event, flatten
+from citysoc.core.errors import StoreError
+from eventstore.base import Backoff, Refusal, StoreHealth, WriteResult
+from eventstore.engine.client import EngineClient, EngineRequestError, EngineUnavailableError
+from eventstore.engine.deadletter import DeadLetters
+from eventstore.engine.indices import agency_streams, data_stream
+
+log = logging.getLogger(__name__)
+
+ALL = "logs-*"
+RETRY_STATUS = frozenset({429, 502, 503, 504})
+BULK_BACKOFF = Backoff(initial=0.5, maximum=8.0)
+PAGE = 5000
+SORT = [{"event.ingested": "asc"}, {"event.id": "asc"}]
+
+
+def ingest_window(after: int, upto: int) -> dict[str, Any]:
+    """The query clause of a slice of positions ``(after, upto]``."""
+    return {
+        "range": {
+            "event.ingested": {
+                "gte": (after + 1) * 1000,
+                "lt": (upto + 1) * 1000,
+                "format": "epoch_millis",
+            }
+        }
+    }
+
+
+class EngineEventStore:
+    """:class:`~eventstore.base.EventStore` on OpenSearch or Elasticsearch."""
+
+    def __init__(
+        self,
+        client: EngineClient,
+        *,
+        dead_letters: DeadLetters | None = None,
+        settle_seconds: float = 3.0,
+        retries: int = 4,
+        backoff: Backoff = BULK_BACKOFF,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.time,
+        refresh: bool = False,
+    ) -> None:
+        self.client = client
+        self.kind = client.flavour
+        self.dead_letters = dead_letters
+        self.settle_seconds = settle_seconds
+        self.retries = retries
+        self.backoff = backoff
+        self.sleep = sleep
+        self.clock = clock
+        self.refresh_writes = refresh
+
+    def close(self) -> None:
+        self.client.close()
+
+    def __enter__(self) -> EngineEventStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def write(self, events: Iterable[Event]) -> WriteResult:
+        pending: list[tuple[str, Event]] = []
+        refused: list[tuple[str, str, Event]] = []
+        for event in events:
+            stream = data_stream(event)
+            if event.get("event.id") and event.get("@timestamp"):
+                pending.append((stream, event))
+            else:
+                refused.append((stream, "no event.id or @timestamp", event))
+        inserted = duplicates = 0
+        for attempt in range(self.retries + 1):
+            if attempt:
+                self.sleep(self.backoff.delay(attempt))
+            items = self._bulk(pending, last=attempt == self.retries)
+            if items is None:
+                continue
+            retry: list[tuple[str, Event]] = []
+            for (stream, event), item in zip(pending, items, strict=True):
+                status, error = _outcome(item)
+                if status in (200, 201):
+                    inserted += 1
+                elif status == 409:
+                    duplicates += 1
+                elif status in RETRY_STATUS or status >= 500:
+                    retry.append((stream, event))
+                else:
+                    refused.append((stream, _reason(error), event))
+            pending = retry
+            if not pending:
+                break
+        self._keep(refused)
+        if pending:
+            raise StoreError(f"{self.kind} kept refusing {len(pending)} events; will retry")
+        return WriteResult(
+            inserted=inserted,
+            duplicates=duplicates,
+            rejected=len(refused),
+            refusals=tuple(Refusal(str(e.get("event.id", "")), r) for _, r, e in refused),
+        )
+
+    def _keep(self, refused: list[tuple[str, str, Event]]) -> None:
+        for stream, reason, event in refused[:20]:
+            log.warning(
+                "%s refused event %s (%s): %s", self.kind, event.get("event.id"), stream, reason
+            )
+        if self.dead_letters is not None:
+            self.dead_letters.keep(refused)
+
+    def _bulk(self, pending: list[tuple[str, Event]], *, last: bool) -> list[dict[str, Any]] | None:
+        """The bulk answer's items, or ``None`` to try again; raises on the last attempt."""
+        if not pending:
+            return []
+        operations: list[dict[str, Any]] = []
+        for stream, event in pending:
+            operations.append({"create": {"_index": stream, "_id": str(event["event.id"])}})
+            operations.append(event)
+        try:
+            answer = self.client.bulk(operations, refresh=self.refresh_writes)
+        except EngineRequestError as exc:
+            if exc.status not in RETRY_STATUS or last:
+                raise
+            log.warning("%s bulk answered %s; retrying", self.kind, exc.status)
+            return None
+        except EngineUnavailableError as exc:
+            if last:
+                raise
+            log.warning("%s unreachable (%s); retrying", self.kind, exc)
+            return None
+        items: list[dict[str, Any]] = answer.get("items", [])
+        if len(items) != len(pending):
+            raise StoreError(f"{self.kind} answered {len(items)} items for {len(pending)}")
+        return items
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def head(self) -> int:
+        """The last whole second of ingest time whose events are all searchable."""
+        return math.floor(self.clock() - self.settle_seconds) - 1
+
+    def refresh(self) -> None:
+        """Make everything written so far searchable now (tests, and before a report)."""
+        self.client.request("POST", f"/{ALL}/_refresh", params={"ignore_unavailable": "true"})
+
+    def count(self) -> int:
+        answer = self.client.request("GET", f"/{ALL}/_count", params={"ignore_unavailable": "true"})
+        return int(answer.get("count", 0))
+
+    def search(
+        self,
+        query: dict[str, Any],
+        *,
+        index: str = ALL,
+        limit: int | None = None,
+    ) -> Iterator[Event]:
+        """Every event the query matches, in ingest order, page by page (``search_after``)."""
+        after: list[Any] | None = None
+        seen = 0
+        while True:
+            size = PAGE if limit is None else min(PAGE, limit - seen)
+            if size <= 0:
+                return
+            body: dict[str, Any] = {"query": query, "size": size, "sort": SORT}
+            if after is not None:
+                body["search_after"] = after
+            answer = self.client.request(
+                "POST",
+                f"/{index}/_search",
+                body=body,
+                params={"ignore_unavailable": "true", "allow_no_indices": "true"},
+            )
+            hits = answer["hits"]["hits"]
+            for hit in hits:
+                yield flatten(hit["_source"])
+            seen += len(hits)
+            if len(hits) < size:
+                return
+            after = hits[-1]["sort"]
+
+    def get(
+        self, event_ids: Sequence[str], *, agencies: Sequence[str] | None = None
+    ) -> list[Event]:
+        if not event_ids or (agencies is not None and not agencies):
+            return []
+        index = ALL if agencies is None else agency_streams(agencies)
+        events = list(self.search({"terms": {"event.id": list(event_ids)}}, index=index))
+        return sorted(events, key=lambda e: (str(e.get("@timestamp")), str(e.get("event.id"))))
+
+    def recent(self, *, limit: int = 100, agency: str | None = None) -> list[Event]:
+        index = ALL if agency is None else agency_streams([agency])
+        answer = self.client.request(
+            "POST",
+            f"/{index}/_search",
+            body={"query": {"match_all": {}}, "size": limit, "sort": [{"event.ingested": "desc"}]},
+            params={"ignore_unavailable": "true", "allow_no_indices": "true"},
+        )
+        return [flatten(hit["_source"]) for hit in answer["hits"]["hits"]]
+
+    def matching(
+        self, field_name: str, values: Sequence[str], *, after: int, upto: int
+    ) -> list[Event]:
+        if not values or upto <= after:
+            return []
+        query = {
+            "bool": {"filter": [ingest_window(after, upto), {"terms": {field_name: list(values)}}]}
+        }
+        return list(self.search(query))
+
+    def health(self) -> StoreHealth:
+        try:
+            answer = self.client.request("GET", "/_cluster/health")
+            events = self.count()
+        except StoreError as exc:
+            return StoreHealth(ok=False, kind=self.kind, detail=str(exc))
+        status = str(answer.get("status"))
+        detail = (
+            f"cluster {answer.get('cluster_name')}: {status}, {answer.get('number_of_nodes')} nodes"
+        )
+        return StoreHealth(
+            ok=status in ("green", "yellow"), kind=self.kind, detail=detail, events=events
+        )
+
+
+def _outcome(item: dict[str, Any]) -> tuple[int, object]:
+    result: dict[str, Any] = item.get("create") or next(iter(item.values()), {})
+    return int(result.get("status", 500)), result.get("error")
+
+
+def _reason(error: object) -> str:
+    if isinstance(error, dict):
+        reason = f"{error.get('type')}: {error.get('reason')}"
+        cause = error.get("caused_by")
+        if isinstance(cause, dict):
+            reason += f" ({cause.get('type')}: {cause.get('reason')})"
+        return reason[:1000]
+    return str(error)[:1000]

@@ -1,0 +1,68 @@
+"""The same rules raise the same alerts on the engine as on the embedded SQLite store: on
+every rule's match/ and nomatch/ samples, and on the demo data with the benign baseline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from citysoc.core.ecs import Event, event_id
+from citysoc.core.topology import Topology
+from collectors.baseline import baseline_events
+from collectors.enrich import Enricher
+from detections.engine.catalog import load_catalog
+from detections.engine.compiler import CompiledRule, compile_catalog
+from detections.engine.engine_queries import compile_engine_queries
+from detections.engine.engine_runner import EngineDetectionRunner
+from detections.engine.proving import load_sample
+from detections.engine.runner import DetectionRunner, Hit
+from eventstore.engine.store import EngineEventStore
+from eventstore.sqlite import SqliteEventStore
+
+Alerts = set[tuple[str, tuple[str, ...]]]
+
+
+def sample_events() -> list[Event]:
+    """Every sample of every rule, each event with an id unique to its file."""
+    events = []
+    for folder in load_catalog().folders:
+        for path in [*folder.match, *folder.nomatch]:
+            for n, event in enumerate(load_sample(path)):
+                events.append({**event, "event.id": event_id(str(path), n)})
+    return events
+
+
+def alerts(hits: list[Hit]) -> Alerts:
+    return {(hit.rule.rule_id, tuple(sorted(hit.event_ids))) for hit in hits}
+
+
+def both(events: list[Event], engine_store: EngineEventStore) -> tuple[Alerts, Alerts]:
+    catalog = load_catalog()
+    rules: list[CompiledRule] = compile_catalog(catalog).rules
+    queries = compile_engine_queries(catalog, {r.rule_id for r in rules})
+    assert queries.errors == []
+    with SqliteEventStore(Path(":memory:")) as sqlite:
+        sqlite.write(events)
+        embedded = DetectionRunner(sqlite, rules).run(0, sqlite.head())
+    for start in range(0, len(events), 2000):
+        result = engine_store.write(events[start : start + 2000])
+        assert result.rejected == 0, result.refusals[:3]
+    engine = EngineDetectionRunner(engine_store, rules, queries.queries).run(0, engine_store.head())
+    assert embedded.rule_errors == engine.rule_errors == {}
+    return alerts(embedded.hits), alerts(engine.hits)
+
+
+def test_every_rule_raises_the_same_alerts_on_its_samples(engine_store: EngineEventStore) -> None:
+    embedded, engine = both(sample_events(), engine_store)
+    fired = {rule for rule, _ in embedded}
+    assert len(fired) == len(compile_catalog(load_catalog()).rules), "each fires on its match/"
+    assert engine == embedded
+
+
+def test_the_benign_baseline_and_attacks_raise_the_same_alerts(
+    engine_store: EngineEventStore, topology: Topology
+) -> None:
+    enrich = Enricher(topology, "dic")
+    events = [enrich(event) for event in baseline_events()] + sample_events()
+    embedded, engine = both(events, engine_store)
+    assert embedded, "the attack samples among the baseline raise alerts"
+    assert engine == embedded
