@@ -20,7 +20,9 @@ from citysoc.core.errors import PermissionDeniedError
 from citysoc.core.settings import Settings
 from soc_api.alerts.views import router as alerts_router
 from soc_api.audit.views import router as audit_router
+from soc_api.auth.clients import parse_proxies
 from soc_api.auth.models import TokenScope
+from soc_api.auth.secret import session_secret
 from soc_api.console.oversight import router as console_oversight_router
 from soc_api.console.pages import router as console_pages_router
 from soc_api.console.views import router as console_router
@@ -47,6 +49,7 @@ SECURITY_HEADERS = {
 
 def create_app(settings: Settings, *, startup: Sequence[StartupTask] = ()) -> FastAPI:
     """Build the app; the context (stores, rules, scheduler) is built at start-up."""
+    parse_proxies(settings.trusted_proxies)  # a bad entry stops the start, not a login
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -69,7 +72,7 @@ def create_app(settings: Settings, *, startup: Sequence[StartupTask] = ()) -> Fa
     )
     app.add_middleware(
         SessionMiddleware,
-        secret_key=settings.secret_key.get_secret_value(),
+        secret_key=session_secret(settings),
         session_cookie="citysoc_session",
         same_site="strict",
         https_only=settings.env == "production",

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from citysoc.core.errors import AuthenticationError
 from soc_api.auth.models import Principal
-from soc_api.auth.service import load_principal
+from soc_api.auth.sessions import session_principal
 from soc_api.auth.tokens import authenticate_token
 from soc_api.context import SocContext
 
@@ -40,19 +40,25 @@ BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 
 
 def optional_principal(request: Request, session: SessionDep) -> Principal | None:
-    user_id = request.session.get("user_id")
-    if not isinstance(user_id, int):
+    """The console user of a live server-side session (the cookie holds only its token)."""
+    token = request.session.get("sid")
+    if not isinstance(token, str):
         return None
-    return load_principal(session, user_id)
+    principal = session_principal(session, token)
+    request.state.principal = principal
+    return principal
 
 
 def require_principal(
+    request: Request,
     session: SessionDep,
     credentials: BearerDep,
     principal: Annotated[Principal | None, Depends(optional_principal)],
 ) -> Principal:
     if credentials is not None:
-        return authenticate_token(session, credentials.credentials)
+        principal = authenticate_token(session, credentials.credentials)
+        request.state.principal = principal
+        return principal
     if principal is None:
         raise AuthenticationError("log in first, or send an API token: no valid credentials")
     return principal

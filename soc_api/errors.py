@@ -8,6 +8,7 @@ from http import HTTPStatus
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from citysoc.core.errors import (
@@ -19,6 +20,7 @@ from citysoc.core.errors import (
     RuleError,
     StoreError,
 )
+from soc_api.audit.service import record_refusal
 
 
 class ConflictError(CitysocError):
@@ -59,10 +61,27 @@ def error_body(status: int, code: str, message: str) -> JSONResponse:
     return JSONResponse({"error": {"status": status, "code": code, "message": message}}, status)
 
 
+async def audit_refusal(request: Request, reason: str) -> None:
+    """Every refused request goes to the audit log, with who asked (when known) and what."""
+    ctx = getattr(request.app.state, "ctx", None)
+    if ctx is None:
+        return
+    await run_in_threadpool(
+        record_refusal,
+        ctx.sessions,
+        who=getattr(request.state, "principal", None),
+        method=request.method,
+        path=request.url.path,
+        reason=reason,
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
-    async def domain_error(_request: Request, exc: Exception) -> JSONResponse:
+    async def domain_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, CitysocError)
         status = next((s for cls, s in STATUS.items() if isinstance(exc, cls)), 500)
+        if status == 403:
+            await audit_refusal(request, exc.message)
         response = error_body(status, type(exc).__name__, exc.message)
         if status == 401:
             response.headers["WWW-Authenticate"] = 'Bearer realm="citysoc"'

@@ -11,11 +11,11 @@ from collections.abc import Sequence
 import uvicorn
 
 from citysoc.cli.output import fail, say
-from citysoc.core.errors import ConfigError
+from citysoc.core.errors import ConfigError, NotFoundError
 from citysoc.core.settings import Settings
 from soc_api.app import StartupTask, create_app
 from soc_api.auth.models import Role
-from soc_api.auth.service import upsert_user
+from soc_api.auth.service import disable_user, upsert_user
 from soc_api.db import init_state, make_engine, transaction
 
 
@@ -25,10 +25,15 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     parser.add_argument("--port", type=int, help="port (default from CITYSOC_API_PORT)")
     parser.set_defaults(func=run)
 
-    user = sub.add_parser("user", help="create a console user or reset its password")
+    user = sub.add_parser(
+        "user", help="create a console user, reset its password, role or agency, or disable it"
+    )
     user.add_argument("username")
-    user.add_argument("--role", choices=[r.value for r in Role], required=True)
+    user.add_argument("--role", choices=[r.value for r in Role])
     user.add_argument("--agency", help="the user's agency (required for agency analysts)")
+    user.add_argument(
+        "--disable", action="store_true", help="disable the user and end its console sessions"
+    )
     user.set_defaults(func=add_user)
 
 
@@ -47,7 +52,11 @@ def check_port_free(host: str, port: int) -> None:
 def serve(settings: Settings, host: str, port: int, startup: Sequence[StartupTask] = ()) -> int:
     check_port_free(host, port)
     app = create_app(settings, startup=startup)
-    config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False)
+    # The app decides which X-Forwarded-For to believe (CITYSOC_TRUSTED_PROXIES); uvicorn's
+    # own handling would believe any sent from loopback.
+    config = uvicorn.Config(
+        app, host=host, port=port, log_config=None, access_log=False, proxy_headers=False
+    )
     # uvicorn re-raises Ctrl-C once it has shut down cleanly: that is a normal stop
     with contextlib.suppress(KeyboardInterrupt):
         uvicorn.Server(config).run()
@@ -59,7 +68,28 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     return serve(settings, args.host or settings.api_host, args.port or settings.api_port)
 
 
+def cli_actor() -> str:
+    """How the audit log names the person at this terminal."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"
+
+
 def add_user(args: argparse.Namespace, settings: Settings) -> int:
+    if args.disable:
+        sessions = init_state(make_engine(settings.resolved_state_url))
+        try:
+            with transaction(sessions) as session:
+                disable_user(session, username=args.username, actor=cli_actor())
+        except NotFoundError as exc:
+            fail(str(exc))
+            return 1
+        say(f"user {args.username} disabled; its console sessions are ended")
+        return 0
+    if args.role is None:
+        fail("give --role (or --disable)")
+        return 2
     role = Role(args.role)
     if role is Role.AGENCY_ANALYST and not args.agency:
         fail("an agency analyst needs --agency")
@@ -71,6 +101,6 @@ def add_user(args: argparse.Namespace, settings: Settings) -> int:
     sessions = init_state(make_engine(settings.resolved_state_url))
     with transaction(sessions) as session:
         upsert_user(session, username=args.username, password=password, role=role,
-                    agency=args.agency)  # fmt: skip
+                    agency=args.agency, actor=cli_actor())  # fmt: skip
     say(f"user {args.username} ready ({role.value})")
     return 0

@@ -17,7 +17,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, select, text
-from sqlalchemy.orm import Session
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
 
 from soc_api.audit.models import GENESIS, AuditEntry, ChainReport
 from soc_api.auth.models import Principal
@@ -75,6 +76,31 @@ def append(
     entry.hash = content_hash(entry, entry.prev_hash)
     session.flush()
     return entry
+
+
+def record_refusal(
+    sessions: sessionmaker[Session],
+    *,
+    who: Principal | None,
+    method: str,
+    path: str,
+    reason: str,
+) -> None:
+    """Audit a refused (403) request, in a transaction of its own: the request's work is
+    rolled back, the refusal is kept."""
+    try:
+        with sessions() as session, session.begin():
+            append(
+                session,
+                actor=who.actor if who is not None else "anonymous",
+                action="request.refused",
+                object_type="route",
+                object_id=f"{method} {path}"[:64],
+                agency=who.agency if who is not None else None,
+                detail={"method": method, "path": path[:256], "reason": reason[:256]},
+            )
+    except SQLAlchemyError:
+        log.exception("could not audit a refused %s %s", method, path[:256])
 
 
 def verify_chain(session: Session, *, batch: int = 5000) -> ChainReport:

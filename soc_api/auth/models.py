@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from sqlalchemy import String
+from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from soc_api.db import Base
@@ -82,3 +82,19 @@ class Principal:
         if self.role in CITY_WIDE:
             return None
         return [self.agency] if self.agency else []
+
+
+class ConsoleSession(Base):
+    """A console login. The cookie carries a random token; only its SHA-256 is kept here, so
+    a session ends on the server (logout, password or role change, disabled user, expiry)."""
+
+    __tablename__ = "console_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    client: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[str] = mapped_column(String(32))
+    expires_at: Mapped[str] = mapped_column(String(32))
+    revoked_at: Mapped[str | None] = mapped_column(String(32))
+    revoked_reason: Mapped[str | None] = mapped_column(String(32))

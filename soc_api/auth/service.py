@@ -7,9 +7,11 @@ import logging
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from citysoc.core.errors import AuthenticationError
+from citysoc.core.errors import AuthenticationError, NotFoundError
+from soc_api.audit import service as audit
 from soc_api.auth.models import Principal, Role, User
 from soc_api.auth.passwords import hash_password, verify_password
+from soc_api.auth.sessions import revoke_user_sessions
 
 log = logging.getLogger(__name__)
 
@@ -29,19 +31,66 @@ def upsert_user(
     role: Role,
     agency: str | None = None,
     display_name: str = "",
+    actor: str = "system",
 ) -> User:
-    """Create the user, or reset its password, role and agency."""
+    """Create the user, or reset its password, role and agency (and enable it).
+
+    Changing an existing user ends its console sessions; either way the audit log says who
+    did it and what changed (never the password).
+    """
     user = session.scalars(select(User).where(User.username == username)).first()
+    created = user is None
     if user is None:
         user = User(username=username, password_hash="", role=role.value)
         session.add(user)
+        changed = ["password", "role", "agency"]
+    else:
+        changed = ["password"]
+        changed += ["role"] if user.role != role.value else []
+        changed += ["agency"] if user.agency != agency else []
+        changed += ["active"] if not user.active else []
     user.password_hash = hash_password(password)
     user.role = role.value
     user.agency = agency
     user.display_name = display_name or username
     user.active = True
     session.flush()
+    revoked = 0 if created else revoke_user_sessions(session, user_id=user.id, reason="changed")
+    audit.append(
+        session,
+        actor=actor,
+        action="user.create" if created else "user.update",
+        object_type="user",
+        object_id=user.id,
+        agency=agency,
+        detail={
+            "username": username,
+            "role": role.value,
+            "changed": changed,
+            "sessions_revoked": revoked,
+        },
+    )
     log.info("user %s set up with role %s", username, role.value)
+    return user
+
+
+def disable_user(session: Session, *, username: str, actor: str = "system") -> User:
+    """Disable a user: it can no longer log in and its console sessions end at once."""
+    user = session.scalars(select(User).where(User.username == username)).first()
+    if user is None:
+        raise NotFoundError(f"no user {username!r}")
+    user.active = False
+    revoked = revoke_user_sessions(session, user_id=user.id, reason="disabled")
+    audit.append(
+        session,
+        actor=actor,
+        action="user.disable",
+        object_type="user",
+        object_id=user.id,
+        agency=user.agency,
+        detail={"username": username, "sessions_revoked": revoked},
+    )
+    log.info("user %s disabled (%d sessions ended)", username, revoked)
     return user
 
 

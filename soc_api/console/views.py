@@ -13,8 +13,10 @@ from soc_api.alerts.models import AlertFilter, AlertStatus, AlertUpdate, CloseRe
 from soc_api.alerts.queries import list_alerts
 from soc_api.alerts.workflow import bulk_update
 from soc_api.audit import service as audit
+from soc_api.auth.clients import client_address, parse_proxies
 from soc_api.auth.models import Principal
 from soc_api.auth.service import authenticate
+from soc_api.auth.sessions import open_session, revoke_session
 from soc_api.console.common import check_csrf, render
 from soc_api.console.i18n import COOKIE, LANGUAGES
 from soc_api.deps import ContextDep, MaybeAnalyst, SessionDep
@@ -53,12 +55,13 @@ def login(
     csrf: Csrf,
 ) -> Response:
     check_csrf(request, csrf)
-    client = request.client.host if request.client else "unknown"
-    try:
-        ctx.login_limiter.take(f"login:{client}", "login attempts")
+    client = client_address(request, parse_proxies(ctx.settings.trusted_proxies))
+    try:  # per client address, and per account whatever the address
+        ctx.login_limiter.take(f"login:client:{client}", "login attempts")
+        ctx.login_limiter.take(f"login:account:{username.strip().lower()}", "login attempts")
     except RateLimitedError as exc:
         ctx.metrics.rate_limited.labels("login").inc()
-        log.warning("console login rate-limited for %s", client)
+        log.warning("console login rate-limited for %r from %s", username[:64], client)
         response = render(request, "login.html", {"error": "login.limited"}, 429)
         response.headers["Retry-After"] = str(max(1, round(exc.retry_after)))
         return response
@@ -66,9 +69,18 @@ def login(
         who = authenticate(session, username=username, password=password)
     except AuthenticationError:
         log.warning("failed console login for %r from %s", username[:64], client)
+        audit.append(
+            session,
+            actor="anonymous",
+            action="user.login_failed",
+            object_type="user",
+            object_id=username[:64],
+            detail={"client": client},
+        )
+        session.commit()
         return render(request, "login.html", {"error": "login.error"}, 401)
-    request.session.clear()
-    request.session["user_id"] = who.user_id
+    request.session.clear()  # a new session: nothing of the one before it carries over
+    request.session["sid"] = open_session(session, user_id=who.user_id, client=client)
     audit.append(
         session,
         actor=who.actor,
@@ -84,8 +96,25 @@ def login(
 
 
 @router.post("/logout")
-def logout(request: Request, csrf: Csrf) -> Response:
+def logout(
+    request: Request, ctx: ContextDep, session: SessionDep, analyst: MaybeAnalyst, csrf: Csrf
+) -> Response:
     check_csrf(request, csrf)
+    token = request.session.get("sid")
+    if isinstance(token, str) and revoke_session(session, token, reason="logout") is not None:
+        if analyst is not None:
+            audit.append(
+                session,
+                actor=analyst.actor,
+                action="user.logout",
+                object_type="user",
+                object_id=analyst.user_id,
+                agency=analyst.agency,
+                detail={
+                    "client": client_address(request, parse_proxies(ctx.settings.trusted_proxies))
+                },
+            )
+        session.commit()
     request.session.clear()
     return to_login()
 
