@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from citysoc.core.errors import RuleError
+from citysoc.core.errors import ConfigError, RuleError
 from citysoc.core.settings import Settings
 from citysoc.core.topology import Topology, load_topology
 from collectors.enrich import Enricher
@@ -18,6 +18,7 @@ from detections.engine.engine_queries import compile_engine_queries
 from detections.engine.engine_runner import EngineDetectionRunner
 from detections.engine.runner import DetectionRunner
 from eventstore.base import EventStore
+from eventstore.engine.indices import missing
 from eventstore.engine.store import EngineEventStore
 from eventstore.open import describe, open_event_store
 from eventstore.sqlite import SqliteEventStore
@@ -59,6 +60,13 @@ def build_context(settings: Settings) -> SocContext:
     if isinstance(store, SqliteEventStore):
         runner = DetectionRunner(store, compiled.rules)
     elif isinstance(store, EngineEventStore):
+        lacking = missing(store.client)
+        if lacking:
+            store.close()
+            raise ConfigError(
+                f"the event store {describe(settings)} lacks {', '.join(lacking)}: "
+                "run `citysoc store init` with the same CITYSOC_EVENT_STORE"
+            )
         engine = compile_engine_queries(catalog, {r.rule_id for r in compiled.rules})
         errors += engine.errors
         runner = EngineDetectionRunner(store, compiled.rules, engine.queries)

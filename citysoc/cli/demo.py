@@ -14,10 +14,14 @@ from citysoc.cli.collect import Reader, collect_events
 from citysoc.cli.output import say
 from citysoc.cli.serve import serve
 from citysoc.core.settings import Settings
+from citysoc.core.topology import load_topology
 from collectors.eve import read_eve
 from collectors.pcap import read_pcap
 from collectors.stats import CollectorStats
 from collectors.syslog import read_syslog_file
+from eventstore.engine.client import open_client
+from eventstore.engine.indices import install
+from eventstore.open import engine_spec
 from soc_api.auth.models import Role
 from soc_api.auth.service import upsert_user
 from soc_api.context import SocContext
@@ -43,6 +47,13 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     parser = sub.add_parser("demo", help="run the SOC with demo data and users")
     parser.add_argument("--port", type=int, help="port (default from CITYSOC_API_PORT)")
     parser.add_argument("--fresh", action="store_true", help="start from empty stores")
+    parser.add_argument(
+        "--store",
+        metavar="URL",
+        help="the event store (default CITYSOC_EVENT_STORE, else SQLite under the data "
+        "folder), e.g. opensearch+http://127.0.0.1:9250; an engine is prepared as "
+        "`citysoc store init` does",
+    )
     parser.set_defaults(func=run)
 
 
@@ -79,10 +90,26 @@ def load_samples(ctx: SocContext) -> None:
         )  # fmt: skip
 
 
+def prepare_store(settings: Settings) -> str:
+    """Put an engine's templates (idempotent); how the banner names the store."""
+    spec = engine_spec(settings)
+    if spec is None:
+        return f"its embedded default (SQLite under {settings.data_dir.resolve()})"
+    client = open_client(spec)
+    try:
+        install(client, load_topology(settings.topology_path))
+    finally:
+        client.close()
+    return f"the engine {spec.redacted}"
+
+
 def run(args: argparse.Namespace, settings: Settings) -> int:
     host, port = settings.api_host, args.port or settings.api_port
+    if args.store:
+        settings = settings.model_copy(update={"event_store": args.store})
     if args.fresh and settings.data_dir.exists():
-        shutil.rmtree(settings.data_dir)
+        shutil.rmtree(settings.data_dir)  # an engine's events stay: they are not the demo's
+    where = prepare_store(settings)
     password = (
         settings.demo_password.get_secret_value()
         if settings.demo_password
@@ -98,8 +125,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         threading.Thread(target=feed_samples, args=(ctx,), name="demo-feed", daemon=True).start()
 
     say("")
-    say("  citysoc demo: the SOC on its embedded default (SQLite under "
-        f"{settings.data_dir.resolve()})")  # fmt: skip
+    say(f"  citysoc demo: the SOC on {where}")
     say(f"  Console:  http://{host}:{port}/")
     say(f"  Log in:   analyst / {password}      (city-wide)")
     say(f"            d1-analyst / {password}   (District 1 only)")

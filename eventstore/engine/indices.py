@@ -406,3 +406,15 @@ def install(client: EngineClient, topology: Topology) -> list[Change]:
             )
         )
     return changes
+
+
+def missing(client: EngineClient) -> list[str]:
+    """What :func:`install` puts that the engine lacks (empty when it is ready)."""
+    lacking = []
+    if _current_pipeline(client) is None:
+        lacking.append(f"ingest pipeline {PIPELINE}")
+    if _current_component(client) is None:
+        lacking.append(f"component template {COMPONENT}")
+    if _current_template(client, TEMPLATE_PREFIX) is None:
+        lacking.append(f"index template {TEMPLATE_PREFIX}")
+    return lacking

@@ -4,11 +4,12 @@ names), on 127.0.0.1 only."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -31,28 +32,59 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def port_is_free(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def engine(*args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+    """``scripts/engine.sh ARGS``; a machine that cannot run the engine skips the test."""
+    if shutil.which("java") is None or shutil.which("mvn") is None:
+        pytest.skip("no Java and Maven to assemble the engine from Maven Central")
+    done = subprocess.run(
+        [str(ENGINE), *args], capture_output=True, text=True, timeout=timeout, check=False
+    )
+    if done.returncode == 2:
+        pytest.skip(f"the engine cannot run here: {done.stderr.strip()[-300:]}")
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done
+
+
+def start_engine(name: str, nodes: int) -> str:
+    """Start ``nodes`` nodes on free ports; the store URL naming every node."""
+    port = free_port()
+    while any(not port_is_free(port + n) for n in range(1, nodes)):
+        port = free_port()
+    engine("start", name, "--nodes", str(nodes), "--http-port", str(port), "--heap", "512m")
+    return "opensearch+" + ",".join(f"http://127.0.0.1:{port + n}" for n in range(nodes))
+
+
 @pytest.fixture(scope="session")
 def engine_url() -> Iterator[str]:
     given = Settings().test_engine_url
     if given:
         yield given
         return
-    if shutil.which("java") is None or shutil.which("mvn") is None:
-        pytest.skip("no Java and Maven to assemble the engine from Maven Central")
-    started = subprocess.run(
-        [str(ENGINE), "start", NAME, "--http-port", str(free_port()), "--heap", "512m"],
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
-    if started.returncode == 2:
-        pytest.skip(f"the engine cannot run here: {started.stderr.strip()[-300:]}")
-    assert started.returncode == 0, started.stderr[-2000:]
+    url = start_engine(NAME, 1)
     try:
-        yield "opensearch+" + started.stdout.strip().splitlines()[-1]
+        yield url
     finally:
-        subprocess.run([str(ENGINE), "stop", NAME], capture_output=True, timeout=120, check=False)
+        engine("stop", NAME, timeout=120)
+
+
+@pytest.fixture(scope="session")
+def engine_cluster() -> Iterator[tuple[str, str]]:
+    """A three-node cluster of its own (the fault tests kill its nodes): name and URL."""
+    name = f"{NAME}-cluster"
+    url = start_engine(name, 3)
+    try:
+        yield name, url
+    finally:
+        engine("stop", name, timeout=180)
 
 
 @pytest.fixture
@@ -74,3 +106,34 @@ def engine_store(engine_client: EngineClient) -> EngineEventStore:
     return EngineEventStore(
         engine_client, refresh=True, settle_seconds=0, clock=lambda: time.time() + 60
     )
+
+
+@pytest.fixture
+def closed_port() -> int:
+    """A port on 127.0.0.1 with nothing listening (bound, then released)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+WriteFlows = Callable[[Path, int], None]
+
+
+def _write_flows(path: Path, count: int) -> None:
+    with path.open("w") as out:
+        for n in range(count):
+            stamp = f"2026-11-20T02:{n // 60000 % 60:02d}:{n // 1000 % 60:02d}.{n % 1000:03d}000"
+            record = {
+                "timestamp": stamp + "+0000", "flow_id": 1_000_000 + n, "event_type": "flow",
+                "src_ip": f"10.20.{n % 250}.{n % 200 + 1}", "src_port": 40000 + n % 20000,
+                "dest_ip": "10.10.0.20", "dest_port": 443, "proto": "TCP",
+                "flow": {"pkts_toserver": 5, "pkts_toclient": 4, "bytes_toserver": 600,
+                         "bytes_toclient": 3000, "state": "closed"},
+            }  # fmt: skip
+            out.write(json.dumps(record) + "\n")
+
+
+@pytest.fixture
+def write_flows() -> WriteFlows:
+    """Writes ``count`` EVE flow lines, each a distinct event, to a file."""
+    return _write_flows
