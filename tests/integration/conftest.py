@@ -21,7 +21,7 @@ from eventstore.engine.indices import install
 from eventstore.engine.spec import parse_engine_url
 from eventstore.engine.store import EngineEventStore
 
-REPO = Path(__file__).resolve().parents[3]
+REPO = Path(__file__).resolve().parents[2]
 ENGINE = REPO / "scripts" / "engine.sh"
 NAME = "citysoc-test"
 
