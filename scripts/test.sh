@@ -1,12 +1,38 @@
 #!/usr/bin/env bash
 # Every test, with lint, format check and type check. Called by `make test` and by CI.
+# With arguments, they go to one pytest run; without, the suites run one after the other and
+# each says how long it took.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/bootstrap.sh --dev
 scripts/system-deps.sh
+# The search engine of the store's live tests, assembled once from Maven Central (cached).
+if command -v java >/dev/null && command -v mvn >/dev/null; then
+  echo "==> search engine (scripts/engine.sh fetch)"; scripts/engine.sh fetch >/dev/null
+fi
 
 echo "==> ruff check";         .venv/bin/ruff check .
 echo "==> ruff format --check"; .venv/bin/ruff format --check .
 echo "==> mypy (strict)";      .venv/bin/mypy
-echo "==> pytest";             .venv/bin/pytest "$@"
+
+if [ $# -gt 0 ]; then
+  echo "==> pytest $*"; exec .venv/bin/pytest "$@"
+fi
+times=()
+suite() {
+  local name=$1; shift
+  local started=$SECONDS
+  echo "==> pytest: $name"
+  .venv/bin/pytest "$@"
+  times+=("$(printf '%-44s %5d s' "$name" $((SECONDS - started)))")
+}
+suite "unit" tests/unit
+suite "integration and end to end (without the slow)" tests/integration tests/e2e \
+  --ignore=tests/integration/eventstore --ignore=tests/integration/box --ignore=tests/e2e/box
+suite "slow: the engine store (node and cluster)" tests/integration/eventstore
+for extra in tests/integration/box tests/e2e/box; do
+  if [ -d "$extra" ]; then suite "slow: the city in a box ($extra)" "$extra"; fi
+done
+echo "==> time per suite"
+printf '    %s\n' "${times[@]}"
