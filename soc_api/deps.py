@@ -12,6 +12,7 @@ from typing import Annotated
 from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
+from starlette.convertors import Convertor, register_url_convertor
 
 from citysoc.core.errors import AuthenticationError
 from soc_api.auth.models import Principal
@@ -67,6 +68,22 @@ def require_principal(
 # Ids in paths: positive and within what every database's integer holds.
 MAX_ID = 2**53
 ObjectId = Annotated[int, Path(ge=1, le=MAX_ID)]
+
+
+class IdConvertor(Convertor[int]):
+    """``{name:id}`` in a route: 1 to 16 digits, so ``/iocs/import`` is not an id (405, not
+    422) and no path makes Python convert thousands of digits."""
+
+    regex = "[0-9]{1,16}"
+
+    def convert(self, value: str) -> int:
+        return int(value)
+
+    def to_string(self, value: int) -> str:
+        return str(value)
+
+
+register_url_convertor("id", IdConvertor())
 
 MaybeAnalyst = Annotated[Principal | None, Depends(optional_principal)]
 CurrentAnalyst = Annotated[Principal, Depends(require_principal)]

@@ -85,7 +85,7 @@ def bulk_alerts(session: SessionDep, analyst: CurrentAnalyst, body: AlertBulkUpd
     return result
 
 
-@router.get("/{alert_id}", response_model=AlertDetail)
+@router.get("/{alert_id:id}", response_model=AlertDetail)
 def get_alert_detail(
     ctx: ContextDep, session: SessionDep, analyst: CurrentAnalyst, alert_id: ObjectId
 ) -> AlertDetail:
@@ -102,7 +102,7 @@ def get_alert_detail(
     )
 
 
-@router.patch("/{alert_id}", response_model=AlertPublic)
+@router.patch("/{alert_id:id}", response_model=AlertPublic)
 def patch_alert(
     session: SessionDep, analyst: CurrentAnalyst, alert_id: ObjectId, change: AlertUpdate
 ) -> AlertPublic:

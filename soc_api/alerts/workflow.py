@@ -65,11 +65,16 @@ def _transition(alert: Alert, change: AlertUpdate) -> None:
 
 
 def _check_assignee(session: Session, alert: Alert, username: str) -> None:
+    """One answer for every refusal: whether the user exists, or which agency it belongs to,
+    is not the caller's to learn."""
     user = session.scalars(select(User).where(User.username == username)).first()
-    if user is None or not user.active or Role(user.role) not in TRIAGERS:
-        raise InvalidRequestError(f"{username!r} is not an analyst who can take alerts")
-    if Role(user.role) is Role.AGENCY_ANALYST and user.agency != alert.agency:
-        raise InvalidRequestError(f"{username!r} cannot see alerts of agency {alert.agency}")
+    if (
+        user is None
+        or not user.active
+        or Role(user.role) not in TRIAGERS
+        or (Role(user.role) is Role.AGENCY_ANALYST and user.agency != alert.agency)
+    ):
+        raise InvalidRequestError(f"{username[:64]!r} cannot take alerts of agency {alert.agency}")
 
 
 def apply_update(session: Session, alert: Alert, change: AlertUpdate, who: Principal) -> None:

@@ -30,7 +30,7 @@ def get_incidents(
     return IncidentPage(total=len(found), items=items)
 
 
-@router.get("/{incident_id}", response_model=IncidentPublic)
+@router.get("/{incident_id:id}", response_model=IncidentPublic)
 def get_incident_detail(
     ctx: ContextDep, session: SessionDep, analyst: CurrentAnalyst, incident_id: ObjectId
 ) -> IncidentPublic:

@@ -57,7 +57,7 @@ def post_ioc(
     return IocPublic.model_validate(ioc)
 
 
-@router.get("/{ioc_id}", response_model=IocPublic)
+@router.get("/{ioc_id:id}", response_model=IocPublic)
 def get_one_ioc(session: SessionDep, analyst: CurrentAnalyst, ioc_id: ObjectId) -> IocPublic:
     return IocPublic.model_validate(get_ioc(session, ioc_id=ioc_id, who=analyst))
 

@@ -44,3 +44,28 @@ def test_a_stix_bundle_of_strange_objects_is_reported_not_fatal(soc: Soc) -> Non
         headers={"content-type": "application/json"},
     )  # fmt: skip
     assert response.status_code in (200, 422)
+
+
+def test_get_on_a_post_only_path_is_405_with_allow(soc: Soc) -> None:
+    soc.login("city")
+    for path in ("/api/v1/iocs/import", "/api/v1/alerts/bulk"):
+        response = soc.client.get(path)
+        assert response.status_code == 405 and response.headers["allow"] == "POST"
+
+
+def test_ids_of_thousands_of_digits_are_404_not_500(soc: Soc) -> None:
+    soc.login("city")
+    for kind in ("alerts", "iocs", "incidents"):
+        assert soc.client.get(f"/api/v1/{kind}/" + "1" * 5000).status_code == 404
+        assert soc.client.get(f"/api/v1/{kind}/{2**53 + 1}").status_code == 422
+
+
+def test_assigning_reveals_nothing_about_other_users(soc: Soc) -> None:
+    alert = soc.alert_of("tanbinh")
+    soc.login("tb")
+    answers = {}
+    for name in ("d1", "no-such-user", "auditor"):
+        response = soc.client.patch(f"/api/v1/alerts/{alert}", json={"assignee": name})
+        assert response.status_code == 422
+        answers[name] = response.json()["error"]["message"].replace(repr(name), "NAME")
+    assert len(set(answers.values())) == 1 and "d1'" not in answers["d1"]
