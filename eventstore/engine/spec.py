@@ -64,6 +64,11 @@ def parse_engine_url(
         raise ConfigError(f"CITYSOC_EVENT_STORE={_hide(url)!r}: the scheme must be http or https")
     hosts = []
     for part in netlocs.rstrip("/").split(","):
+        if "://" in part:
+            raise ConfigError(
+                f"CITYSOC_EVENT_STORE={_hide(url)!r}: name the scheme once, then the nodes: "
+                f"{flavour}+{scheme}://HOST1:PORT,HOST2:PORT"
+            )
         parsed = urlsplit(f"{scheme}://{part}")
         if parsed.username and username is None:
             username = unquote(parsed.username)

@@ -60,7 +60,7 @@ def start_engine(name: str, nodes: int) -> str:
     while any(not port_is_free(port + n) for n in range(1, nodes)):
         port = free_port()
     engine("start", name, "--nodes", str(nodes), "--http-port", str(port), "--heap", "512m")
-    return "opensearch+" + ",".join(f"http://127.0.0.1:{port + n}" for n in range(nodes))
+    return "opensearch+http://" + ",".join(f"127.0.0.1:{port + n}" for n in range(nodes))
 
 
 @pytest.fixture(scope="session")
