@@ -93,7 +93,8 @@ def router_vars(topology: Topology) -> dict[str, Any]:
 def role_vars(topology: Topology, host: Host) -> dict[str, Any]:
     """Variables of the role(s) the host's group runs."""
     store = next((h for h in topology.soc_hosts() if h.role == "event-store"), None)
-    store_url = f"http://{store.address}:{EVENT_STORE_PORT}" if store else ""
+    # CITYSOC_EVENT_STORE of the collectors and the SOC API: the engine on the event-store host
+    store_url = f"opensearch+http://{store.address}:{EVENT_STORE_PORT}" if store else ""
     collector = topology.collector_of(host.segment)
     if host.role == "sensor":
         watched = [topology.segments[s] for s in host.monitors]
@@ -108,7 +109,7 @@ def role_vars(topology: Topology, host: Host) -> dict[str, Any]:
             "collector_event_store_url": store_url,
         }
     if host.role == "event-store":
-        return {"event_store_backend": "elasticsearch"}
+        return {"event_store_backend": "opensearch"}
     if host.role == "soc-api":
         return {"soc_api_event_store_url": store_url}
     return {}
