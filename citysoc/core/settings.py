@@ -53,6 +53,12 @@ class Settings(BaseSettings):
         gt=0,
         description="Console login attempts per minute per client address and per account.",
     )
+    audit_seal_interval_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="How often the SOC API seals the audit chain's head into a signed "
+        "checkpoint (audit-checkpoints.jsonl in data_dir).",
+    )
     trusted_proxies: str = Field(
         default="",
         description="Comma-separated addresses or CIDRs of reverse proxies whose "
