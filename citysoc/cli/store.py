@@ -22,9 +22,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     verbs.add_parser(
         "init", help="put the engine's pipeline, templates and lifecycle policies"
     ).set_defaults(func=run_init)
-    verbs.add_parser("health", help="whether the event store answers").set_defaults(
-        func=run_health
-    )
+    verbs.add_parser("health", help="whether the event store answers").set_defaults(func=run_health)
 
 
 def run_init(_args: argparse.Namespace, settings: Settings) -> int:
