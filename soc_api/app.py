@@ -19,6 +19,7 @@ import citysoc
 from citysoc.core.errors import PermissionDeniedError
 from citysoc.core.settings import Settings
 from soc_api.alerts.views import router as alerts_router
+from soc_api.audit.anchor import Sealer
 from soc_api.audit.views import router as audit_router
 from soc_api.auth.clients import parse_proxies
 from soc_api.auth.models import TokenScope
@@ -59,9 +60,12 @@ def create_app(settings: Settings, *, startup: Sequence[StartupTask] = ()) -> Fa
         for task in startup:
             task(ctx)
         ctx.scheduler.start()
+        sealer = Sealer(ctx.sessions, settings.data_dir, settings.audit_seal_interval_seconds)
+        sealer.start()
         try:
             yield
         finally:
+            sealer.stop()
             ctx.close()
 
     app = FastAPI(

@@ -33,33 +33,42 @@ def session_secret(settings: Settings) -> str:
 
 def install_secret(path: Path) -> str:
     """Read the key at ``path``, creating it (0600, atomically) when there is none."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if not path.exists():
-        temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            with os.fdopen(fd, "w") as out:
-                out.write(secrets.token_urlsafe(48) + "\n")
-                out.flush()
-                os.fsync(out.fileno())
-            try:
-                os.link(temporary, path)  # fails if another process made it first: keep theirs
-                log.info("generated this install's session key in %s (mode 0600)", path)
-            except FileExistsError:
-                pass
-        finally:
-            temporary.unlink(missing_ok=True)
-    return _read(path)
-
-
-def _read(path: Path) -> str:
-    mode = path.stat().st_mode
-    if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise ConfigError(
-            f"{path} is open to other users (mode {stat.S_IMODE(mode):04o}): "
-            f"run chmod 600 {path}, or set CITYSOC_SECRET_KEY"
-        )
+    fresh = (secrets.token_urlsafe(48) + "\n").encode()
+    if not path.exists() and create_private_file(path, fresh):
+        log.info("generated this install's session key in %s (mode 0600)", path)
+    refuse_open_file(path)
     key = path.read_text(encoding="utf-8").strip()
     if len(key) < MIN_LENGTH:
         raise ConfigError(f"{path} holds a key shorter than {MIN_LENGTH} characters")
     return key
+
+
+def create_private_file(path: Path, data: bytes) -> bool:
+    """Write ``data`` to a new owner-only file at ``path``, whole or not at all.
+
+    Returns False, keeping what is there, when another process made the file first.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        try:
+            os.link(temporary, path)  # fails if the file exists: never replaces a key
+        except FileExistsError:
+            return False
+        return True
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def refuse_open_file(path: Path) -> None:
+    """ConfigError unless only the owner may read and write ``path``."""
+    mode = path.stat().st_mode
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise ConfigError(
+            f"{path} is open to other users (mode {stat.S_IMODE(mode):04o}): run chmod 600 {path}"
+        )

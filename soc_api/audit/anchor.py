@@ -1,0 +1,267 @@
+"""Signed checkpoints of the audit chain's head, kept outside the SOC database.
+
+The hash chain alone proves that rows fit together, not that they are all there: deleting
+the last rows, or rewriting a row and re-hashing every row after it, leaves a chain that
+verifies. So at intervals the head of the chain (its last id, its hash, how many entries)
+is sealed into a checkpoint signed with Ed25519 and appended to
+``<data dir>/audit-checkpoints.jsonl``. The signing key is generated on first use into
+``<data dir>/audit-signing.key`` (mode 0600) with its public half beside it; keep a copy of
+the public key away from the SOC host and verify with it.
+
+:func:`verify_anchored` checks the chain, then every checkpoint's signature, then that each
+checkpoint's entry still exists with the sealed hash and the sealed number of entries up to
+it: truncation and re-hashing are named with the entries that are missing or rewritten.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import logging
+import os
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from citysoc.core.errors import ConfigError
+from soc_api.audit.models import AuditEntry
+from soc_api.audit.service import verify_chain
+from soc_api.auth.secret import create_private_file, refuse_open_file
+
+log = logging.getLogger(__name__)
+
+CHECKPOINTS = "audit-checkpoints.jsonl"
+PRIVATE_KEY = "audit-signing.key"
+PUBLIC_KEY = "audit-signing.pub"
+MAX_LINE = 4096
+
+
+class Checkpoint(BaseModel):
+    """One sealed head: ``entries`` rows up to and including ``last_id``, whose hash is
+    ``head``; signed over the canonical JSON of every other field."""
+
+    entries: int
+    last_id: int
+    head: str
+    at: str
+    key_id: str
+    signature: str = ""
+
+    def payload(self) -> bytes:
+        fields = self.model_dump(exclude={"signature"})
+        return json.dumps(fields, sort_keys=True, separators=(",", ":")).encode()
+
+
+class AnchorReport(BaseModel):
+    """The chain checked against its checkpoints; ``problems`` name what is wrong."""
+
+    entries: int
+    chain_intact: bool
+    checkpoints: int
+    latest: Checkpoint | None = None
+    problems: list[str] = []
+
+    @property
+    def ok(self) -> bool:
+        return self.chain_intact and not self.problems
+
+
+def key_id(public: Ed25519PublicKey) -> str:
+    raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return hashlib.sha256(raw).hexdigest()[:16]
+
+
+def signing_key(data_dir: Path) -> Ed25519PrivateKey:
+    """This install's signing key, made on first use (private half 0600, public half 0644)."""
+    path = data_dir / PRIVATE_KEY
+    if not path.exists():
+        fresh = Ed25519PrivateKey.generate()
+        pem = fresh.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        if create_private_file(path, pem):
+            public = fresh.public_key().public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+            (data_dir / PUBLIC_KEY).write_bytes(public)
+            log.info("generated the audit signing key %s", key_id(fresh.public_key()))
+    refuse_open_file(path)
+    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    if not isinstance(key, Ed25519PrivateKey):
+        raise ConfigError(f"{path} is not an Ed25519 private key")
+    return key
+
+
+def load_public_key(path: Path) -> Ed25519PublicKey:
+    try:
+        key = serialization.load_pem_public_key(path.read_bytes())
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot read the audit public key {path}: {exc}") from exc
+    if not isinstance(key, Ed25519PublicKey):
+        raise ConfigError(f"{path} is not an Ed25519 public key")
+    return key
+
+
+def read_checkpoints(path: Path) -> tuple[list[Checkpoint], list[str]]:
+    """The checkpoints of a file, and a problem per line that is not one."""
+    found: list[Checkpoint] = []
+    problems: list[str] = []
+    try:
+        lines = path.read_bytes().splitlines()
+    except FileNotFoundError:
+        return [], []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            if len(line) > MAX_LINE:
+                raise ValueError("line too long")
+            found.append(Checkpoint.model_validate_json(line))
+        except (ValidationError, ValueError) as exc:
+            problems.append(f"{path.name} line {number} is not a checkpoint: {str(exc)[:120]}")
+    return found, problems
+
+
+def _head(session: Session) -> tuple[int, int, str] | None:
+    """``(entries, last id, last hash)`` of the chain now, or None when it is empty."""
+    last = session.execute(
+        select(AuditEntry.id, AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1)
+    ).first()
+    if last is None:
+        return None
+    count = session.scalar(select(func.count()).select_from(AuditEntry)) or 0
+    return int(count), int(last[0]), str(last[1])
+
+
+def seal(session: Session, data_dir: Path) -> Checkpoint | None:
+    """Append a signed checkpoint of the chain's head, unless it is already sealed."""
+    head = _head(session)
+    if head is None:
+        return None
+    path = data_dir / CHECKPOINTS
+    sealed, _ = read_checkpoints(path)
+    if sealed and (sealed[-1].last_id, sealed[-1].head) == head[1:]:
+        return None
+    key = signing_key(data_dir)
+    checkpoint = Checkpoint(
+        entries=head[0],
+        last_id=head[1],
+        head=head[2],
+        at=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        key_id=key_id(key.public_key()),
+    )
+    checkpoint.signature = base64.b64encode(key.sign(checkpoint.payload())).decode()
+    with path.open("ab") as out:
+        out.write(checkpoint.model_dump_json().encode() + b"\n")
+        out.flush()
+        os.fsync(out.fileno())
+    log.info("audit chain sealed at entry %d (%d entries)", checkpoint.last_id, checkpoint.entries)
+    return checkpoint
+
+
+def verify_anchored(
+    session: Session, data_dir: Path, public_key: Ed25519PublicKey | None = None
+) -> AnchorReport:
+    """The chain, then each checkpoint (signed by ``public_key``, by default the one in
+    ``data_dir``) against the rows it sealed."""
+    chain = verify_chain(session)
+    report = AnchorReport(entries=chain.entries, chain_intact=chain.intact, checkpoints=0)
+    if not chain.intact:
+        report.problems.append(f"entry {chain.first_broken_id}: {chain.problem}")
+    checkpoints, unreadable = read_checkpoints(data_dir / CHECKPOINTS)
+    report.problems.extend(unreadable)
+    report.checkpoints = len(checkpoints)
+    if not checkpoints:
+        return report
+    if public_key is None:
+        public_key = load_public_key(data_dir / PUBLIC_KEY)
+    valid = [c for c in checkpoints if _signed(c, public_key, report)]
+    for checkpoint in valid:
+        _check(session, checkpoint, report)
+    report.latest = valid[-1] if valid else None
+    return report
+
+
+def _signed(checkpoint: Checkpoint, public: Ed25519PublicKey, report: AnchorReport) -> bool:
+    try:
+        public.verify(base64.b64decode(checkpoint.signature), checkpoint.payload())
+    except (InvalidSignature, ValueError):
+        report.problems.append(
+            f"checkpoint of entry {checkpoint.last_id} sealed {checkpoint.at}: bad signature "
+            f"(key {checkpoint.key_id}, verifying with {key_id(public)})"
+        )
+        return False
+    return True
+
+
+def _check(session: Session, checkpoint: Checkpoint, report: AnchorReport) -> None:
+    sealed = f"sealed {checkpoint.at} at entry {checkpoint.last_id} ({checkpoint.entries} entries)"
+    row_hash = session.scalar(select(AuditEntry.hash).where(AuditEntry.id == checkpoint.last_id))
+    upto = session.scalar(
+        select(func.count()).select_from(AuditEntry).where(AuditEntry.id <= checkpoint.last_id)
+    )
+    upto = int(upto or 0)
+    if row_hash is None:
+        last = session.scalar(select(func.max(AuditEntry.id))) or 0
+        report.problems.append(
+            f"truncated: the checkpoint {sealed} names entries the log no longer has; it ends "
+            f"at entry {last}: {checkpoint.entries - upto} sealed entries are missing "
+            f"(entries {int(last) + 1}-{checkpoint.last_id} at least)"
+        )
+    elif upto != checkpoint.entries:
+        report.problems.append(
+            f"entries removed: the checkpoint {sealed}; the log now has {upto} entries up to "
+            f"it: {checkpoint.entries - upto} missing"
+        )
+    elif row_hash != checkpoint.head:
+        report.problems.append(
+            f"rewritten: the checkpoint {sealed} sealed hash {checkpoint.head[:16]}, the log "
+            f"now has {str(row_hash)[:16]}: entries up to {checkpoint.last_id} were changed "
+            "and re-hashed"
+        )
+
+
+@dataclass
+class Sealer:
+    """Seals the chain every ``interval`` seconds in a background thread, and once at stop."""
+
+    sessions: sessionmaker[Session]
+    data_dir: Path
+    interval: float
+    _stop: threading.Event | None = None
+    _thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="audit-sealer", daemon=True)
+        self._thread.start()
+
+    def seal_now(self) -> Checkpoint | None:
+        try:
+            with self.sessions() as session:
+                return seal(session, self.data_dir)
+        except Exception:  # a failed seal is logged; the next interval tries again
+            log.exception("could not seal the audit chain")
+            return None
+
+    def _run(self) -> None:
+        assert self._stop is not None
+        while not self._stop.wait(self.interval):
+            self.seal_now()
+
+    def stop(self) -> None:
+        if self._stop is not None and self._thread is not None:
+            self._stop.set()
+            self._thread.join(timeout=10)
+        self.seal_now()
