@@ -7,9 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from soc_api.audit import service as audit
+from soc_api.audit.anchor import AnchorReport, verify_anchored
 from soc_api.audit.models import AuditPage, AuditPublic, ChainReport
 from soc_api.auth.permissions import require_auditor
-from soc_api.deps import CurrentAnalyst, SessionDep
+from soc_api.deps import ContextDep, CurrentAnalyst, SessionDep
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
 
@@ -42,3 +43,13 @@ def verify_audit(session: SessionDep, analyst: CurrentAnalyst) -> ChainReport:
     """Recompute the hash chain and name the first broken entry, if any."""
     require_auditor(analyst)
     return audit.verify_chain(session)
+
+
+@router.get("/verify/anchored", response_model=AnchorReport)
+def verify_audit_anchored(
+    ctx: ContextDep, session: SessionDep, analyst: CurrentAnalyst
+) -> AnchorReport:
+    """The hash chain checked against the signed checkpoints of its head: names entries
+    removed from the end, removed and re-hashed, or rewritten and re-hashed."""
+    require_auditor(analyst)
+    return verify_anchored(session, ctx.settings.data_dir)

@@ -182,3 +182,18 @@ def test_the_sealer_seals_at_intervals_and_at_stop(
     with state() as session:
         report = verify_anchored(session, tmp_path)
     assert report.ok and report.latest is not None and report.latest.entries == 2
+
+
+def test_the_api_reports_the_anchored_check(soc: Any) -> None:
+    with soc.ctx.sessions() as session:
+        seal(session, soc.ctx.settings.data_dir)
+    soc.login("auditor")
+    report = soc.client.get("/api/v1/audit/verify/anchored").json()
+    assert report["chain_intact"] and report["problems"] == [] and report["checkpoints"] == 1
+    with transaction(soc.ctx.sessions) as session:
+        last = session.scalar(select(AuditEntry.id).order_by(AuditEntry.id.desc()).limit(1))
+        session.execute(delete(AuditEntry).where(AuditEntry.id >= (last or 0) - 1))
+    report = soc.client.get("/api/v1/audit/verify/anchored").json()
+    assert any("truncated" in p for p in report["problems"])
+    soc.login("tb")
+    assert soc.client.get("/api/v1/audit/verify/anchored").status_code == 403
