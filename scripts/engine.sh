@@ -19,7 +19,8 @@
 set -euo pipefail
 
 readonly VERSION=2.19.6
-readonly ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+readonly ROOT
 readonly SRC="$ROOT/scripts/engine"
 readonly CACHE=${ENGINE_CACHE_DIR:-$ROOT/.cache/engine}
 readonly HOME_DIR="$CACHE/opensearch-$VERSION"
@@ -58,7 +59,7 @@ need_build_tools() {
     command -v mvn >/dev/null || die "no Maven: install it (Debian: apt-get install maven) to assemble the engine" 2
     local javac
     if [ -n "${JAVA_HOME:-}" ]; then javac="$JAVA_HOME/bin/javac"; else javac=$(command -v javac || true); fi
-    [ -n "$javac" ] && [ -x "$javac" ] || die "no Java compiler (javac): install a JDK (Debian: apt-get install openjdk-17-jdk-headless)" 2
+    { [ -n "$javac" ] && [ -x "$javac" ]; } || die "no Java compiler (javac): install a JDK (Debian: apt-get install openjdk-17-jdk-headless)" 2
     echo "$javac"
 }
 
@@ -88,12 +89,17 @@ fetch() {
     javac=$(need_build_tools)
     work=$(mktemp -d "$CACHE/.assemble.XXXXXX")
     log="$CACHE/fetch.log"
-    say "resolving OpenSearch $VERSION and its modules with Maven (log: $log)"
-    if ! mvn -B -f "$SRC/pom.xml" dependency:copy-dependencies \
-        -DincludeScope=runtime -DoutputDirectory="$work/lib" >"$log" 2>&1; then
-        grep -E 'ERROR|Could not' "$log" | head -20 >&2 || true
-        rm -rf "$work"
-        die "Maven could not resolve the engine's artifacts (see $log)"
+    # The plugin is named in full: no plugin-prefix look-ups in the remote repositories.
+    local resolve=(-B -f "$SRC/pom.xml" org.apache.maven.plugins:maven-dependency-plugin:2.8:copy-dependencies
+        -DincludeScope=runtime -DoutputDirectory="$work/lib")
+    # Offline first: everything may already be in the local Maven repository (~/.m2).
+    if ! mvn -o "${resolve[@]}" >"$log" 2>&1; then
+        say "resolving OpenSearch $VERSION and its modules with Maven (log: $log)"
+        if ! mvn "${resolve[@]}" >"$log" 2>&1; then
+            grep -E 'ERROR|Could not' "$log" | head -20 >&2 || true
+            rm -rf "$work"
+            die "Maven could not resolve the engine's artifacts (see $log)"
+        fi
     fi
     say "compiling the launcher"
     mkdir -p "$work/classes"
@@ -131,6 +137,10 @@ free_port() {  # a free port below the kernel's ephemeral range, not in the give
         port_taken "$port" || { echo "$port"; return 0; }
     done
     die "found no free transport port on 127.0.0.1" 2
+}
+
+alive() {  # PID: running, and not a zombie waiting for a parent that does not reap it
+    kill -0 "$1" 2>/dev/null && [ "$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' "/proc/$1/status" 2>/dev/null)" != Z ]
 }
 
 node_dir() { echo "$RUNS/$1/node-$2"; }
@@ -237,6 +247,7 @@ wait_health() {  # NAME WANTED_STATUS TIMEOUT
         done
         status=$(echo "$body" | json_field status)
         nodes=$(echo "$body" | json_field number_of_nodes)
+        case $body in *'"error"'*) status="no cluster-manager elected yet" nodes="" ;; esac
         if [ -n "$body" ] && [ "$(echo "$body" | json_field timed_out)" = false ]; then
             say "$name is $status with $nodes node(s) after $((now - start))s"
             return 0
@@ -245,7 +256,7 @@ wait_health() {  # NAME WANTED_STATUS TIMEOUT
             say "$name did not reach $want with $NODES node(s) in ${timeout}s (status: ${status:-no answer}, nodes: ${nodes:-0})"
             return 1
         fi
-        say "waiting for $name: ${status:-no answer yet}, ${nodes:-0}/$NODES node(s), $((now - start))s"
+        say "waiting for $name: ${status:-no node answers yet}, ${nodes:-0}/$NODES node(s) joined, $((now - start))s"
         [ -n "$body" ] || sleep 1
     done
 }
@@ -269,7 +280,7 @@ cmd_start() {
     [ -n "$name" ] || usage
     [[ $name =~ ^[a-z0-9][a-z0-9_-]*$ ]] || die "NAME must be lower-case letters, digits, - or _: $name" 64
     [[ $nodes =~ ^[1-9][0-9]*$ ]] || die "--nodes must be a positive number: $nodes" 64
-    [[ $http =~ ^[0-9]+$ ]] && [ "$http" -ge 1024 ] && [ $((http + nodes - 1)) -le 65535 ] || die "--http-port must be 1024..65535: $http" 64
+    { [[ $http =~ ^[0-9]+$ ]] && [ "$http" -ge 1024 ] && [ $((http + nodes - 1)) -le 65535 ]; } || die "--http-port must be 1024..65535: $http" 64
     [[ $heap =~ ^[0-9]+[mMgG]$ ]] || die "--heap must be a size like 512m or 1g: $heap" 64
     [[ $timeout =~ ^[0-9]+$ ]] || die "--timeout must be seconds: $timeout" 64
     need_java
@@ -283,18 +294,26 @@ cmd_start() {
                 pid=$(node_pid "$name" "$i")
                 [ -z "$pid" ] || die "$name is already running (node-$i, pid $pid): stop it first" 2
             done
-            [ "$NODES" -eq "$nodes" ] || die "$RUNS/$name holds the data of $NODES node(s), not $nodes: 'stop $name' (without --keep-data) first" 1
+            if [ -f "$RUNS/$name/kept" ] && [ "$NODES" -ne "$nodes" ]; then
+                die "$RUNS/$name holds the kept data of $NODES node(s), not $nodes: 'stop $name' (without --keep-data) first" 1
+            fi
         ) || exit $?
-        say "$name: reusing the data kept in $RUNS/$name"
+        if [ -f "$RUNS/$name/kept" ]; then
+            say "$name: starting on the data kept in $RUNS/$name"
+            rm -f "$RUNS/$name/kept"
+        else
+            say "$name: removing what a run that was not stopped left in $RUNS/$name"
+            rm -rf "${RUNS:?}/$name"
+        fi
     fi
     for i in $(seq 0 $((nodes - 1))); do
         port_taken $((http + i)) && die "port $((http + i)) on 127.0.0.1 is taken: choose another --http-port" 2
     done
-    local transports=() taken="" p
+    local transports=() p
     for i in $(seq 0 $((nodes - 1))); do
-        p=$(free_port $taken $(seq "$http" $((http + nodes - 1))))
+        # shellcheck disable=SC2046  # one argument per port
+        p=$(free_port "${transports[@]+"${transports[@]}"}" $(seq "$http" $((http + nodes - 1))))
         transports+=("$p")
-        taken+=" $p"
     done
 
     NODES=$nodes HTTP_PORT=$http HEAP=$heap
@@ -312,27 +331,16 @@ cmd_start() {
         say "started node-$i of $name (pid $(cat "$(node_dir "$name" "$i")/node.pid"), http $((HTTP_PORT + i)), transport ${transports[$i]}, heap $HEAP)"
     done
     if ! wait_health "$name" "$(wanted_status)" "$timeout"; then
-        say "stopping $name"
-        cmd_stop "$name" --keep-data >/dev/null 2>&1 || true
+        say "stopping $name; its logs stay in $RUNS/$name/node-*/logs"
+        stop_nodes "$name"
         exit 1
     fi
     say "$name up in $(($(date +%s) - started))s; logs in $RUNS/$name/node-*/logs"
     echo "http://127.0.0.1:$HTTP_PORT"
 }
 
-cmd_stop() {
-    local name=${1:-} keep=false i pid pids=() waited=0
-    [ -n "$name" ] || usage
-    case ${2:-} in
-        "") ;;
-        --keep-data) keep=true ;;
-        *) usage ;;
-    esac
-    if [ ! -f "$RUNS/$name/cluster.env" ]; then
-        say "$name is not running (nothing in $RUNS/$name)"
-        return 0
-    fi
-    load_cluster "$name"
+stop_nodes() {  # NAME: SIGTERM every node, SIGKILL those still there after STOP_TIMEOUT
+    local name=$1 i pid pids=() waited=0
     for i in $(seq 0 $((NODES - 1))); do
         pid=$(node_pid "$name" "$i")
         if [ -n "$pid" ]; then
@@ -341,9 +349,9 @@ cmd_stop() {
         fi
     done
     while [ ${#pids[@]} -gt 0 ]; do
-        local alive=()
-        for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive+=("$pid"); done
-        pids=("${alive[@]+"${alive[@]}"}")
+        local still=()
+        for pid in "${pids[@]}"; do alive "$pid" && still+=("$pid"); done
+        pids=("${still[@]+"${still[@]}"}")
         [ ${#pids[@]} -gt 0 ] || break
         if [ "$waited" -ge $((STOP_TIMEOUT * 5)) ]; then
             say "node(s) ${pids[*]} did not stop in ${STOP_TIMEOUT}s: SIGKILL"
@@ -355,8 +363,25 @@ cmd_stop() {
         waited=$((waited + 1))
     done
     rm -f "$RUNS/$name"/node-*/node.pid
+}
+
+cmd_stop() {
+    local name=${1:-} keep=false
+    [ -n "$name" ] || usage
+    case ${2:-} in
+        "") ;;
+        --keep-data) keep=true ;;
+        *) usage ;;
+    esac
+    if [ ! -f "$RUNS/$name/cluster.env" ]; then
+        say "$name is not running (nothing in $RUNS/$name)"
+        return 0
+    fi
+    load_cluster "$name"
+    stop_nodes "$name"
     if $keep; then
-        say "stopped $name; data kept in $RUNS/$name"
+        touch "$RUNS/$name/kept"
+        say "stopped $name; data kept in $RUNS/$name for the next start"
     else
         rm -rf "${RUNS:?}/$name"
         say "stopped $name; removed $RUNS/$name"
@@ -376,7 +401,7 @@ cmd_kill_node() {
     pid=$(node_pid "$name" "$i")
     [ -n "$pid" ] || die "node-$i of $name is not running"
     kill -KILL "$pid"
-    while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+    while alive "$pid"; do sleep 0.1; done
     rm -f "$(node_dir "$name" "$i")/node.pid"
     say "killed node-$i of $name (pid $pid)"
 }
@@ -447,7 +472,7 @@ main() {
     case $cmd in
         fetch) [ $# -eq 0 ] || usage; fetch ;;
         start) cmd_start "$@" ;;
-        stop) [ $# -ge 1 ] && [ $# -le 2 ] || usage; cmd_stop "$@" ;;
+        stop) { [ $# -ge 1 ] && [ $# -le 2 ]; } || usage; cmd_stop "$@" ;;
         kill-node) [ $# -eq 2 ] || usage; cmd_kill_node "$@" ;;
         start-node) [ $# -eq 2 ] || usage; cmd_start_node "$@" ;;
         status) [ $# -eq 1 ] || usage; cmd_status "$@" ;;

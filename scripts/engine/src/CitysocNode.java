@@ -6,9 +6,10 @@
  * CONFIG_DIR holds opensearch.yml (cluster, node, paths, network) and log4j2.properties.
  * The modules a packaged OpenSearch loads from its modules/ folder are given here as
  * classpath plugins instead: HTTP and transport (Netty 4), common analysis, Painless,
- * reindex, the common ingest processors and the extra mapper types. Nothing is downloaded and no plugin is installed
- * at run time. SIGTERM (or SIGINT) closes the node cleanly: shards are flushed, the data
- * path's lock is released, the log is flushed, and the JVM exits 0.
+ * reindex, the common ingest processors and the extra mapper types. Nothing is downloaded
+ * and no plugin is installed at run time. SIGTERM (or SIGINT) closes the node cleanly:
+ * shards are flushed, the data path's lock is released, the log is flushed, and the JVM
+ * exits with 143 (128 + SIGTERM), which the systemd unit counts as success.
  */
 
 import java.io.PrintStream;
