@@ -61,9 +61,8 @@ def ssh_config(plan: BoxPlan, key: Path, known_hosts: Path, bastion: str) -> str
             f"  UserKnownHostsFile {known_hosts}",
             "  StrictHostKeyChecking accept-new",
             "  ConnectTimeout 10",
-            "  ControlMaster auto",
-            "  ControlPersist 120s",
-            f"  ControlPath {known_hosts.parent}/cm-%C",
+            "  ServerAliveInterval 15",
+            "  ServerAliveCountMax 4",
             "",
         ]
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from citybox.plan import OPERATOR_LINK, PREFIX, SWITCH_NS, BoxHost, BoxPlan, Router
+from citybox.plan import CORE_NS, OPERATOR_LINK, PREFIX, SWITCH_NS, BoxHost, BoxPlan, Router
 from citybox.run import run
 
 log = logging.getLogger(__name__)
@@ -130,6 +130,16 @@ def _operator(plan: BoxPlan, bridges: dict[str, str]) -> None:
     )
     run(["ip", "addr", "add", plan.operator_address, "dev", OPERATOR_LINK])
     run(["ip", "link", "set", OPERATOR_LINK, "up"])
+    # Replies to box addresses must go back into the box, never out of the machine's own
+    # default route: every box segment is routed through the core router's management leg.
+    # (They go away with the link.)
+    core = next(r for r in plan.routers if r.netns == CORE_NS)
+    via = next(
+        leg.address.split("/")[0] for leg in core.legs if leg.segment == plan.operator_segment
+    )
+    for segment, cidr in sorted(plan.segments.items()):
+        if segment != plan.operator_segment:
+            run(["ip", "route", "add", cidr, "via", via, "dev", OPERATOR_LINK])
 
 
 def _mirrors(plan: BoxPlan, bridges: dict[str, str]) -> None:

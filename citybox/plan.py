@@ -24,7 +24,7 @@ SWITCH_NS = f"{PREFIX}-switch"
 CORE_NS = f"{PREFIX}-core"
 EDGE_NS = f"{PREFIX}-edge"
 OPERATOR_LINK = f"{PREFIX}-ops"
-INTERNET_CIDR = ipaddress.IPv4Network("203.0.113.0/24")  # documentation range, box-only
+INTERNET_CIDR = ipaddress.IPv4Network("198.51.100.0/24")  # documentation range, box-only
 # City hosts booted beside the SOC's own: one per kind the end-to-end story needs.
 CITY_ROLES = ("web", "vms", "engineering", "camera", "plc")
 INTERNET_HOST = "internet-01"
