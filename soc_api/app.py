@@ -29,7 +29,7 @@ from soc_api.console.pages import router as console_pages_router
 from soc_api.console.views import router as console_router
 from soc_api.context import SocContext, build_context
 from soc_api.deps import ContextDep, CurrentAnalyst
-from soc_api.errors import install_error_handlers
+from soc_api.errors import ERROR_RESPONSES, install_error_handlers, json_errors
 from soc_api.incidents.views import router as incidents_router
 from soc_api.ingest.views import router as ingest_router
 from soc_api.iocs.views import router as iocs_router
@@ -107,17 +107,10 @@ def create_app(settings: Settings, *, startup: Sequence[StartupTask] = ()) -> Fa
         return response
 
     install_error_handlers(app)
-    for router in (
-        alerts_router,
-        incidents_router,
-        iocs_router,
-        ingest_router,
-        rules_router,
-        audit_router,
-        console_router,
-        console_pages_router,
-        console_oversight_router,
-    ):
+    for router in (alerts_router, incidents_router, iocs_router, ingest_router, rules_router):
+        app.include_router(router, responses=ERROR_RESPONSES)
+    app.include_router(audit_router, responses=ERROR_RESPONSES)
+    for router in (console_router, console_pages_router, console_oversight_router):
         app.include_router(router)
     app.mount(
         "/static", StaticFiles(directory=Path(__file__).parent / "console" / "static"), "static"
@@ -136,7 +129,12 @@ def create_app(settings: Settings, *, startup: Sequence[StartupTask] = ()) -> Fa
             "last_detection_run": None if run is None else run.__dict__,
         }
 
-    @app.get("/metrics", tags=["health"], response_class=PlainTextResponse)
+    @app.get(
+        "/metrics",
+        tags=["health"],
+        response_class=PlainTextResponse,
+        responses=json_errors(401, 403),
+    )
     def metrics(ctx: ContextDep, caller: CurrentAnalyst) -> PlainTextResponse:
         """Prometheus metrics: requests, ingest, rate limits, alerts by agency and status.
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import math
 from http import HTTPStatus
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -55,6 +57,45 @@ STATUS: dict[type[CitysocError], int] = {
     StoreError: 503,
     ConfigError: 500,
 }
+
+
+class ErrorDetail(BaseModel):
+    status: int
+    code: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    """Every error answer: ``{"error": {"status": 404, "code": "NotFoundError", ...}}``."""
+
+    error: ErrorDetail
+
+
+def _documented(description: str) -> dict[str, Any]:
+    return {"model": ErrorBody, "description": description}
+
+
+# The answers any API route may give besides its own, documented once for the OpenAPI.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _documented("The body could not be parsed (not JSON, or not the declared type)."),
+    401: _documented("No valid credentials: log in, or send an API token."),
+    403: _documented("The caller's role, scope or agency does not allow this."),
+    404: _documented("No such object, or it belongs to another agency."),
+    422: _documented("The request is well formed but refused (the message says why)."),
+    429: _documented("Too many requests: see Retry-After."),
+}
+
+
+def json_errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """Error answers of a route whose own answers are not JSON (they stay JSON)."""
+    ref = {"$ref": "#/components/schemas/ErrorBody"}
+    return {
+        status: {
+            "description": ERROR_RESPONSES[status]["description"],
+            "content": {"application/json": {"schema": ref}},
+        }
+        for status in statuses
+    }
 
 
 def error_body(status: int, code: str, message: str) -> JSONResponse:
