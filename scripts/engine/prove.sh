@@ -39,7 +39,7 @@ now() { date +%s.%N; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 rss_mib() { echo $(($(ps -o rss= -p "$1") / 1024)); }
 node_pid() { cat "$ROOT/.cache/engine/run/$1/node-$2/node.pid"; }
-statuses() { grep -o '"status":[0-9]*' | cut -d: -f2 | tr '\n' ' ' | sed 's/ $//'; }
+statuses() { { grep -o '"status":[0-9]*' || true; } | cut -d: -f2 | tr '\n' ' ' | sed 's/ $//'; }
 count() { curl -s "$1/_count" | sed -n 's/.*"count":\([0-9]*\).*/\1/p'; }
 health_status() { curl -s "$1/_cluster/health" | sed -n 's/.*"status":"\([a-z]*\)".*/\1/p'; }
 
@@ -91,6 +91,26 @@ hits=$(curl -s "${json[@]}" "$ds/_search" -d '{"query":{"term":{"event.action":"
     | sed -n 's/.*"total":{"value":\([0-9]*\).*/\1/p')
 [ "$hits" = 2 ] || fail "search found '$hits' events, expected 2"
 figure "data stream: bulk create 201 201 400, again 409 409 400, search 2 hits, health $(health_status "$url")"
+
+# An ingest pipeline (common processors), Painless through _update_by_query (reindex module),
+# and rollover: after it, the same _id goes into the new write index (a duplicate).
+curl -sf "${json[@]}" -X PUT "$url/_ingest/pipeline/prove-stamp" \
+    -d '{"processors":[{"set":{"field":"event.ingested","value":"{{_ingest.timestamp}}"}}]}' >/dev/null \
+    || fail "ingest pipeline"
+stamped=$(curl -s "${json[@]}" -X POST "$ds/_doc?pipeline=prove-stamp&op_type=create&refresh=true" \
+    -d '{"@timestamp":"2026-01-01T00:00:03Z","event":{"id":"ev-4","action":"x"}}' | statuses)
+[ "$stamped" = "" ] || fail "pipeline write answered $stamped"
+curl -s "${json[@]}" "$ds/_search" -d '{"query":{"exists":{"field":"event.ingested"}}}' \
+    | grep -q '"total":{"value":1,' || fail "the pipeline did not stamp event.ingested"
+updated=$(curl -s "${json[@]}" -X POST "$ds/_update_by_query?refresh=true" \
+    -d '{"script":{"source":"ctx._source.seen = params.v","params":{"v":true}},"query":{"term":{"event.id":"ev-1"}}}' \
+    | sed -n 's/.*"updated":\([0-9]*\).*/\1/p')
+[ "$updated" = 1 ] || fail "_update_by_query with Painless updated '$updated'"
+curl -sf -X POST "$ds/_rollover" >/dev/null || fail "rollover"
+again=$(printf '{"create":{"_id":"ev-1"}}\n{"@timestamp":"2026-01-01T00:00:00Z","event":{"id":"ev-1"}}\n' \
+    | curl -s "${ndjson[@]}" -X POST "$ds/_bulk?refresh=true" --data-binary @- | statuses)
+[ "$again" = 201 ] || fail "after rollover the same _id answered '$again'"
+figure "ingest pipeline, Painless _update_by_query, rollover (then the same _id is accepted again: 201)"
 figure "one node RSS with a 512m heap: $(rss_mib "$(node_pid "$ONE" 0)") MiB"
 t=$(now)
 "$ENGINE" stop "$ONE" 2>/dev/null
