@@ -40,8 +40,9 @@ from citybox.hosts import (
     unmount_root,
     wait_ready,
 )
-from citybox.packages import ensure_apt_repo, ensure_wheelhouse, serve
+from citybox.packages import ensure_apt_repo, ensure_engine, ensure_wheelhouse, serve
 from citybox.plan import BoxHost, BoxPlan, make_plan
+from citybox.secrets import issue, make_ca, write_secrets
 from citybox.state import BoxState, HostState
 from citysoc.core.errors import BoxError
 from citysoc.core.topology import Topology, load_topology
@@ -110,13 +111,14 @@ def up(paths: BoxPaths, uv: Path) -> BoxState:
     base = ensure_base_image(paths.base)
     ensure_apt_repo(paths.base, paths.packages / "apt")
     ensure_wheelhouse(paths.repo, paths.packages / "wheels", uv)
+    engine = ensure_engine(paths.repo, paths.packages / "engine")
     key = ssh_key(paths.cache)
     state = BoxState(stack=paths.stack, operator_address=plan.operator_address)
     state.timings["base_image_build_seconds"] = base.build_seconds
     state.timings["prepare_seconds"] = round(time.monotonic() - started, 1)
     state.save(paths.state)
     try:
-        _lay_out(paths, plan, topology, inventory, state)
+        _lay_out(paths, plan, topology, inventory, state, engine=engine is not None)
         _boot_all(paths, plan, base.path, key, state)
     except BaseException:
         log.error("box up failed: taking down what was made")
@@ -128,7 +130,13 @@ def up(paths: BoxPaths, uv: Path) -> BoxState:
 
 
 def _lay_out(
-    paths: BoxPaths, plan: BoxPlan, topology: Topology, inventory: dict[str, Any], state: BoxState
+    paths: BoxPaths,
+    plan: BoxPlan,
+    topology: Topology,
+    inventory: dict[str, Any],
+    state: BoxState,
+    *,
+    engine: bool,
 ) -> None:
     from infra.inventory import router_vars
 
@@ -146,16 +154,28 @@ def _lay_out(
     )
     config = paths.folder / "ssh_config"
     config.write_text(ssh_config(plan, key, known, bastion.address.split("/")[0]), encoding="utf-8")
-    write_json(paths.folder / "inventory.json", box_inventory(plan, inventory, config))
+    write_json(
+        paths.folder / "inventory.json", box_inventory(plan, inventory, config, engine=engine)
+    )
     routers = paths.folder / "routers"
     routers.mkdir(exist_ok=True)
     write_json(
         paths.folder / "routers.json", router_inventory(plan, router_vars(topology), routers)
     )
     ansible_cfg(paths.folder, paths.repo / "playbooks" / "roles")
+    api = next((h for h in plan.hosts if h.name in _group(inventory, "soc_api")), None)
+    tls = paths.folder / "tls"
+    make_ca(tls)
+    issued = issue(tls, api.name, api.address.split("/")[0]) if api else None
+    write_secrets(paths.folder, issued)
     playbook(
         paths.folder, paths.folder / "routers.json", paths.repo / "playbooks" / "box-routers.yml"
     )
+
+
+def _group(inventory: dict[str, Any], group: str) -> set[str]:
+    children = inventory.get("all", {}).get("children", {})
+    return set((children.get(group) or {}).get("hosts") or {})
 
 
 def _boot_all(paths: BoxPaths, plan: BoxPlan, base: Path, key: Path, state: BoxState) -> None:
@@ -215,8 +235,10 @@ def down(paths: BoxPaths) -> list[str]:
         unmount_root(dirs)
         shutil.rmtree(top)
     removed += network.remove_network()
-    for name in ("state.json", "known_hosts"):
+    for name in ("state.json", "known_hosts", "secrets.yml"):
         (paths.folder / name).unlink(missing_ok=True)
+    if (paths.folder / "tls").is_dir():
+        shutil.rmtree(paths.folder / "tls")
     for socket in paths.folder.glob("cm-*") if paths.folder.is_dir() else []:
         socket.unlink()
     return removed
@@ -271,7 +293,11 @@ def converge(paths: BoxPaths, extra: list[str] | None = None) -> tuple[list[Reca
     if BoxState.load(paths.state) is None:
         raise BoxError(f"no box is up: citysoc box up --stack {paths.stack}")
     started = time.monotonic()
+    secrets = ["-e", f"@{paths.folder / 'secrets.yml'}"]
     recaps, _ = playbook(
-        paths.folder, paths.folder / "inventory.json", paths.repo / "playbooks" / "site.yml", extra
+        paths.folder,
+        paths.folder / "inventory.json",
+        paths.repo / "playbooks" / "site.yml",
+        [*secrets, *(extra or [])],
     )
     return recaps, time.monotonic() - started

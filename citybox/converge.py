@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from citybox.base_image import OPS_USER
-from citybox.packages import PORT
-from citybox.plan import BoxPlan
+from citybox.packages import ENGINE_TARBALL, PORT
+from citybox.plan import BoxPlan, mirror_interface
 from citybox.run import run
 from citysoc.core.errors import BoxError
 
@@ -68,12 +68,17 @@ def ssh_config(plan: BoxPlan, key: Path, known_hosts: Path, bastion: str) -> str
     )
 
 
-def package_source(plan: BoxPlan) -> dict[str, str]:
+def package_source(plan: BoxPlan, engine: bool) -> dict[str, str]:
     base = f"http://{plan.operator_ip}:{PORT}"
-    return {"apt": f"{base}/apt", "wheels": f"{base}/wheels"}
+    found = {"apt": f"{base}/apt", "wheels": f"{base}/wheels"}
+    if engine:
+        found["engine"] = f"{base}/engine/{ENGINE_TARBALL}"
+    return found
 
 
-def box_inventory(plan: BoxPlan, inventory: Mapping[str, Any], config: Path) -> dict[str, Any]:
+def box_inventory(
+    plan: BoxPlan, inventory: Mapping[str, Any], config: Path, *, engine: bool
+) -> dict[str, Any]:
     """The stack's inventory with the box's connection, package source and operator access."""
     found = copy.deepcopy(dict(inventory))
     everyone = found.setdefault("all", {}).setdefault("vars", {})
@@ -86,7 +91,9 @@ def box_inventory(plan: BoxPlan, inventory: Mapping[str, Any], config: Path) -> 
     }
     everyone.update(
         {
-            "citysoc_package_source": package_source(plan),
+            "citysoc_package_source": package_source(plan, engine),
+            # Two cores and 24 GiB for the whole city: a small heap for the one engine node.
+            "event_store_es_heap": "512m",
             "nftables_extra_output": [to_source],
         }
     )
@@ -98,7 +105,20 @@ def box_inventory(plan: BoxPlan, inventory: Mapping[str, Any], config: Path) -> 
         "family": "ip",
         "description": "Operators reach the bastion over SSH",
     }
+    store = next(
+        (
+            str(v["collector_event_store_url"])
+            for _, v in _host_entries(found)
+            if v.get("collector_event_store_url")
+        ),
+        "",
+    )
     for name, hostvars in _host_entries(found):
+        if "suricata_sensor_segments" in hostvars:  # no Suricata here: citysoc captures
+            box_host = plan.host(name)
+            hostvars["suricata_sensor_engine"] = "citysoc"
+            hostvars["suricata_sensor_interfaces"] = [mirror_interface(s) for s in box_host.mirrors]
+            hostvars["suricata_sensor_event_store_url"] = store
         theirs = str(hostvars.get("ansible_ssh_common_args", ""))
         hostvars["ansible_ssh_common_args"] = f"-F {config} {theirs}".strip()
         if name == bastion.name:

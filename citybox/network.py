@@ -9,7 +9,16 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from citybox.plan import CORE_NS, OPERATOR_LINK, PREFIX, SWITCH_NS, BoxHost, BoxPlan, Router
+from citybox.plan import (
+    CORE_NS,
+    OPERATOR_LINK,
+    PREFIX,
+    SWITCH_NS,
+    BoxHost,
+    BoxPlan,
+    Router,
+    mirror_interface,
+)
 from citybox.run import run
 
 log = logging.getLogger(__name__)
@@ -152,7 +161,7 @@ def _mirrors(plan: BoxPlan, bridges: dict[str, str]) -> None:
     for host in plan.hosts:
         for n, seg in enumerate(host.mirrors):
             tap = f"m{n}-{host.name[-6:]}"
-            inside = f"mon-{seg}"[:15]
+            inside = mirror_interface(seg)
             run(
                 [
                     "ip",

@@ -40,7 +40,9 @@ APT_PACKAGES = (
     "rsyslog",
     "tshark",
     "curl",
+    "openjdk-17-jre-headless",
 )
+ENGINE_TARBALL = "citysoc-engine.tar.gz"
 
 
 def ensure_apt_repo(base: Path, out: Path, packages: tuple[str, ...] = APT_PACKAGES) -> float:
@@ -177,3 +179,20 @@ def serve(root: Path, address: str, log_path: Path, port: int = PORT) -> int:
             start_new_session=True,
         )
     return process.pid
+
+
+def ensure_engine(repo: Path, out: Path) -> Path | None:
+    """The search engine's tarball (``scripts/engine.sh dist``), or None where there is none."""
+    script = repo / "scripts" / "engine.sh"
+    if not script.is_file():
+        return None
+    tarball = out / ENGINE_TARBALL
+    stamp = out / "stamp.json"
+    wanted = {"script": hashlib.sha256(script.read_bytes()).hexdigest()}
+    fresh = stamp.is_file() and json.loads(stamp.read_text(encoding="utf-8")) == wanted
+    if tarball.is_file() and fresh:
+        return tarball
+    out.mkdir(parents=True, exist_ok=True)
+    run([script, "dist", tarball], cwd=repo, timeout=1800)
+    stamp.write_text(json.dumps(wanted) + "\n", encoding="utf-8")
+    return tarball

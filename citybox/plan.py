@@ -78,6 +78,11 @@ class BoxPlan:
         raise BoxError(f"no host {name!r} in the box")
 
 
+def mirror_interface(segment: str) -> str:
+    """The sensor's interface that receives a copy of ``segment``'s frames."""
+    return f"mon-{segment}"[:15]
+
+
 def inventory_hosts(inventory: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     """Every host of an Ansible inventory (JSON shape) with its variables."""
     found: dict[str, dict[str, Any]] = {}
