@@ -22,7 +22,9 @@ readonly VERSION=2.19.6
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 readonly ROOT
 readonly SRC="$ROOT/scripts/engine"
-readonly CACHE=${ENGINE_CACHE_DIR:-$ROOT/.cache/engine}
+CACHE=${ENGINE_CACHE_DIR:-$ROOT/.cache/engine}
+case $CACHE in /*) ;; *) CACHE="$PWD/$CACHE" ;; esac
+readonly CACHE
 readonly HOME_DIR="$CACHE/opensearch-$VERSION"
 readonly RUNS="$CACHE/run"
 readonly STOP_TIMEOUT=60
