@@ -5,7 +5,8 @@ set -euo pipefail
 # tshark: packet tests; nftables, iproute2: namespace hosts; postgresql: the SOC state on
 # PostgreSQL; chromium: the console driven in a real browser; a JDK and Maven: the search
 # engine the store's live tests run on (scripts/engine.sh assembles it from Maven Central).
-packages=(tshark nftables iproute2 postgresql chromium openjdk-17-jdk-headless maven)
+# debootstrap, systemd-container: the city in a box (Debian hosts booted with systemd-nspawn).
+packages=(tshark nftables iproute2 postgresql chromium openjdk-17-jdk-headless maven debootstrap systemd-container)
 missing=()
 for pkg in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
