@@ -34,7 +34,7 @@ from citysoc.core.ecs import event_id
 from citysoc.core.settings import BUNDLED_TOPOLOGY
 from citysoc.core.topology import load_topology
 from collectors.enrich import Enricher
-from collectors.eve import read_eve
+from collectors.sources.eve import read_eve
 from collectors.stats import CollectorStats
 from detections.engine.catalog import load_catalog
 from detections.engine.compiler import compile_catalog

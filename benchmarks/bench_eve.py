@@ -55,14 +55,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from citysoc.core.settings import BUNDLED_TOPOLOGY
 from citysoc.core.topology import load_topology
 from collectors import NATIVE
-from collectors.buffer import DiskBuffer
-from collectors.buffer_roles import AppendingBuffer
-from collectors.delivery import ProcessShipper
+from collectors.delivery.buffer import DiskBuffer
+from collectors.delivery.buffer_roles import AppendingBuffer
+from collectors.delivery.process import ProcessShipper
+from collectors.delivery.shipper import BackgroundShipper
+from collectors.delivery.sinks import SinkSpec, SqliteSink, open_sink
 from collectors.enrich import Enricher, enricher_for
-from collectors.eve import BATCH_LINES, parse_lines, read_eve, read_eve_lines
 from collectors.pipeline import ship
-from collectors.shipper import BackgroundShipper
-from collectors.sinks import SinkSpec, SqliteSink, open_sink
+from collectors.sources.eve import BATCH_LINES, parse_lines, read_eve, read_eve_lines
 from collectors.stats import CollectorStats
 from eventstore.sqlite import SqliteEventStore, connect
 

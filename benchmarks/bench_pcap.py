@@ -155,9 +155,9 @@ def child(reader: str, path: Path, data_dir: Path) -> None:
     from citysoc.cli.collect import collect_events
     from citysoc.core.settings import Settings
     from citysoc.core.topology import load_topology
-    from collectors.pcap import read_pcap
+    from collectors.packets.pcap import read_pcap
+    from collectors.sources.tshark import read_pcap_tshark
     from collectors.stats import CollectorStats
-    from collectors.tshark import read_pcap_tshark
     from eventstore.sqlite import SqliteEventStore
 
     settings = Settings(data_dir=data_dir)

@@ -15,8 +15,8 @@ from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from collectors.buffer import DiskBuffer
-from collectors.shipper import ShipReport
+from collectors.delivery.buffer import DiskBuffer
+from collectors.delivery.shipper import ShipReport
 from collectors.stats import CollectorStats
 
 log = logging.getLogger(__name__)

@@ -12,10 +12,10 @@ import time
 from collections.abc import Iterable
 
 from citysoc.core.ecs import Event
-from collectors.buffer import DiskBuffer
+from collectors.delivery.buffer import DiskBuffer
+from collectors.delivery.shipper import Shipper, ShipReport
+from collectors.delivery.sinks import Sink
 from collectors.enrich import Enrich
-from collectors.shipper import Shipper, ShipReport
-from collectors.sinks import Sink
 from collectors.stats import CollectorStats
 
 log = logging.getLogger(__name__)

@@ -25,15 +25,15 @@ from citysoc.core.ecs import Event
 from citysoc.core.errors import ConfigError
 from citysoc.core.settings import Settings
 from citysoc.core.topology import Topology, load_topology
-from collectors.buffer import DiskBuffer, FullPolicy
-from collectors.buffer_roles import AppendingBuffer
-from collectors.delivery import ProcessShipper
+from collectors.delivery.buffer import DiskBuffer, FullPolicy
+from collectors.delivery.buffer_roles import AppendingBuffer
+from collectors.delivery.process import ProcessShipper
+from collectors.delivery.raw_lines import LineParser, RawLines
+from collectors.delivery.shipper import BackgroundShipper, Shipper
+from collectors.delivery.sinks import Sink, SinkSpec, open_sink, sink_for
 from collectors.enrich import Enricher, enricher_for
 from collectors.metrics import CollectorMetrics
 from collectors.pipeline import ShipReport, ship
-from collectors.raw_lines import LineParser, RawLines
-from collectors.shipper import BackgroundShipper, Shipper
-from collectors.sinks import Sink, SinkSpec, open_sink, sink_for
 from collectors.stats import CollectorStats
 from eventstore.base import EventStore
 from eventstore.open import engine_spec

@@ -26,14 +26,14 @@ from citysoc.cli.collect import (
 from citysoc.cli.output import say
 from citysoc.core.errors import ConfigError, Location
 from citysoc.core.settings import Settings
-from collectors.eve import PARSER as EVE_PARSER
-from collectors.eve import parse_eve_bytes, parse_lines, read_eve_lines
-from collectors.files import FolderWatcher, YaraRules, scan_file
-from collectors.follow import follow_into
-from collectors.receiver import SyslogReceiver, parse_endpoint
+from collectors.sources.eve import PARSER as EVE_PARSER
+from collectors.sources.eve import parse_eve_bytes, parse_lines, read_eve_lines
+from collectors.sources.files import FolderWatcher, YaraRules, scan_file
+from collectors.sources.follow import follow_into
+from collectors.sources.receiver import SyslogReceiver, parse_endpoint
+from collectors.sources.syslog import read_syslog_file
+from collectors.sources.tail import FileTailer, Line, OffsetStore
 from collectors.stats import CollectorStats
-from collectors.syslog import read_syslog_file
-from collectors.tail import FileTailer, Line, OffsetStore
 
 DEFAULT_RULES = Path("detections/yara")
 

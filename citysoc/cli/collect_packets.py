@@ -73,14 +73,14 @@ def choose_reader(choice: str, path: Path) -> str:
         return choice
     if shutil.which("tshark") is None:
         return "builtin"
-    from collectors.pcapfile import capture_info
+    from collectors.sources.pcapfile import capture_info
 
     return "tshark" if capture_info(path).kind == "pcapng" else "builtin"
 
 
 def run_pcap(args: argparse.Namespace, settings: Settings) -> int:
-    from collectors.pcap import read_pcap
-    from collectors.tshark import read_pcap_tshark
+    from collectors.packets.pcap import read_pcap
+    from collectors.sources.tshark import read_pcap_tshark
 
     topology = load_topology(settings.topology_path)
     agency = args.agency or settings.default_agency
@@ -116,7 +116,7 @@ def _closing_summary(
 
 
 def run_iface(args: argparse.Namespace, settings: Settings) -> int:
-    from collectors.live import LiveCapture, LiveOptions
+    from collectors.sources.live import LiveCapture, LiveOptions
 
     options = LiveOptions(
         interface=args.interface,

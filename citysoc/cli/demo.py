@@ -15,10 +15,11 @@ from citysoc.cli.output import say
 from citysoc.cli.serve import serve
 from citysoc.core.settings import Settings
 from citysoc.core.topology import load_topology
-from collectors.eve import read_eve
-from collectors.pcap import read_pcap
+from collectors import SAMPLES
+from collectors.packets.pcap import read_pcap
+from collectors.sources.eve import read_eve
+from collectors.sources.syslog import read_syslog_file
 from collectors.stats import CollectorStats
-from collectors.syslog import read_syslog_file
 from eventstore.engine.client import open_client
 from eventstore.engine.indices import install
 from eventstore.open import engine_spec
@@ -29,7 +30,6 @@ from soc_api.db import transaction
 
 log = logging.getLogger(__name__)
 
-SAMPLES = Path(__file__).resolve().parents[2] / "collectors" / "samples"
 DEMO_INPUTS: tuple[tuple[Reader, Path], ...] = (
     (read_pcap, SAMPLES / "demo-city.pcap"),
     (read_pcap, SAMPLES / "demo-city-truncated.pcap"),

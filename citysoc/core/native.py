@@ -76,7 +76,7 @@ class NativeBuild:
 
     package: str
     directory: Path
-    modules: tuple[str, ...]  # names within the package
+    modules: tuple[str, ...]  # names within the package (``sources.eve`` for a subpackage's)
 
     @property
     def names(self) -> list[str]:
@@ -84,7 +84,10 @@ class NativeBuild:
 
     @property
     def sources(self) -> dict[str, Path]:
-        return {f"{self.package}.{leaf}": self.directory / f"{leaf}.py" for leaf in self.modules}
+        return {
+            f"{self.package}.{leaf}": self.directory.joinpath(*leaf.split(".")).with_suffix(".py")
+            for leaf in self.modules
+        }
 
     @property
     def group(self) -> str:

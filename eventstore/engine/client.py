@@ -98,7 +98,10 @@ class OpenSearchClient:
             verify_certs=spec.tls,
             ca_certs=str(spec.ca_file) if spec.ca_file else None,
             timeout=spec.timeout,
-            max_retries=0,
+            # A node that does not answer is marked dead and the request goes to the next;
+            # answers with an error status are the store's to retry (and count).
+            max_retries=len(spec.hosts) - 1,
+            retry_on_status=(),
             retry_on_timeout=False,
             http_compress=False,
         )
@@ -139,7 +142,11 @@ class ElasticsearchClient:
         from elasticsearch import Elasticsearch
 
         self.spec = spec
-        options: dict[str, Any] = {"request_timeout": spec.timeout, "max_retries": 0}
+        options: dict[str, Any] = {
+            "request_timeout": spec.timeout,
+            "max_retries": len(spec.hosts) - 1,  # the next node when one does not answer
+            "retry_on_status": (),
+        }
         if spec.ca_file:
             options["ca_certs"] = str(spec.ca_file)
         self.client = Elasticsearch(

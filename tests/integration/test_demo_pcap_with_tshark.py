@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from citysoc.core.errors import CollectorError
-from collectors import generator
-from collectors.pcap import read_pcap
+from collectors.packets.pcap import read_pcap
+from collectors.sources.tshark import read_pcap_tshark
 from collectors.stats import CollectorStats
-from collectors.tshark import read_pcap_tshark
+from scenarios import generator
 
 pytestmark = [
     pytest.mark.integration,

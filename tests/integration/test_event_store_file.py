@@ -12,7 +12,7 @@ import pytest
 
 from citysoc.core.ecs import event_id
 from citysoc.core.errors import StoreError
-from collectors.buffer_codec import EventGroups
+from collectors.delivery.buffer_codec import EventGroups
 from eventstore.base import WriteResult
 from eventstore.sqlite import SqliteEventStore, connect
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from citysoc.core.errors import StoreError
-from collectors.http_sink import ApiSink
+from collectors.delivery.http_sink import ApiSink
 
 TOKEN = "collector-test-token"
 

@@ -24,11 +24,11 @@ import pytest
 from citysoc.core.ecs import Event
 from citysoc.core.errors import StoreError
 from citysoc.core.settings import BUNDLED_TOPOLOGY
-from collectors.buffer_roles import AppendingBuffer
-from collectors.delivery import ProcessShipper
+from collectors.delivery.buffer_roles import AppendingBuffer
+from collectors.delivery.process import ProcessShipper
+from collectors.delivery.sinks import Sink, SinkSpec, SqliteSink, open_sink
 from collectors.enrich import enricher_for
-from collectors.eve import parse_lines, read_eve_lines
-from collectors.sinks import Sink, SinkSpec, SqliteSink, open_sink
+from collectors.sources.eve import parse_lines, read_eve_lines
 from collectors.stats import CollectorStats
 from eventstore.base import WriteResult
 from eventstore.sqlite import SqliteEventStore

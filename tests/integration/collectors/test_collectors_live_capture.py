@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from citysoc.core.ecs import Event
-from collectors.live import LiveCapture, LiveOptions, capture_filter
+from collectors.sources.live import LiveCapture, LiveOptions, capture_filter
 from collectors.stats import CollectorStats
 from eventstore.sqlite import SqliteEventStore
 

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from citysoc.core.ecs import Event
-from collectors.buffer import DiskBuffer
-from collectors.receiver import Endpoint, SyslogReceiver
-from collectors.shipper import Shipper
+from collectors.delivery.buffer import DiskBuffer
+from collectors.delivery.shipper import Shipper
+from collectors.sources.receiver import Endpoint, SyslogReceiver
 from collectors.stats import CollectorStats
 from eventstore.base import WriteResult
 

@@ -7,7 +7,6 @@ from pathlib import Path
 
 from citysoc.core.ecs import Event, event_id
 from citysoc.core.topology import Topology
-from collectors.baseline import baseline_events
 from collectors.enrich import Enricher
 from detections.engine.catalog import load_catalog
 from detections.engine.compiler import CompiledRule, compile_catalog
@@ -17,6 +16,7 @@ from detections.engine.proving import load_sample
 from detections.engine.runner import DetectionRunner, Hit
 from eventstore.engine.store import EngineEventStore
 from eventstore.sqlite import SqliteEventStore
+from scenarios.baseline import baseline_events
 
 Alerts = set[tuple[str, tuple[str, ...]]]
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from citysoc.core.errors import CollectorError
-from collectors.buffer import BufferFullError, DiskBuffer, FullPolicy
+from collectors.delivery.buffer import BufferFullError, DiskBuffer, FullPolicy
 
 
 def batch(start: int, n: int = 3) -> list[dict[str, object]]:

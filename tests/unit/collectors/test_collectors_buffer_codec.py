@@ -12,15 +12,15 @@ from pathlib import Path
 import pytest
 
 from citysoc.core.errors import CollectorError
-from collectors.buffer import DiskBuffer
-from collectors.buffer_codec import (
+from collectors.delivery.buffer import DiskBuffer
+from collectors.delivery.buffer_codec import (
     EventGroups,
     UnknownFormatError,
     decode_batch,
     encode_batch,
     encode_lines,
 )
-from collectors.raw_lines import RawLines
+from collectors.delivery.raw_lines import RawLines
 
 
 class Level(StrEnum):

@@ -6,8 +6,8 @@ import threading
 import time
 from pathlib import Path
 
-from collectors.buffer_roles import AppendingBuffer, DeliveringBuffer, SinkTurns
-from collectors.sinks import SqliteSink, StoreSink, takes_turns
+from collectors.delivery.buffer_roles import AppendingBuffer, DeliveringBuffer, SinkTurns
+from collectors.delivery.sinks import SqliteSink, StoreSink, takes_turns
 from eventstore.engine.client import open_client
 from eventstore.engine.spec import parse_engine_url
 from eventstore.engine.store import EngineEventStore

@@ -13,12 +13,13 @@ import pytest
 from citysoc.core.ecs import Event
 from citysoc.core.errors import CollectorError, Location
 from citysoc.core.settings import BUNDLED_TOPOLOGY
-from collectors import eve
+from collectors import SAMPLES
+from collectors.delivery.raw_lines import RawLines
 from collectors.enrich import enricher_for
-from collectors.raw_lines import RawLines
+from collectors.sources import eve
 from collectors.stats import CollectorStats
 
-SAMPLE = Path(eve.__file__).with_name("samples") / "eve.json"
+SAMPLE = SAMPLES / "eve.json"
 HERE = Location("test", line=1)
 
 

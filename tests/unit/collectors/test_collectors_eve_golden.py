@@ -21,11 +21,12 @@ from pathlib import Path
 
 from citysoc.core import ecs
 from citysoc.core.errors import Location
-from collectors import eve
+from collectors import SAMPLES
+from collectors.sources import eve
 from collectors.stats import CollectorStats
 
 GOLDEN = Path(__file__).with_name("eve_golden")
-SAMPLE = Path(eve.__file__).with_name("samples") / "eve.json"
+SAMPLE = SAMPLES / "eve.json"
 
 
 def digest(event: object) -> str | None:

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from citysoc.core.errors import Location
-from collectors.eve import parse_eve_bytes, parse_eve_line
+from collectors.sources.eve import parse_eve_bytes, parse_eve_line
 from collectors.stats import CollectorStats
 
 HERE = Location("test", line=1)

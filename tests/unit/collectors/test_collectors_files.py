@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from citysoc.core.errors import RuleError
-from collectors.files import FolderWatcher, YaraRules, scan_file
+from collectors.sources.files import FolderWatcher, YaraRules, scan_file
 from collectors.stats import CollectorStats
 
 RULE = """

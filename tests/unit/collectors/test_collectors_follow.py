@@ -8,13 +8,13 @@ from pathlib import Path
 
 from citysoc.core.ecs import Event
 from citysoc.core.errors import Location
-from collectors.buffer import DiskBuffer
-from collectors.eve import PARSER, parse_eve_bytes
-from collectors.follow import follow_into
-from collectors.raw_lines import RawLines
-from collectors.shipper import Shipper
+from collectors.delivery.buffer import DiskBuffer
+from collectors.delivery.raw_lines import RawLines
+from collectors.delivery.shipper import Shipper
+from collectors.sources.eve import PARSER, parse_eve_bytes
+from collectors.sources.follow import follow_into
+from collectors.sources.tail import FileTailer, Line
 from collectors.stats import CollectorStats
-from collectors.tail import FileTailer, Line
 from eventstore.sqlite import WriteResult
 
 

@@ -9,7 +9,7 @@ pytest.importorskip("hypothesis", reason="hypothesis is not installed")
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from collectors.framing import Frame, FrameDecoder
+from collectors.sources.framing import Frame, FrameDecoder
 
 
 def frames(*chunks: bytes, max_message: int = 64) -> list[Frame]:

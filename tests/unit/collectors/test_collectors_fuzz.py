@@ -12,9 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from citysoc.core.errors import Location
-from collectors.eve import parse_eve_line
+from collectors.sources.eve import parse_eve_line
+from collectors.sources.syslog import parse_syslog
 from collectors.stats import CollectorStats
-from collectors.syslog import parse_syslog
 
 HERE = Location("fuzz", line=1)
 SCALARS = (str, int, float, bool)

@@ -9,9 +9,9 @@ from pathlib import Path
 from scapy.layers.inet import TCP
 from scapy.utils import rdpcap
 
-from collectors import generator
+from scenarios import generator
 
-SAMPLES = Path(generator.__file__).with_name("samples")
+SAMPLES = generator.SAMPLES
 
 
 def test_two_runs_give_identical_bytes(tmp_path: Path) -> None:

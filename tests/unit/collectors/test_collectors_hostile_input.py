@@ -16,13 +16,13 @@ from scapy.utils import PcapWriter
 
 from citysoc.core import ecs
 from citysoc.core.errors import Location
-from collectors import generator
-from collectors.eve import eve_event_id, parse_eve_line, read_eve
-from collectors.pcap import read_pcap
-from collectors.protocols import MEDIA_PORTS_MAX, TextSession
+from collectors.packets.pcap import read_pcap
+from collectors.packets.protocols import MEDIA_PORTS_MAX, TextSession
+from collectors.packets.textproto import MessageParser
+from collectors.sources.eve import eve_event_id, parse_eve_line, read_eve
+from collectors.sources.syslog import parse_syslog, read_syslog_file
 from collectors.stats import CollectorStats
-from collectors.syslog import parse_syslog, read_syslog_file
-from collectors.textproto import MessageParser
+from scenarios import generator
 
 START = 1795658400.0
 RECEIVED = 1795658400.0

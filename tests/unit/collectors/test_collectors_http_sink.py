@@ -8,7 +8,7 @@ import httpx2 as httpx
 import pytest
 
 from citysoc.core.errors import StoreError
-from collectors.http_sink import ApiSink
+from collectors.delivery.http_sink import ApiSink
 
 
 def events(n: int) -> list[dict[str, object]]:

@@ -7,9 +7,9 @@ from pathlib import Path
 from prometheus_client import generate_latest
 
 from citysoc.core.errors import Location
-from collectors.buffer import DiskBuffer
+from collectors.delivery.buffer import DiskBuffer
+from collectors.delivery.shipper import ShipReport
 from collectors.metrics import CollectorMetrics
-from collectors.shipper import ShipReport
 from collectors.stats import CollectorStats
 
 

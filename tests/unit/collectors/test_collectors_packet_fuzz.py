@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -12,15 +11,20 @@ pytest.importorskip("hypothesis", reason="hypothesis is not installed")
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from collectors import generator
-from collectors.flows import SESSIONS
-from collectors.packet import MalformedPacketError, SkippedPacketError, _ethernet_ipv4, decode
-from collectors.pcap import PacketEngine
-from collectors.pcapfile import iter_records
+from collectors.packets.flows import SESSIONS
+from collectors.packets.packet import (
+    MalformedPacketError,
+    SkippedPacketError,
+    _ethernet_ipv4,
+    decode,
+)
+from collectors.packets.pcap import PacketEngine
+from collectors.packets.wsdiscovery import wsdiscovery_fields
+from collectors.sources.pcapfile import iter_records
 from collectors.stats import CollectorStats
-from collectors.wsdiscovery import wsdiscovery_fields
+from scenarios import generator
 
-DEMO = Path(generator.__file__).with_name("samples") / "demo-city.pcap"
+DEMO = generator.SAMPLES / "demo-city.pcap"
 FRAMES = [r.data for r in iter_records(DEMO, CollectorStats())]
 LINKTYPES = st.sampled_from([0, 1, 12, 101, 113, 228, 229, 276, 9999])
 SCALARS = (str, int, float, bool)

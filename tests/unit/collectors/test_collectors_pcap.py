@@ -16,12 +16,12 @@ from scapy.utils import PcapWriter
 
 from citysoc.core.ecs import Event
 from citysoc.core.errors import CollectorError
-from collectors import generator
-from collectors.pcap import read_pcap
+from collectors.packets.pcap import read_pcap
+from collectors.packets.tcpstream import Stream
 from collectors.stats import CollectorStats
-from collectors.tcpstream import Stream
+from scenarios import generator
 
-SAMPLES = Path(generator.__file__).with_name("samples")
+SAMPLES = generator.SAMPLES
 DEMO = SAMPLES / "demo-city.pcap"
 REQUIRED = (
     "@timestamp",

@@ -11,9 +11,9 @@ import pytest
 
 from citysoc.cli.collect_packets import add_parsers, choose_reader
 from citysoc.core.settings import Settings
-from collectors import generator
+from scenarios import generator
 
-SAMPLES = Path(generator.__file__).with_name("samples")
+SAMPLES = generator.SAMPLES
 
 
 def run(argv: list[str], settings: Settings) -> int:

@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 from scapy.layers.dns import DNS, DNSQR, DNSRR
 
 from citysoc.core import ecs
-from collectors.dns import dns_fields
-from collectors.flows import community_id, packet_timestamp
-from collectors.pcapfile import iter_records
+from collectors.packets.dns import dns_fields
+from collectors.packets.flows import community_id, packet_timestamp
+from collectors.sources.pcapfile import iter_records
 from collectors.stats import CollectorStats
 
 

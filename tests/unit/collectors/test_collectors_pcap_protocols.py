@@ -9,13 +9,13 @@ import pytest
 from scapy.utils import PcapWriter
 
 from citysoc.core.ecs import Event
-from collectors import generator
-from collectors.logins import strip_telnet
-from collectors.pcap import read_pcap
+from collectors.packets.logins import strip_telnet
+from collectors.packets.pcap import read_pcap
+from collectors.packets.wsdiscovery import wsdiscovery_fields
 from collectors.stats import CollectorStats
-from collectors.wsdiscovery import wsdiscovery_fields
+from scenarios import generator
 
-DEMO = Path(generator.__file__).with_name("samples") / "demo-city.pcap"
+DEMO = generator.SAMPLES / "demo-city.pcap"
 START = 1795658400.0
 
 

@@ -10,11 +10,11 @@ from pytest import MonkeyPatch
 
 from citysoc.core.ecs import Event
 from citysoc.core.errors import StoreError
-from collectors import shipper as shipper_module
-from collectors.buffer import DiskBuffer, FullPolicy
+from collectors.delivery import shipper as shipper_module
+from collectors.delivery.buffer import DiskBuffer, FullPolicy
+from collectors.delivery.raw_lines import RawLines
+from collectors.delivery.shipper import BackgroundShipper, Shipper
 from collectors.pipeline import ship
-from collectors.raw_lines import RawLines
-from collectors.shipper import BackgroundShipper, Shipper
 from collectors.stats import CollectorStats
 from eventstore.base import Backoff
 from eventstore.sqlite import WriteResult

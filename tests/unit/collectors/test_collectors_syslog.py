@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
 from citysoc.core.ecs import Event
 from citysoc.core.errors import Location
-from collectors import syslog
+from collectors import SAMPLES
+from collectors.sources import syslog
 from collectors.stats import CollectorStats
 
-SAMPLE = Path(syslog.__file__).with_name("samples") / "syslog.log"
+SAMPLE = SAMPLES / "syslog.log"
 RECEIVED = datetime(2026, 11, 20, 3, 0, tzinfo=UTC).timestamp()
 HERE = Location("test", line=1)
 

@@ -7,7 +7,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-from collectors.tail import FileTailer, Line, OffsetStore
+from collectors.sources.tail import FileTailer, Line, OffsetStore
 
 
 def until_idle(lines: Iterator[Line | None]) -> list[Line]:

@@ -10,7 +10,8 @@ import sys
 
 from citysoc.core.errors import Location
 from citysoc.core.settings import BUNDLED_TOPOLOGY
-from collectors import enrich, eve, eve_fields
+from collectors import enrich
+from collectors.sources import eve, eve_fields
 from collectors.stats import CollectorStats
 
 

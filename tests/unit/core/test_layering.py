@@ -4,7 +4,16 @@ import ast
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[3]
-PROJECT = {"citysoc", "collectors", "eventstore", "detections", "soc_api", "infra", "citybox"}
+PROJECT = {
+    "citysoc",
+    "collectors",
+    "eventstore",
+    "detections",
+    "soc_api",
+    "infra",
+    "citybox",
+    "scenarios",
+}
 
 
 def imports_of(package: Path) -> set[str]:
@@ -50,3 +59,63 @@ def test_citybox_imports_only_the_core_and_infra() -> None:
     application = project_imports(REPO / "citybox")
     ok = ("citysoc.core", "infra", "citybox")
     assert all(m.startswith(ok) for m in application), application
+
+
+PRODUCT = ("citysoc", "collectors", "eventstore", "detections", "soc_api", "infra", "citybox")
+
+
+def test_the_product_never_imports_the_made_up_traffic() -> None:
+    for package in PRODUCT:
+        found = {m for m in project_imports(REPO / package) if m.split(".")[0] == "scenarios"}
+        assert found == set(), f"{package} imports {found}"
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(REPO).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def module_level_imports(path: Path, known: set[str]) -> set[str]:
+    """Project modules ``path`` imports when it is loaded (not inside functions, nor for
+    type checking only), each resolved to a module of the project."""
+    found: set[str] = set()
+    tree = ast.parse(path.read_text())
+    nodes: list[ast.stmt] = list(tree.body)
+    while nodes:
+        node = nodes.pop()
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            continue
+        if isinstance(node, ast.If | ast.Try):
+            nodes += [*node.body, *node.orelse, *getattr(node, "finalbody", [])]
+            nodes += [s for h in getattr(node, "handlers", []) for s in h.body]
+        elif isinstance(node, ast.Import):
+            found |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found |= {f"{node.module}.{a.name}" for a in node.names} | {node.module}
+    return {m for m in found if m in known}
+
+
+def test_no_import_cycles() -> None:
+    paths = [p for package in (*PRODUCT, "scenarios") for p in (REPO / package).rglob("*.py")]
+    known = {module_name(p) for p in paths}
+    graph = {module_name(p): module_level_imports(p, known) for p in paths}
+    for name, deps in graph.items():  # a module's import also loads its parent packages
+        graph[name] = {d for d in deps if not name.startswith(d + ".")}
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> None:
+        state[node] = 1
+        stack.append(node)
+        for dep in sorted(graph.get(node, ())):
+            if state.get(dep) == 1:
+                cycle = [*stack[stack.index(dep) :], dep]
+                raise AssertionError("import cycle: " + " -> ".join(cycle))
+            if dep not in state:
+                visit(dep)
+        stack.pop()
+        state[node] = 2
+
+    for node in sorted(graph):
+        if node not in state:
+            visit(node)

@@ -9,11 +9,11 @@ from functools import cache
 from citysoc.core.ecs import Event
 from citysoc.core.settings import BUNDLED_TOPOLOGY
 from citysoc.core.topology import load_topology
-from collectors.baseline import baseline_events
 from collectors.enrich import Enricher
 from detections.engine.baseline import KnownFalsePositive, check_baseline, load_known
 from detections.engine.catalog import load_catalog
 from detections.engine.compiler import compile_catalog
+from scenarios.baseline import baseline_events
 
 
 @cache

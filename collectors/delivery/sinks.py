@@ -16,7 +16,7 @@ from typing import Literal, Protocol
 
 from citysoc.core.ecs import Event
 from citysoc.core.errors import StoreError
-from collectors.buffer_codec import EventGroups
+from collectors.delivery.buffer_codec import EventGroups
 from eventstore.base import EventStore, WriteResult
 from eventstore.engine.spec import EngineSpec
 from eventstore.sqlite import SqliteEventStore
@@ -95,7 +95,7 @@ def open_sink(spec: SinkSpec) -> Iterator[Sink]:
         with EngineEventStore(open_client(spec.engine), dead_letters=letters) as store:
             yield StoreSink(store)
     elif spec.kind == "api" and spec.url and spec.secret:
-        from collectors.http_sink import ApiSink
+        from collectors.delivery.http_sink import ApiSink
 
         sink = ApiSink(spec.url, spec.secret)
         try:

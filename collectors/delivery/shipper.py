@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 
 from citysoc.core.ecs import Event
 from citysoc.core.errors import StoreError
-from collectors.buffer import Batch, BufferFullError, DiskBuffer
-from collectors.buffer_codec import EventGroups
+from collectors.delivery.buffer import Batch, BufferFullError, DiskBuffer
+from collectors.delivery.buffer_codec import EventGroups
+from collectors.delivery.raw_lines import RawLines, RawParsing
+from collectors.delivery.sinks import Sink
 from collectors.enrich import Enrich
-from collectors.raw_lines import RawLines, RawParsing
-from collectors.sinks import Sink
 from collectors.stats import CollectorStats
 from eventstore.base import Backoff, WriteResult
 

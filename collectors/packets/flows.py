@@ -20,11 +20,11 @@ from functools import lru_cache
 
 from citysoc.core import ecs
 from citysoc.core.ecs import Event
-from collectors.logins import SshSession, TelnetSession
-from collectors.modbus import ModbusSession
-from collectors.packet import ACK, FIN, RST, SYN, Datagram
-from collectors.protocols import AppRecord, Session, TextSession
-from collectors.tcpstream import Stream
+from collectors.packets.logins import SshSession, TelnetSession
+from collectors.packets.modbus import ModbusSession
+from collectors.packets.packet import ACK, FIN, RST, SYN, Datagram
+from collectors.packets.protocols import AppRecord, Session, TextSession
+from collectors.packets.tcpstream import Stream
 
 log = logging.getLogger(__name__)
 

@@ -1,18 +1,20 @@
 """Delivery from the disk buffer in a process of its own, so the sink gets a second core.
 
-:class:`ProcessShipper` has the :class:`~collectors.shipper.Shipper` interface. In the reading
-process it enriches each batch, appends it to the buffer (fsynced) and then announces the
+:class:`ProcessShipper` has the :class:`~collectors.delivery.shipper.Shipper` interface. In the
+reading process it enriches each batch, appends it to the buffer (fsynced) and then announces the
 committed end on a pipe; a ``spawn``-ed process (:func:`deliver_main`) delivers up to that end
-and sends back its counts (the protocol on the buffer is in :mod:`collectors.buffer_roles`).
+and sends back its counts (the protocol on the buffer is in
+:mod:`collectors.delivery.buffer_roles`).
 
 When the delivery process has only a few records left to deliver, the reading process hands it
-its next lines unparsed (:meth:`ProcessShipper.wants_lines`, :mod:`collectors.raw_lines`): the
-delivery process parses and enriches them itself and sends back what it counted, so neither
-process waits for the other and parsing uses both cores. The batches the reading process
-parses itself it stores itself while the sink takes them (:meth:`ProcessShipper.put`): stored,
-they need no buffer; they are buffered only when the sink fails. So each process parses and
-stores its own share (taking turns at an SQLite store: :class:`SinkTurns`), and no batch is
-encoded for the buffer, written, read back and decoded on its way between them.
+its next lines unparsed (:meth:`ProcessShipper.wants_lines`,
+:mod:`collectors.delivery.raw_lines`): the delivery process parses and enriches them itself and
+sends back what it counted, so neither process waits for the other and parsing uses both cores.
+The batches the reading process parses itself it stores itself while the sink takes them
+(:meth:`ProcessShipper.put`): stored, they need no buffer; they are buffered only when the sink
+fails. So each process parses and stores its own share (taking turns at an SQLite store:
+:class:`SinkTurns`), and no batch is encoded for the buffer, written, read back and decoded on
+its way between them.
 
 If the reading process dies, the delivery process sees the pipe close, delivers what was
 announced and exits; what was appended but not announced stays buffered for the next run. If
@@ -36,11 +38,11 @@ from typing import IO, Any
 from citysoc.core.ecs import Event
 from citysoc.core.errors import StoreError
 from citysoc.core.logs import LogFormat, configure_logging, current_logging
-from collectors.buffer_roles import AppendingBuffer, DeliveringBuffer, Position, SinkTurns
+from collectors.delivery.buffer_roles import AppendingBuffer, DeliveringBuffer, Position, SinkTurns
+from collectors.delivery.raw_lines import RawParsing
+from collectors.delivery.shipper import Shipper, ShipReport
+from collectors.delivery.sinks import Sink, takes_turns
 from collectors.enrich import Enrich
-from collectors.raw_lines import RawParsing
-from collectors.shipper import Shipper, ShipReport
-from collectors.sinks import Sink, takes_turns
 from collectors.stats import CollectorStats
 
 log = logging.getLogger(__name__)

@@ -6,7 +6,7 @@ position (``ack.json``, replaced atomically); a restart delivers again everythin
 With idempotent event ids this gives delivery that loses nothing and stores nothing twice.
 
 Each record is a 12-byte header (payload length, CRC-32 of the payload, number of events)
-and the batch as a payload in a versioned format (:mod:`collectors.buffer_codec`). A record
+and the batch as a payload in a versioned format (:mod:`collectors.delivery.buffer_codec`). A record
 cut short by a crash is cut off at start-up; a corrupt record is counted, logged with its
 location and skipped; a record in a format this version cannot read stops delivery with an
 error and stays on disk.
@@ -35,14 +35,14 @@ from pydantic import BaseModel, ValidationError
 
 from citysoc.core.ecs import Event
 from citysoc.core.errors import CollectorError, Location
-from collectors.buffer_codec import (
+from collectors.delivery.buffer_codec import (
     EventGroups,
     UnknownFormatError,
     decode_batch,
     encode_batch,
     encode_lines,
 )
-from collectors.raw_lines import RawLines
+from collectors.delivery.raw_lines import RawLines
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from typing import Protocol
 from urllib.parse import urlsplit
 
 from citysoc.core.ecs import Event
-from collectors.textproto import Message, MessageParser
+from collectors.packets.textproto import Message, MessageParser
 
 SECRET_PARAM = re.compile(
     r"(?i)\b((?:pass(?:word|wd)?|pwd|secret|token|api[_-]?key|credentials?)[\w.-]*=)[^&\s\"']*"

@@ -29,8 +29,8 @@ from pathlib import Path
 from typing import IO
 
 from citysoc.core.ecs import Event
-from collectors.buffer import AckPosition, Batch, DiskBuffer
-from collectors.sinks import Sink
+from collectors.delivery.buffer import AckPosition, Batch, DiskBuffer
+from collectors.delivery.sinks import Sink
 from eventstore.base import WriteResult
 
 DELIVER_LOCK = "deliver.lock"

@@ -1,8 +1,8 @@
 """Live capture from a network interface, through tshark, into the packet engine.
 
 ``tshark -i IFACE -f BPF -w - -F pcap`` captures (with the kernel's BPF filter) and writes
-classic pcap to a pipe; :func:`~collectors.pcapfile.iter_stream_records` reads each record
-as it lands and :class:`~collectors.pcap.PacketEngine` turns them into events, exactly as
+classic pcap to a pipe; :func:`~collectors.sources.pcapfile.iter_stream_records` reads each record
+as it lands and :class:`~collectors.packets.pcap.PacketEngine` turns them into events, exactly as
 for files. tshark runs in its own session, so a Ctrl-C reaches only the collector, which
 asks tshark to stop (:meth:`LiveCapture.stop`); tshark flushes, the pipe ends, and the
 flows still open are reported. ``duration`` and ``count`` are tshark's own autostop
@@ -28,8 +28,8 @@ from dataclasses import dataclass
 
 from citysoc.core.ecs import Event
 from citysoc.core.errors import CollectorError, Location
-from collectors.pcap import PacketEngine
-from collectors.pcapfile import iter_stream_records
+from collectors.packets.pcap import PacketEngine
+from collectors.sources.pcapfile import iter_stream_records
 from collectors.stats import CollectorStats
 
 log = logging.getLogger(__name__)

@@ -1,11 +1,11 @@
 """Lines a source has read but not parsed, so that another process can parse them.
 
-Parsing EVE costs more than storing it. When ``citysoc collect eve FILE`` delivers from a
-second process (:mod:`collectors.delivery`) and that process is about to run out of work, the
-reading process hands it the next batch of lines as they are (a :class:`RawLines` record in
-the disk buffer) instead of parsing them itself: both cores then parse. Whoever delivers the
-record parses and enriches it with :class:`RawParsing`, counting bad lines as the reading
-process would have, with their file and line number.
+Parsing EVE costs more than storing it. When ``citysoc collect eve FILE`` delivers from a second
+process (:mod:`collectors.delivery.process`) and that process is about to run out of work, the
+reading process hands it the next batch of lines as they are (a :class:`RawLines` record in the
+disk buffer) instead of parsing them itself: both cores then parse. Whoever delivers the record
+parses and enriches it with :class:`RawParsing`, counting bad lines as the reading process would
+have, with their file and line number.
 
 A record names its parser; only the parsers in ``PARSERS`` can be named.
 """
@@ -22,7 +22,7 @@ from collectors.enrich import Enrich
 from collectors.stats import CollectorStats
 
 LineParser = Callable[["RawLines", CollectorStats], list[Event]]
-PARSERS = {"suricata.eve": "collectors.eve:parse_lines"}
+PARSERS = {"suricata.eve": "collectors.sources.eve:parse_lines"}
 
 
 @dataclass(frozen=True)

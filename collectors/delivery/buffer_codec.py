@@ -9,7 +9,7 @@ per group instead of once per event. A batch with a value ``marshal`` cannot wri
 path, ...) goes through JSON first, so such values read back as format 1 gave them (their
 ``str``, or lists).
 
-Format 4 is a batch of lines not yet parsed (:class:`~collectors.raw_lines.RawLines`): the
+Format 4 is a batch of lines not yet parsed (:class:`~collectors.delivery.raw_lines.RawLines`): the
 format byte ``0x04``, the ``marshal`` version byte, then ``(parser, source, first_line,
 lines)`` as ``marshal`` data. Whoever delivers it parses it first. Format 5 is the same for
 lines placed by their byte offsets (a followed file): ``(parser, source, starts, lines)``.
@@ -30,7 +30,7 @@ from typing import Any, overload
 
 from citysoc.core.ecs import Event, EventGroup
 from citysoc.core.errors import CollectorError
-from collectors.raw_lines import RawLines
+from collectors.delivery.raw_lines import RawLines
 
 RAW_FORMAT = 4
 PLACED_RAW_FORMAT = 5

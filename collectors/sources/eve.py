@@ -26,8 +26,8 @@ import orjson
 from citysoc.core import ecs
 from citysoc.core.ecs import Event
 from citysoc.core.errors import CollectorError, Location
-from collectors.eve_fields import MAPPERS, SCALARS, put, put_all, read_stamp
-from collectors.raw_lines import RawLines
+from collectors.delivery.raw_lines import RawLines
+from collectors.sources.eve_fields import MAPPERS, SCALARS, put, put_all, read_stamp
 from collectors.stats import CollectorStats
 
 log = logging.getLogger(__name__)
@@ -60,7 +60,7 @@ PROTOCOL_OF_TYPE = {
     "modbus": "modbus",
 }
 NOT_A_PROTOCOL = ("failed", "unknown", "template", "template-rust")
-PARSER = "suricata.eve"  # its name for lines handed over unparsed (collectors.raw_lines)
+PARSER = "suricata.eve"  # its name for lines handed over unparsed (collectors.delivery.raw_lines)
 BATCH_LINES = 2000
 MAX_LINE = 1024 * 1024
 MAX_DEPTH = 8

@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass, field
 
 from citysoc.core.ecs import Event
-from collectors.protocols import AppRecord
+from collectors.packets.protocols import AppRecord
 
 IAC, SB, SE = 0xFF, 0xFA, 0xF0
 LOGIN_PROMPT = re.compile(r"(?:login|user ?name|user)\s*:\s*$", re.IGNORECASE)

@@ -1,8 +1,8 @@
 """Packets to ECS events: flows, DNS, HTTP, RTSP, Modbus/TCP, Telnet, SSH and WS-Discovery.
 
 :class:`PacketEngine` turns decoded packets into events, whatever read them: the built-in
-file reader (:func:`read_pcap`), the tshark reader (``collectors.tshark``) or a live
-capture (``collectors.live``). It yields flat ECS events:
+file reader (:func:`read_pcap`), the tshark reader (``collectors.sources.tshark``) or a live
+capture (``collectors.sources.live``). It yields flat ECS events:
 
 * one ``network_traffic.flow`` event per TCP/UDP conversation (``source`` = initiator;
   ``event.outcome`` is ``success`` when the TCP handshake completed, ``failure`` when it
@@ -31,8 +31,8 @@ from pathlib import Path
 from citysoc.core import ecs
 from citysoc.core.ecs import Event
 from citysoc.core.errors import Location
-from collectors.dns import dns_fields
-from collectors.flows import (
+from collectors.packets.dns import dns_fields
+from collectors.packets.flows import (
     IDLE_TIMEOUT,
     LINGER,
     Endpoint,
@@ -41,11 +41,17 @@ from collectors.flows import (
     flow_key,
     packet_timestamp,
 )
-from collectors.packet import SYN, Datagram, MalformedPacketError, SkippedPacketError, decode
-from collectors.pcapfile import Record, iter_records
-from collectors.protocols import AppRecord, TextSession
+from collectors.packets.packet import (
+    SYN,
+    Datagram,
+    MalformedPacketError,
+    SkippedPacketError,
+    decode,
+)
+from collectors.packets.protocols import AppRecord, TextSession
+from collectors.packets.wsdiscovery import wsdiscovery_fields
+from collectors.sources.pcapfile import Record, iter_records
 from collectors.stats import CollectorStats
-from collectors.wsdiscovery import wsdiscovery_fields
 
 log = logging.getLogger(__name__)
 logging.getLogger("scapy.runtime").setLevel(logging.ERROR)

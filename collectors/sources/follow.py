@@ -4,7 +4,7 @@ The tailer's position is committed only after the lines before it are stored or 
 the disk buffer (:meth:`Shipper.put` and :meth:`Shipper.put_lines` return only then), so a
 kill -9 at any moment re-reads at most the last uncommitted batch, whose events the sink then
 recognises by their ids. ``citysoc collect eve --follow`` ships through a
-:class:`~collectors.delivery.ProcessShipper`: batches go to the delivery process unparsed
+:class:`~collectors.delivery.process.ProcessShipper`: batches go to the delivery process unparsed
 whenever it is about to run out of work, placed by their byte offsets in the file.
 """
 
@@ -14,9 +14,9 @@ import threading
 from collections.abc import Callable
 
 from citysoc.core.ecs import Event
-from collectors.raw_lines import RawLines
-from collectors.shipper import Shipper
-from collectors.tail import FileTailer, Line
+from collectors.delivery.raw_lines import RawLines
+from collectors.delivery.shipper import Shipper
+from collectors.sources.tail import FileTailer, Line
 
 LineParser = Callable[[Line], Event | None]
 
@@ -32,8 +32,8 @@ def follow_into(
 ) -> None:
     """Parse every line the tailer gives until ``stop`` is set; ship in batches.
 
-    Given the name of ``parse``'s batch parser (:data:`collectors.raw_lines.PARSERS`), a batch
-    is handed over unparsed whenever the shipper wants lines (another process parses them).
+    Given the name of ``parse``'s batch parser (:data:`collectors.delivery.raw_lines.PARSERS`),
+    a batch is handed over unparsed whenever the shipper wants lines (another process parses them).
     """
     lines: list[Line] = []
     for line in tailer.follow(stop):

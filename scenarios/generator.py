@@ -16,7 +16,7 @@ The demo scenario (see :func:`write_demo_pcap`):
 * suspicious: an IOC operator workstation (not the engineering host) writes to the
   flood-control PLC over Modbus/TCP: one register write accepted, one refused.
 
-Regenerate the bundled samples with ``python -m collectors.generator collectors/samples``.
+Regenerate the bundled samples with ``python -m scenarios.generator collectors/samples``.
 """
 
 from __future__ import annotations
@@ -34,7 +34,8 @@ from scapy.layers.dns import DNS, DNSQR, DNSRR
 from scapy.layers.inet import UDP
 from scapy.packet import Raw
 
-from collectors.packetcraft import (
+from collectors import SAMPLES
+from scenarios.packetcraft import (
     ROUTER_MAC,
     SEED,
     Capture,
@@ -340,7 +341,7 @@ def write_demo_pcap(path: Path) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Regenerate the bundled samples into the folder given (default: collectors/samples)."""
     args = list(sys.argv[1:] if argv is None else argv)
-    folder = Path(args[0]) if args else Path(__file__).with_name("samples")
+    folder = Path(args[0]) if args else SAMPLES
     write_demo_pcap(folder / "demo-city.pcap")
     write_truncated_pcap(folder / "demo-city.pcap", folder / "demo-city-truncated.pcap")
     return 0

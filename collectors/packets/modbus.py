@@ -13,7 +13,7 @@ import struct
 from dataclasses import dataclass, field
 
 from citysoc.core.ecs import Event
-from collectors.protocols import AppRecord
+from collectors.packets.protocols import AppRecord
 
 MODBUS_FUNCTIONS = {
     1: "read_coils",

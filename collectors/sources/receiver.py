@@ -24,10 +24,10 @@ from urllib.parse import urlsplit
 from citysoc.core import ecs
 from citysoc.core.ecs import Event
 from citysoc.core.errors import ConfigError, Location
-from collectors.framing import MAX_MESSAGE, FrameDecoder
-from collectors.shipper import Shipper
+from collectors.delivery.shipper import Shipper
+from collectors.sources.framing import MAX_MESSAGE, FrameDecoder
+from collectors.sources.syslog import parse_syslog
 from collectors.stats import CollectorStats
-from collectors.syslog import parse_syslog
 
 log = logging.getLogger(__name__)
 

@@ -1,10 +1,11 @@
 """Capture files read by tshark's dissectors, turned into events by the same engine.
 
-``tshark -r FILE -T fields`` decodes the link, network and transport headers (every link
-type, tunnel and capture format Wireshark knows) and prints one line per frame with the
-addresses, ports, TCP flags and raw sequence numbers and the payload in hex. Each line
-becomes a :class:`~collectors.packet.Datagram` fed to :class:`~collectors.pcap.PacketEngine`,
-so flows, reassembly and application events are exactly those of the built-in reader.
+``tshark -r FILE -T fields`` decodes the link, network and transport headers (every link type,
+tunnel and capture format Wireshark knows) and prints one line per frame with the addresses,
+ports, TCP flags and raw sequence numbers and the payload in hex. Each line becomes a
+:class:`~collectors.packets.packet.Datagram` fed to
+:class:`~collectors.packets.pcap.PacketEngine`, so flows, reassembly and application events are
+exactly those of the built-in reader.
 
 Only the dissectors below the payload run (``--disable-protocol ALL`` then the link,
 IP, TCP and UDP ones), IP defragmentation and TCP desegmentation are off: tshark's analysis
@@ -29,9 +30,9 @@ from typing import IO
 
 from citysoc.core.ecs import Event
 from citysoc.core.errors import CollectorError, Location
-from collectors.packet import Datagram
-from collectors.pcap import PacketEngine, Progress
-from collectors.pcapfile import CaptureInfo, capture_info
+from collectors.packets.packet import Datagram
+from collectors.packets.pcap import PacketEngine, Progress
+from collectors.sources.pcapfile import CaptureInfo, capture_info
 from collectors.stats import CollectorStats
 
 log = logging.getLogger(__name__)

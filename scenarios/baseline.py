@@ -22,11 +22,11 @@ from scapy.layers.inet import UDP
 
 from citysoc.core.ecs import Event
 from citysoc.core.errors import CollectorError, Location
-from collectors.eve import parse_eve_line
-from collectors.packetcraft import Capture, Turn, frame
-from collectors.pcap import read_pcap
+from collectors.packets.pcap import read_pcap
+from collectors.sources.eve import parse_eve_line
+from collectors.sources.syslog import parse_syslog
 from collectors.stats import CollectorStats
-from collectors.syslog import parse_syslog
+from scenarios.packetcraft import Capture, Turn, frame
 
 DAY = datetime(2026, 11, 21, 0, 0, tzinfo=UTC)
 VMS, SCADA, RESOLVER, PORTAL, BASTION = (
