@@ -282,12 +282,13 @@ health() {  # PORT [QUERY] -> the health JSON, or nothing
 
 json_field() { sed -n "s/.*\"$1\":\"\{0,1\}\([^,\"}]*\).*/\1/p"; }
 
-wait_health() {  # NAME WANTED_STATUS TIMEOUT
-    local name=$1 want=$2 timeout=$3 start now i pid body status nodes port=""
+wait_health() {  # NAME WANTED_STATUS NODES_EXPECTED TIMEOUT STARTED_NODE...
+    local name=$1 want=$2 expect=$3 timeout=$4 start now i pid body status nodes port=""
+    shift 4
     start=$(date +%s)
     while :; do
         now=$(date +%s)
-        for i in $(seq 0 $((NODES - 1))); do
+        for i in "$@"; do
             pid=$(node_pid "$name" "$i")
             if [ -z "$pid" ] && [ -f "$(node_dir "$name" "$i")/node.pid" ]; then
                 say "node-$i of $name died while starting; the end of its log:"
@@ -301,7 +302,7 @@ wait_health() {  # NAME WANTED_STATUS TIMEOUT
         for i in $(seq 0 $((NODES - 1))); do
             port=$((HTTP_PORT + i))
             [ -n "$(node_pid "$name" "$i")" ] || continue
-            body=$(health "$port" "wait_for_status=$want&wait_for_nodes=$NODES&timeout=2s")
+            body=$(health "$port" "wait_for_status=$want&wait_for_nodes=$expect&timeout=2s")
             [ -n "$body" ] && break
         done
         status=$(echo "$body" | json_field status)
@@ -312,15 +313,23 @@ wait_health() {  # NAME WANTED_STATUS TIMEOUT
             return 0
         fi
         if [ $((now - start)) -ge "$timeout" ]; then
-            say "$name did not reach $want with $NODES node(s) in ${timeout}s (status: ${status:-no answer}, nodes: ${nodes:-0})"
+            say "$name did not reach $want with $expect node(s) in ${timeout}s (status: ${status:-no answer}, nodes: ${nodes:-0})"
             return 1
         fi
-        say "waiting for $name: ${status:-no node answers yet}, ${nodes:-0}/$NODES node(s) joined, $((now - start))s"
+        say "waiting for $name: ${status:-no node answers yet}, ${nodes:-0}/$expect node(s) joined, $((now - start))s"
         [ -n "$body" ] || sleep 1
     done
 }
 
-wanted_status() { if [ "$NODES" -eq 1 ]; then echo yellow; else echo green; fi; }
+live_nodes() {  # NAME: how many nodes run
+    local i n=0
+    for i in $(seq 0 $((NODES - 1))); do [ -z "$(node_pid "$1" "$i")" ] || n=$((n + 1)); done
+    echo "$n"
+}
+
+# One node: yellow (a replica has nowhere to go). Several: green once every node runs;
+# while one is down, yellow (its replicas wait for it).
+wanted_status() { if [ "$NODES" -gt 1 ] && [ "$(live_nodes "$1")" -eq "$NODES" ]; then echo green; else echo yellow; fi; }
 
 # --- commands ---------------------------------------------------------------------------
 
@@ -389,7 +398,8 @@ cmd_start() {
         launch_node "$name" "$i"
         say "started node-$i of $name (pid $(cat "$(node_dir "$name" "$i")/node.pid"), http $((HTTP_PORT + i)), transport ${transports[$i]}, heap $HEAP)"
     done
-    if ! wait_health "$name" "$(wanted_status)" "$timeout"; then
+    # shellcheck disable=SC2046  # one argument per node
+    if ! wait_health "$name" "$(wanted_status "$name")" "$NODES" "$timeout" $(seq 0 $((NODES - 1))); then
         say "stopping $name; its logs stay in $RUNS/$name/node-*/logs"
         stop_nodes "$name"
         exit 1
@@ -485,7 +495,7 @@ cmd_start_node() {
     fetch >/dev/null
     launch_node "$name" "$i"
     say "started node-$i of $name again (pid $(cat "$dir/node.pid"), http $port)"
-    wait_health "$name" "$(wanted_status)" "$timeout" || exit 1
+    wait_health "$name" "$(wanted_status "$name")" "$(live_nodes "$name")" "$timeout" "$i" || exit 1
 }
 
 cmd_status() {
