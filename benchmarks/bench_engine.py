@@ -42,7 +42,8 @@ from detections.engine.engine_queries import compile_engine_queries
 from detections.engine.engine_runner import EngineDetectionRunner
 from detections.engine.runner import DetectionRunner
 from eventstore.engine.client import EngineClient, open_client
-from eventstore.engine.indices import data_stream, install
+from eventstore.engine.indices import install
+from eventstore.engine.layout import data_stream
 from eventstore.engine.spec import parse_engine_url
 from eventstore.engine.store import EngineEventStore
 from eventstore.sqlite import SqliteEventStore

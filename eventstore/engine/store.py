@@ -25,7 +25,7 @@ from citysoc.core.errors import StoreError
 from eventstore.base import Backoff, Refusal, StoreHealth, WriteResult
 from eventstore.engine.client import EngineClient, EngineRequestError, EngineUnavailableError
 from eventstore.engine.deadletter import DeadLetters
-from eventstore.engine.indices import agency_streams, data_stream
+from eventstore.engine.layout import agency_streams, data_stream
 
 log = logging.getLogger(__name__)
 

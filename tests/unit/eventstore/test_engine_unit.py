@@ -18,7 +18,8 @@ from citysoc.core.topology import Topology
 from detections.engine.engine_queries import relax
 from eventstore.engine.client import EngineRequestError, EngineUnavailableError
 from eventstore.engine.deadletter import DeadLetters
-from eventstore.engine.indices import agency_levels, data_stream, namespace_of
+from eventstore.engine.layout import data_stream, namespace_of
+from eventstore.engine.lifecycle import agency_levels
 from eventstore.engine.spec import parse_engine_url
 from eventstore.engine.store import EngineEventStore, ingest_window
 from eventstore.open import engine_spec
