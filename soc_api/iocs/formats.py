@@ -20,6 +20,7 @@ from soc_api.errors import InvalidRequestError
 from soc_api.iocs.models import IocCreate, IocKind, Tlp
 
 Item = tuple[int, IocCreate | str]
+MAX_BAD_ROWS = 200  # a feed this broken is refused from there on: bounded work per import
 
 # The TLP marking definitions of STIX 2.1 (TLP 1.0) and of the TLP 2.0 extension.
 TLP_MARKINGS = {
@@ -132,15 +133,20 @@ def read_csv(text: str, *, default_tlp: Tlp) -> Iterator[Item]:
         raise InvalidRequestError(f"CSV header: {exc}") from None
     if not header or not {"kind", "value"} <= set(header):
         raise InvalidRequestError("the CSV needs a header with at least the columns kind,value")
-    while True:
+    bad = 0
+    while bad < MAX_BAD_ROWS:
         try:
             row = next(reader)
         except StopIteration:
             return
         except csv.Error as exc:  # the reader starts afresh on the next line
+            bad += 1
             yield reader.line_num + 1, f"CSV line {reader.line_num + 1}: {exc}"
             continue
-        yield reader.line_num, _row(row, default_tlp)
+        item = _row(row, default_tlp)
+        bad += isinstance(item, str)
+        yield reader.line_num, item
+    yield reader.line_num + 1, f"{MAX_BAD_ROWS} bad rows: the import stopped here; fix the feed"
 
 
 def _row(row: dict[str, str | None], default_tlp: Tlp) -> IocCreate | str:
@@ -154,13 +160,19 @@ def _row(row: dict[str, str | None], default_tlp: Tlp) -> IocCreate | str:
     )
 
 
+_KINDS = frozenset(k.value for k in IocKind)
+
+
 def _create(
     kind: str, value: str, tlp: str, description: str, severity: str = "high"
 ) -> IocCreate | str:
+    kind = kind.strip().lower()
+    if kind not in _KINDS:  # the common mistake, refused without building a ValidationError
+        return f"kind: {kind[:32]!r} is not one of {', '.join(sorted(_KINDS))}"
     try:
         return IocCreate.model_validate(
             {
-                "kind": kind.strip().lower(),
+                "kind": kind,
                 "value": value,
                 "tlp": tlp,
                 "description": description,

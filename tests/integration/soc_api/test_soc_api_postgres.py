@@ -106,7 +106,7 @@ def login(client: TestClient, username: str) -> None:
 def test_migrations_reach_head_and_are_idempotent(pg_url: str) -> None:
     engine = make_engine(pg_url)
     try:
-        assert upgrade(engine) == upgrade(engine) == current_revision(engine) == "0002"
+        assert upgrade(engine) == upgrade(engine) == current_revision(engine) == "0003"
         tables = set(inspect(engine).get_table_names())
         assert {"alerts", "users", "api_tokens", "audit_log", "iocs", "alembic_version"} <= tables
     finally:

@@ -69,3 +69,11 @@ def test_assigning_reveals_nothing_about_other_users(soc: Soc) -> None:
         assert response.status_code == 422
         answers[name] = response.json()["error"]["message"].replace(repr(name), "NAME")
     assert len(set(answers.values())) == 1 and "d1'" not in answers["d1"]
+
+
+def test_a_csv_of_bad_rows_stops_after_a_bounded_number(soc: Soc) -> None:
+    soc.login("tb")
+    body = b"kind,value\n" + b"alue\n" * 5000 + b"ip,203.0.113.64\n"
+    report = soc.client.post("/api/v1/iocs/import", content=body, headers=CSV).json()
+    assert report["created"] == 0 and report["rejected"] == 201
+    assert "the import stopped here" in report["errors"][-1]["message"]
