@@ -12,8 +12,9 @@
 #   scripts/engine.sh status NAME                nodes, pids, alive or not, cluster health
 #   scripts/engine.sh dist OUT.tar.gz            the assembled engine as a tarball
 #
-# Exit codes: 0 done; 1 failed (a node died, health not reached, bad state); 2 the machine
-# lacks something (Java, Maven, a free port); 64 usage.
+# Exit codes: 0 done; 1 failed (a node died, health not reached, bad state; status: a node
+# is down); 2 the machine lacks something (Java, Maven, a free port) or NAME already runs;
+# 64 usage.
 # Environment: JAVA_HOME picks the JVM (else `java` on PATH); ENGINE_CACHE_DIR moves the
 # cache (default: .cache/engine in the repository).
 set -euo pipefail
