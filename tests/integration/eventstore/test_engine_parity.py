@@ -1,13 +1,15 @@
 """The same rules raise the same alerts on the engine as on the embedded SQLite store: on
-every rule's match/ and nomatch/ samples, and on the demo data with the benign baseline."""
+every rule's match/ and nomatch/ samples, on the demo's inputs, and on the benign baseline."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from citysoc.cli.demo import DEMO_INPUTS
 from citysoc.core.ecs import Event, event_id
 from citysoc.core.topology import Topology
 from collectors.enrich import Enricher
+from collectors.stats import CollectorStats
 from detections.engine.catalog import load_catalog
 from detections.engine.compiler import CompiledRule, compile_catalog
 from detections.engine.engine_queries import compile_engine_queries
@@ -65,4 +67,14 @@ def test_the_benign_baseline_and_attacks_raise_the_same_alerts(
     events = [enrich(event) for event in baseline_events()] + sample_events()
     embedded, engine = both(events, engine_store)
     assert embedded, "the attack samples among the baseline raise alerts"
+    assert engine == embedded
+
+
+def test_the_demo_inputs_raise_the_same_alerts(
+    engine_store: EngineEventStore, topology: Topology
+) -> None:
+    enrich = Enricher(topology, "dic")
+    events = [enrich(e) for read, path in DEMO_INPUTS for e in read(path, CollectorStats())]
+    embedded, engine = both(events, engine_store)
+    assert len(embedded) >= 8, "the demo's attacks raise alerts"
     assert engine == embedded
