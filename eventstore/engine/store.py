@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from citysoc.core.ecs import Event, flatten
-from citysoc.core.errors import StoreError
+from citysoc.core.errors import ConfigError, StoreError
 from eventstore.base import Backoff, Refusal, StoreHealth, WriteResult
 from eventstore.engine.client import EngineClient, EngineRequestError, EngineUnavailableError
 from eventstore.engine.deadletter import DeadLetters
@@ -73,6 +73,23 @@ class EngineEventStore:
         self.sleep = sleep
         self.clock = clock
         self.refresh_writes = refresh
+        self._prepared = False
+
+    def _check_prepared(self) -> None:
+        """Refuse to write into an engine ``citysoc store init`` has not prepared: events
+        would land in plain indices, unmapped and never stamped, and no rule would see them.
+        Raises :class:`EngineUnavailableError` (the caller buffers) while it does not answer."""
+        if self._prepared:
+            return
+        from eventstore.engine.indices import missing  # the installer, only for this check
+
+        lacking = missing(self.client)
+        if lacking:
+            raise ConfigError(
+                f"the engine lacks {', '.join(lacking)}: run `citysoc store init` with the "
+                "same CITYSOC_EVENT_STORE before collecting into it"
+            )
+        self._prepared = True
 
     def close(self) -> None:
         self.client.close()
@@ -86,6 +103,7 @@ class EngineEventStore:
     # -- writing ---------------------------------------------------------------------------
 
     def write(self, events: Iterable[Event]) -> WriteResult:
+        self._check_prepared()
         pending: list[tuple[str, Event]] = []
         refused: list[tuple[str, str, Event]] = []
         for event in events:

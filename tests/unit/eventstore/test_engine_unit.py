@@ -30,8 +30,9 @@ class FakeClient:
 
     flavour = "opensearch"
 
-    def __init__(self, script: list[Any]) -> None:
+    def __init__(self, script: list[Any], *, prepared: bool = True) -> None:
         self.script = script
+        self.prepared = prepared
         self.bulks: list[list[dict[str, Any]]] = []
 
     def bulk(self, operations: list[dict[str, Any]], *, refresh: bool = False) -> Any:
@@ -44,7 +45,15 @@ class FakeClient:
         return {"errors": True, "items": items}
 
     def request(self, method: str, path: str, **_: Any) -> Any:
-        raise AssertionError(f"unexpected {method} {path}")
+        """What `citysoc store init` put, as the engine answers for it (or 404)."""
+        assert method == "GET", f"unexpected {method} {path}"
+        if not self.prepared:
+            raise EngineRequestError("not found", status=404)
+        if path.startswith("/_component_template/"):
+            return {"component_templates": [{"component_template": {}}]}
+        if path.startswith("/_index_template/"):
+            return {"index_templates": [{"index_template": {}}]}
+        return {path.rsplit("/", 1)[1]: {}}
 
     def close(self) -> None:
         pass
@@ -127,6 +136,13 @@ def test_events_without_id_are_refused_without_a_request() -> None:
     client = FakeClient([])
     result = store(client).write([{"@timestamp": "2026-11-20T00:00:00Z"}])
     assert (result.rejected, client.bulks) == (1, [])
+
+
+def test_an_engine_not_prepared_is_refused_before_any_write() -> None:
+    client = FakeClient([[201]], prepared=False)
+    with pytest.raises(ConfigError, match="citysoc store init"):
+        store(client).write([event(1)])
+    assert client.bulks == []
 
 
 def test_names_and_slices() -> None:
