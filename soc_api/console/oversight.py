@@ -8,6 +8,7 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from soc_api.audit import service as audit
+from soc_api.audit.anchor import verify_anchored
 from soc_api.auth.models import Principal, TokenScope
 from soc_api.auth.permissions import require_admin, require_auditor
 from soc_api.auth.tokens import create_token, list_tokens, revoke_token, token_state
@@ -23,6 +24,7 @@ AUDIT_PAGE = 100  # entries per page of the audit log
 @router.get("/audit", response_class=HTMLResponse)
 def audit_page(
     request: Request,
+    ctx: ContextDep,
     session: SessionDep,
     analyst: MaybeAnalyst,
     object_type: Annotated[str, Query(max_length=32)] = "",
@@ -44,6 +46,7 @@ def audit_page(
         offset=offset,
     )
     chain = audit.verify_chain(session) if verify else None
+    anchor = verify_anchored(session, ctx.settings.data_dir) if verify else None
     session.commit()
     return render(
         request,
@@ -53,6 +56,7 @@ def audit_page(
             "entries": entries,
             "total": total,
             "chain": chain,
+            "anchor": anchor,
             "filters": {"object_type": object_type, "object_id": object_id},
             "offset": offset,
             "page": AUDIT_PAGE,
