@@ -36,7 +36,7 @@ def test_elasticsearch_stores_once_per_agency_and_converges(topology: Topology) 
             "event.id": event_id("es", agency, n),
             "event.dataset": "syslog.generic",
             "organization.id": agency,
-        }  # fmt: skip
+        }
         for n in range(3)
     ]
     store.write(batch)
