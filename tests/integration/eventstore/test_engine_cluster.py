@@ -64,9 +64,8 @@ def test_kill_9_of_one_node_of_three_during_a_million_events_loses_and_duplicate
     store.refresh()
     assert store.count() == EVENTS
     subprocess.run([str(REPO / "scripts/engine.sh"), "start-node", name, "1"], check=True)
-    health = client.request(
-        "GET", "/_cluster/health", params={"wait_for_status": "green", "timeout": "120s"}
-    )
+    # the query string, not params: the client takes a "timeout" param for its own
+    health = client.request("GET", "/_cluster/health?wait_for_status=green&timeout=120s")
     assert health["status"] == "green" and health["number_of_nodes"] == 3
     store.refresh()
     assert store.count() == EVENTS
