@@ -11,7 +11,7 @@ into :class:`EngineUnavailableError` (nothing answered) or :class:`EngineRequest
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 import orjson
@@ -156,6 +156,18 @@ class ElasticsearchClient:
             **options,
         )
 
+    def _call(self, what: str, call: Callable[[], Any]) -> Any:
+        """``call()``'s answer body, its errors as the store's."""
+        from elastic_transport import TransportError
+        from elasticsearch import ApiError
+
+        try:
+            return call().body
+        except ApiError as exc:
+            raise _refused(exc.meta.status, exc.body, self.spec, what) from exc
+        except TransportError as exc:
+            raise EngineUnavailableError(_explain(exc, self.spec)) from exc
+
     def request(
         self,
         method: str,
@@ -164,32 +176,20 @@ class ElasticsearchClient:
         body: Any = None,
         params: dict[str, str] | None = None,
     ) -> Any:
-        from elastic_transport import TransportError
-        from elasticsearch import ApiError
-
         if params:
             path += "?" + "&".join(f"{k}={v}" for k, v in params.items())
         headers = {"accept": "application/json"}
         if body is not None:
             headers["content-type"] = "application/json"
-        try:
-            return self.client.perform_request(method, path, body=body, headers=headers).body
-        except ApiError as exc:
-            raise _refused(exc.meta.status, exc.body, self.spec, f"{method} {path}") from exc
-        except TransportError as exc:
-            raise EngineUnavailableError(_explain(exc, self.spec)) from exc
+        return self._call(
+            f"{method} {path}",
+            lambda: self.client.perform_request(method, path, body=body, headers=headers),
+        )
 
     def bulk(self, operations: Sequence[dict[str, Any]], *, refresh: bool = False) -> Any:
-        from elastic_transport import TransportError
-        from elasticsearch import ApiError
-
-        try:
-            answer = self.client.bulk(operations=list(operations), refresh=refresh)
-        except ApiError as exc:
-            raise _refused(exc.meta.status, exc.body, self.spec, "bulk") from exc
-        except TransportError as exc:
-            raise EngineUnavailableError(_explain(exc, self.spec)) from exc
-        return answer.body
+        return self._call(
+            "bulk", lambda: self.client.bulk(operations=list(operations), refresh=refresh)
+        )
 
     def close(self) -> None:
         self.client.close()
