@@ -33,6 +33,8 @@ from citybox.hosts import (
     HostDirs,
     alive,
     boot,
+    disk_bytes,
+    memory_bytes,
     mount_root,
     seed,
     stop,
@@ -270,22 +272,29 @@ class HostStatus:
     address: str
     segment: str
     state: str
+    memory_bytes: int
+    disk_bytes: int
 
 
 def status(paths: BoxPaths) -> list[HostStatus]:
     state = BoxState.load(paths.state)
     if state is None:
         return []
-    return [
-        HostStatus(
-            h.name,
-            h.pid,
-            h.address,
-            h.segment,
-            system_state(h.pid) if h.pid and alive(h.pid) else "offline",
+    found = []
+    for host in state.hosts:
+        running = bool(host.pid and alive(host.pid))
+        found.append(
+            HostStatus(
+                host.name,
+                host.pid,
+                host.address,
+                host.segment,
+                system_state(host.pid) if host.pid and running else "offline",
+                memory_bytes(host.pid) if host.pid and running else 0,
+                disk_bytes(paths.host(host.name)),
+            )
         )
-        for h in state.hosts
-    ]
+    return found
 
 
 def converge(paths: BoxPaths, extra: list[str] | None = None) -> tuple[list[Recap], float]:

@@ -14,6 +14,7 @@ import json
 import logging
 import re
 import shutil
+import subprocess
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -202,17 +203,30 @@ def playbook(
         if found is None:
             raise BoxError("ansible-playbook is missing: scripts/bootstrap.sh --dev")
         binary = Path(found)
-    done = run(
-        [binary, "-i", inventory, book, *(extra or [])], cwd=folder, check=False, timeout=timeout
-    )
-    output = done.stdout + done.stderr
-    (folder / f"{book.stem}.log").write_text(output, encoding="utf-8")
+    log_path = folder / f"{book.stem}.log"
+    argv = [str(binary), "-i", str(inventory), str(book), *(extra or [])]
+    log.info("running %s (output in %s)", " ".join(argv), log_path)
+    with log_path.open("w", encoding="utf-8") as sink:
+        try:
+            code = subprocess.run(  # noqa: S603 - argv list
+                argv,
+                cwd=folder,
+                stdout=sink,
+                stderr=subprocess.STDOUT,
+                timeout=timeout,
+                check=False,
+            ).returncode
+        except subprocess.TimeoutExpired as exc:
+            raise BoxError(
+                f"ansible-playbook {book.name} did not finish in {timeout:.0f} s"
+            ) from exc
+    output = log_path.read_text(encoding="utf-8")
     recaps = [
         Recap(m[1], int(m[2]), int(m[3]), int(m[4]), int(m[5]))
-        for m in (RECAP.match(line) for line in done.stdout.splitlines())
+        for m in (RECAP.match(line) for line in output.splitlines())
         if m
     ]
-    if done.returncode != 0 or not recaps:
+    if code != 0 or not recaps:
         tail = "\n".join(output.splitlines()[-40:])
-        raise BoxError(f"ansible-playbook {book.name} failed ({done.returncode}):\n{tail}")
+        raise BoxError(f"ansible-playbook {book.name} failed ({code}):\n{tail}")
     return recaps, output

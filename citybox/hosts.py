@@ -154,6 +154,37 @@ def wait_ready(nspawn_pid: int, name: str, timeout: float = 180) -> float:
     raise BoxError(f"{name} did not finish booting in {timeout:.0f} s")
 
 
+def memory_bytes(nspawn_pid: int) -> int:
+    """Resident memory of every process in the host's PID namespace (shared pages counted
+    once per process, as ``ps`` does)."""
+    pid = leader(nspawn_pid)
+    if pid is None:
+        return 0
+    try:
+        namespace = Path(f"/proc/{pid}/ns/pid").stat().st_ino
+    except FileNotFoundError:
+        return 0
+    total = 0
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            if (proc / "ns" / "pid").stat().st_ino != namespace:
+                continue
+            fields = (proc / "statm").read_text(encoding="utf-8").split()
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+        total += int(fields[1]) * os.sysconf("SC_PAGE_SIZE")
+    return total
+
+
+def disk_bytes(dirs: HostDirs) -> int:
+    """What the host wrote on top of the base image (its overlay's upper folder)."""
+    return sum(
+        p.lstat().st_size for p in dirs.upper.rglob("*") if p.is_file() and not p.is_symlink()
+    )
+
+
 def alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -162,7 +193,7 @@ def alive(pid: int) -> bool:
     return Path(f"/proc/{pid}/cmdline").read_bytes().startswith(b"systemd-nspawn")
 
 
-def stop(nspawn_pid: int, name: str, timeout: float = 30) -> None:
+def stop(nspawn_pid: int, name: str, timeout: float = 45) -> None:
     """Orderly shutdown (nspawn turns SIGTERM into the container's poweroff), then SIGKILL."""
     if not alive(nspawn_pid):
         return
@@ -177,8 +208,15 @@ def stop(nspawn_pid: int, name: str, timeout: float = 30) -> None:
         if not alive(nspawn_pid):
             return
         time.sleep(0.2)
-    log.warning("%s did not power off in %.0f s: killing nspawn %d", name, timeout, nspawn_pid)
+    # The container's init dying ends its whole PID namespace; then nspawn itself.
+    pid = leader(nspawn_pid)
+    log.warning("%s did not power off in %.0f s: killing its init %s", name, timeout, pid)
+    if pid is not None:
+        os.kill(pid, signal.SIGKILL)
     os.killpg(nspawn_pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while alive(nspawn_pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
 
 
 def unmount_root(dirs: HostDirs) -> None:

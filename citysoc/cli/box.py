@@ -81,9 +81,21 @@ def status(args: argparse.Namespace, _settings: Settings) -> int:
     if not found:
         say(f"no box is up for stack {args.stack}")
         return 1
+    mib = 1024 * 1024
     table(
-        ("host", "nspawn pid", "address", "segment", "systemd"),
-        [(h.name, h.pid, h.address, h.segment, h.state) for h in found],
+        ("host", "nspawn pid", "address", "segment", "systemd", "memory MiB", "disk MiB"),
+        [
+            (
+                h.name,
+                h.pid,
+                h.address,
+                h.segment,
+                h.state,
+                h.memory_bytes // mib,
+                h.disk_bytes // mib,
+            )
+            for h in found
+        ],
     )
     return 0
 
