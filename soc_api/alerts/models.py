@@ -62,6 +62,7 @@ class Alert(Base):
         Index("alerts_dedup", "dedup_key", "status"),
         Index("alerts_risk_seen", "risk_score", "last_seen"),
         Index("alerts_last_seen", "last_seen"),
+        Index("alerts_attacker", "attacker", "last_seen"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -87,6 +88,14 @@ class Alert(Base):
     close_reason: Mapped[str | None] = mapped_column(String(16), default=None)
     closed_at: Mapped[str | None] = mapped_column(String(32), default=None)
     observables: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Entity roles: who acted (``ip:…``, ``user:…``), whom it reached (capped list, full count),
+    # hosts that only relayed it (resolvers, collectors, sensors, routers), tool fingerprints.
+    attacker: Mapped[str | None] = mapped_column(String(128), default=None)
+    targets: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
+    target_count: Mapped[int] = mapped_column(default=0, server_default="0")
+    infrastructure: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
+    fingerprints: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
+    tactic: Mapped[str] = mapped_column(String(32), default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
@@ -119,6 +128,12 @@ class AlertPublic(BaseModel):
     close_reason: str | None
     closed_at: str | None
     observables: list[str]
+    attacker: str | None = None
+    targets: list[str] = []
+    target_count: int = 0
+    infrastructure: list[str] = []
+    fingerprints: list[str] = []
+    tactic: str = ""
 
 
 class AlertPage(BaseModel):
