@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 
 FIELD_NAME = re.compile(r"^[@A-Za-z_][A-Za-z0-9_.@-]{0,127}$")
 MAX_REPORTED_ERRORS = 1000
+MAX_LOGGED_ERRORS = 20  # per request: a flood of bad lines cannot flood the log
 MAX_FIELDS = 1024  # fields of one event, after flattening
 SURROGATE_ESCAPE = re.compile(r"\\[uU][dD][89a-fA-F]")  # JSON text that may decode to one
 
@@ -51,7 +52,10 @@ class ParsedBody:
         self.rejected += 1
         if len(self.errors) < MAX_REPORTED_ERRORS:
             self.errors.append(LineError(line=line, message=message))
-        log.warning("ingest: rejected %s: %s", Location("ingest", line=line), message)
+        if self.rejected <= MAX_LOGGED_ERRORS:  # every one is in the report; the log is bounded
+            log.warning("ingest: rejected %s: %s", Location("ingest", line=line), message)
+        elif self.rejected == MAX_LOGGED_ERRORS + 1:
+            log.warning("ingest: more lines rejected; the caller's report lists them")
 
 
 def parse_line(text: str) -> Event:

@@ -68,6 +68,7 @@ CASES: dict[tuple[str, str], Case] = {
     ("GET", "/api/v1/rules"): Case(frozenset({200, 403})),  # 403 for machine tokens
     ("GET", "/api/v1/audit"): Case(frozenset({403})),
     ("GET", "/api/v1/audit/verify"): Case(frozenset({403})),
+    ("GET", "/api/v1/audit/verify/anchored"): Case(frozenset({403})),
     ("GET", "/health"): Case(OK),
     ("GET", "/metrics"): Case(frozenset({403})),
 }
