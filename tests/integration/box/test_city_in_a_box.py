@@ -13,6 +13,7 @@ import os
 import shutil
 import socket
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -182,6 +183,64 @@ def test_ansible_converges_every_role_and_the_second_run_changes_nothing(
         tunnel.wait(timeout=10)
     assert done.returncode == 0, done.stderr
     assert "ok" in done.stdout.lower()
+
+
+PROBE = """
+import socket, sys
+s = socket.socket()
+s.settimeout(3)
+try:
+    s.connect(("10.10.0.20", int(sys.argv[1])))
+    print("open")
+except ConnectionRefusedError:
+    print("refused")
+except OSError:
+    print("timeout")
+"""
+
+STORED = """
+import json, urllib.request
+query = {"query": {"term": {"source.ip": "198.51.100.10"}}, "size": 0}
+request = urllib.request.Request(
+    "http://10.50.0.30:9200/logs-*/_search", data=json.dumps(query).encode(),
+    headers={"Content-Type": "application/json"})
+print(json.loads(urllib.request.urlopen(request).read())["hits"]["total"]["value"])
+"""
+
+
+def _probe(port: int) -> str:
+    done = subprocess.run(
+        ["ip", "netns", "exec", "cbx-h-internet-01", "python3", "-c", PROBE, str(port)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    return done.stdout.strip()
+
+
+def test_an_internet_host_crosses_the_routers_and_the_sensor_ships_what_it_saw(
+    box: tuple[BoxPaths, BoxState],
+) -> None:
+    """HTTPS to the portal crosses the edge router (refused by the portal itself: nothing
+    listens), SSH to it is dropped by the router's nftables, and the DMZ's sensor captures the
+    connections on its mirrored interface and writes them to the engine on the store host."""
+    paths, _state = box
+    if not (paths.folder / "converge-seconds.txt").exists():
+        pytest.skip("the box was not converged (see the converge test)")
+    assert _probe(22) == "timeout"
+    for _ in range(5):
+        assert _probe(443) == "refused"
+        time.sleep(2.5)  # the capture ships in slices of 2 s
+    deadline = time.monotonic() + 60
+    stored = 0
+    while time.monotonic() < deadline and stored == 0:
+        _probe(443)
+        done = _ssh(paths, "10.50.0.30", f"python3 -c '{STORED}'")
+        assert done.returncode == 0, done.stderr
+        stored = int(done.stdout.strip())
+        time.sleep(3)
+    assert stored > 0
 
 
 def _free_port() -> int:
