@@ -33,6 +33,7 @@ COMMANDS = {
     "native": "citysoc.cli.native",
     "box": "citysoc.cli.box",
     "store": "citysoc.cli.store",
+    "report": "citysoc.cli.report",
 }
 
 

@@ -1,0 +1,79 @@
+"""``citysoc report compliance|verify``: signed compliance reports for auditors."""
+
+from __future__ import annotations
+
+import argparse
+from contextlib import closing
+from pathlib import Path
+
+from citysoc.cli.output import fail, say, table
+from citysoc.core.settings import Settings
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser("report", help="compliance reports for auditors (signed)")
+    verbs = parser.add_subparsers(dest="report_action", required=True)
+    make = verbs.add_parser(
+        "compliance", help="one agency's report for a framework and half-year: JSON, HTML, PDF"
+    )
+    make.add_argument("--agency", required=True, help="agency id from the topology")
+    make.add_argument("--period", required=True, help="half-year: YYYY-H1 or YYYY-H2")
+    make.add_argument("--framework", required=True, help="decree85, tcvn11930 or circular31")
+    make.add_argument("--out", type=Path, required=True, help="folder to write the files to")
+    make.add_argument("--lang", choices=("vi", "en"), default="vi", help="default: vi")
+    make.add_argument(
+        "--stack", help="Pulumi stack for the policy results (default: the only stack file)"
+    )
+    make.add_argument("--no-pdf", action="store_true", help="write JSON and HTML only")
+    make.set_defaults(func=run_compliance)
+    check = verbs.add_parser("verify", help="prove a report's files against their signature")
+    check.add_argument("file", type=Path, help="any file of the report, or its .sig.json")
+    check.add_argument(
+        "--public-key",
+        type=Path,
+        help="the public key kept away from the SOC host (default: audit-signing.pub in the "
+        "data dir)",
+    )
+    check.set_defaults(func=run_verify)
+
+
+def run_compliance(args: argparse.Namespace, settings: Settings) -> int:
+    from eventstore.open import open_event_store
+    from soc_api.audit.anchor import signing_key
+    from soc_api.compliance.frameworks import framework
+    from soc_api.compliance.gather import REPO, context_from_settings, single_stack
+    from soc_api.compliance.period import parse_period
+    from soc_api.compliance.publish import write_report
+    from soc_api.compliance.report import build_report, check_agency
+
+    chosen = framework(args.framework)
+    period = parse_period(args.period)
+    stack = args.stack or single_stack(REPO)
+    with closing(open_event_store(settings)) as store:
+        ctx = context_from_settings(settings, args.agency, period, stack=stack, store=store)
+        check_agency(ctx)
+        report = build_report(ctx, chosen, args.lang)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    paths = write_report(report, args.out, signing_key(settings.data_dir), pdf=not args.no_pdf)
+    rows = [(r["id"], r["status"], r["ref"][:60]) for r in report["requirements"]]
+    table(("requirement", "status", "reference"), rows)
+    summary = ", ".join(f"{n} {s}" for s, n in report["summary"].items() if n)
+    say(f"{chosen.id} for {args.agency}, {period.name}: {summary}")
+    for path in paths:
+        say(f"wrote {path}")
+    return 0
+
+
+def run_verify(args: argparse.Namespace, settings: Settings) -> int:
+    from soc_api.audit.anchor import PUBLIC_KEY, load_public_key
+    from soc_api.compliance.signing import manifest_path, verify
+
+    public = load_public_key(args.public_key or settings.data_dir / PUBLIC_KEY)
+    problems = verify(args.file, public)
+    if problems:
+        fail(f"report NOT as signed ({manifest_path(args.file).name}):")
+        for problem in problems:
+            fail(f"  - {problem}")
+        return 1
+    say(f"report intact: every file of {manifest_path(args.file).name} is as signed")
+    return 0
