@@ -148,7 +148,9 @@ def parse_syslog(
         "event.original": text,
         "message": text,
     }
-    body = _header(text, event, received)
+    body, overlong_pid = _header(text, event, received)
+    if overlong_pid:
+        stats.error("syslog-bad-pid", location, f"a process id of over {MAX_INT_DIGITS} digits")
     for parse in PROGRAM_PARSERS:
         if parse(str(event.get("process.name", "")), body, event):
             break
@@ -172,7 +174,9 @@ def _text(raw: bytes, location: Location, stats: CollectorStats) -> str:
     return text.rstrip("\r\n")
 
 
-def _header(text: str, event: Event, received: float) -> str:
+def _header(text: str, event: Event, received: float) -> tuple[str, bool]:
+    """Header fields into ``event``; returns the message body, and whether the process id
+    was digits too many to keep."""
     m = RFC5424.match(text)
     if m:
         event["log.syslog.version"] = "1"
@@ -189,7 +193,7 @@ def _header(text: str, event: Event, received: float) -> str:
     else:
         m = RFC3164.match(text)
         if not m:
-            return text
+            return text, False
         stamp = _bsd(m.group("ts"), received)
     if m.group("pri") is not None and int(m.group("pri")) <= 191:
         _priority(int(m.group("pri")), event)
@@ -197,13 +201,14 @@ def _header(text: str, event: Event, received: float) -> str:
         event["host.hostname"] = event["log.syslog.hostname"] = m.group("host")
     if m.group("app") and m.group("app") != "-":
         event["process.name"] = m.group("app")
-    pid = _small_int(m.group("pid"))
+    pid_text = m.group("pid") or ""
+    pid = _small_int(pid_text)
     if pid is not None:
         event["process.pid"] = pid
     if stamp is not None:
         event["@timestamp"] = ecs.timestamp(stamp)
     event["message"] = m.group("msg")
-    return str(m.group("msg"))
+    return str(m.group("msg")), pid is None and pid_text.isascii() and pid_text.isdigit()
 
 
 def _small_int(text: str | None) -> int | None:

@@ -177,6 +177,7 @@ def test_a_huge_pid_or_port_is_left_out_not_fatal(tmp_path: Path) -> None:
     stats = CollectorStats()
     events = list(read_syslog_file(path, stats, received=RECEIVED))
     assert len(events) == stats.parsed == 4
+    assert stats.errors == {"syslog-bad-pid": 1}  # counted with its line
     assert [e.get("process.pid") for e in events] == [None, 12, None, 13]
     assert events[0]["process.name"] == "sshd"
     assert "source.port" not in events[1] and events[1]["user.name"] == "root"
