@@ -6,7 +6,9 @@ set -euo pipefail
 # PostgreSQL; chromium: the console driven in a real browser; a JDK and Maven: the search
 # engine the store's live tests run on (scripts/engine.sh assembles it from Maven Central).
 # debootstrap, systemd-container: the city in a box (Debian hosts booted with systemd-nspawn).
-packages=(tshark nftables iproute2 postgresql chromium openjdk-17-jdk-headless maven debootstrap systemd-container)
+# poppler-utils, fonts-dejavu-core: compliance report PDFs (Vietnamese glyphs) rendered to
+# images and read back (pdftoppm, pdftotext).
+packages=(tshark nftables iproute2 postgresql chromium openjdk-17-jdk-headless maven debootstrap systemd-container poppler-utils fonts-dejavu-core)
 missing=()
 for pkg in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

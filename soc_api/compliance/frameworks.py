@@ -12,7 +12,14 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from citysoc.core.errors import ConfigError, Location
 
@@ -54,11 +61,12 @@ class Requirement(_Frozen):
     text: Wording
     evidence: Evidenced
 
-    @model_validator(mode="after")
-    def _levels(self) -> Requirement:
-        if not set(self.levels) <= {1, 2, 3, 4, 5}:
-            raise ValueError(f"levels must be within 1-5, got {list(self.levels)}")
-        return self
+    @field_validator("levels")
+    @classmethod
+    def _levels(cls, levels: tuple[int, ...]) -> tuple[int, ...]:
+        if not set(levels) <= {1, 2, 3, 4, 5}:
+            raise ValueError(f"levels must be within 1-5, got {list(levels)}")
+        return levels
 
 
 class Framework(_Frozen):

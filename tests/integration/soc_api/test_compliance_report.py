@@ -1,0 +1,88 @@
+"""``citysoc report compliance`` end to end: a PDF printed by headless Chromium, rendered to
+images and read back; the same bytes twice; tampering found by ``citysoc report verify``."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from citysoc.cli.main import main
+from citysoc.core.settings import Settings
+from citysoc.core.topology import Topology
+from soc_api.compliance.evidence import Context
+from soc_api.compliance.frameworks import framework
+from soc_api.compliance.period import parse_period
+from soc_api.compliance.render import find_chromium, to_html, to_pdf
+from soc_api.compliance.report import build_report
+
+needs_pdf_tools = pytest.mark.skipif(
+    find_chromium() is None or not shutil.which("pdftoppm") or not shutil.which("pdftotext"),
+    reason="needs Debian's chromium and poppler-utils (scripts/system-deps.sh)",
+)
+
+
+@needs_pdf_tools
+def test_pdf_has_vietnamese_text_and_is_stable(topology: Topology, tmp_path: Path) -> None:
+    ctx = Context(topology=topology, agency="d1", period=parse_period("2026-H2"))
+    html = to_html(build_report(ctx, framework("decree85")))
+    pdf = to_pdf(html, "20270101000000")
+    assert pdf.startswith(b"%PDF-")
+    assert to_pdf(html, "20270101000000") == pdf
+    path = tmp_path / "r.pdf"
+    path.write_bytes(pdf)
+    subprocess.run(["pdftoppm", "-r", "50", "-png", "-f", "1", "-l", "1", str(path),
+                    str(tmp_path / "page")], check=True, timeout=60)  # fmt: skip
+    page = next(tmp_path.glob("page*.png"))
+    assert page.read_bytes().startswith(b"\x89PNG") and page.stat().st_size > 5000
+    text = subprocess.run(["pdftotext", str(path), "-"], check=True, capture_output=True,
+                          timeout=60).stdout.decode()  # fmt: skip
+    for words in ("Báo cáo tuân thủ an toàn thông tin", "UBND Quận 1", "Cần xác nhận",
+                  "Nghị định 85/2016/NĐ-CP"):  # fmt: skip
+        assert words in text
+
+
+def test_cli_writes_verifies_and_finds_tampering(
+    settings: Settings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("CITYSOC_DATA_DIR", str(settings.data_dir))
+    out = tmp_path / "out"
+    args = ["report", "compliance", "--agency", "tanbinh", "--period", "2026-H2",
+            "--framework", "circular31", "--out", str(out), "--no-pdf", "--lang", "en",
+            "--stack", "no-such-stack"]  # fmt: skip
+    assert main(args) == 0
+    said = capsys.readouterr().out
+    assert "circular31 for tanbinh, 2026-H2" in said
+    report = out / "circular31-tanbinh-2026-H2.json"
+    assert '"lang": "en"' in report.read_text(encoding="utf-8")
+    assert main(["report", "verify", str(report)]) == 0
+    report.write_text(report.read_text(encoding="utf-8").replace('"met"', '"not_met"'))
+    assert main(["report", "verify", str(report)]) == 1
+    assert "changed since it was signed" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "listed"),
+    [
+        ("--agency", "nowhere", "agencies: d1, dc, dic, dot, drainage, ioc, tanbinh"),
+        ("--period", "2026-Q4", "YYYY-H1 (January-June) or YYYY-H2"),
+        ("--framework", "iso27001", "known: circular31, decree85, tcvn11930"),
+    ],
+)
+def test_cli_bad_input_lists_the_valid(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str], flag: str, value: str, listed: str,
+) -> None:  # fmt: skip
+    monkeypatch.setenv("CITYSOC_DATA_DIR", str(settings.data_dir))
+    args = {"--agency": "d1", "--period": "2026-H2", "--framework": "decree85"}
+    args[flag] = value
+    argv = ["report", "compliance", "--out", str(tmp_path / "o"), "--no-pdf"]
+    argv += [word for pair in args.items() for word in pair]
+    assert main(argv) == 2
+    assert listed in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
