@@ -24,6 +24,7 @@ from soc_api.audit.views import router as audit_router
 from soc_api.auth.clients import parse_proxies
 from soc_api.auth.models import TokenScope
 from soc_api.auth.secret import session_secret
+from soc_api.console.compliance import router as console_compliance_router
 from soc_api.console.oversight import router as console_oversight_router
 from soc_api.console.pages import router as console_pages_router
 from soc_api.console.views import router as console_router
@@ -110,7 +111,12 @@ def create_app(settings: Settings, *, startup: Sequence[StartupTask] = ()) -> Fa
     for router in (alerts_router, incidents_router, iocs_router, ingest_router, rules_router):
         app.include_router(router, responses=ERROR_RESPONSES)
     app.include_router(audit_router, responses=ERROR_RESPONSES)
-    for router in (console_router, console_pages_router, console_oversight_router):
+    for router in (
+        console_router,
+        console_pages_router,
+        console_oversight_router,
+        console_compliance_router,
+    ):
         app.include_router(router)
     app.mount(
         "/static", StaticFiles(directory=Path(__file__).parent / "console" / "static"), "static"

@@ -1,0 +1,89 @@
+"""The Compliance page: who sees which agency, generation and download audited."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from sqlalchemy import select
+
+from soc_api.audit.models import AuditEntry
+from soc_api.compliance.evidence import RuleOutcome
+
+from .conftest import Soc
+
+
+@pytest.fixture(autouse=True)
+def _light_sources(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No Pulumi plan, no Chromium and two rules: the page's own work, not theirs."""
+    import soc_api.console.compliance as page
+
+    monkeypatch.setattr(page, "single_stack", lambda _repo: None)
+    monkeypatch.setattr(page, "find_chromium", lambda: None)
+    rules = [RuleOutcome("cam", "cameras", ("T1110",), True)]
+    monkeypatch.setattr(page, "rule_outcomes", lambda: rules)
+
+
+def _agencies(html: str) -> list[str]:
+    return re.findall(r'<option value="([a-z0-9-]+)">[^<]*\(\1\)</option>', html)
+
+
+def _generate(soc: Soc, agency: str, **extra: str) -> int:
+    form = {"agency": agency, "period": "2026-H2", "framework": "circular31",
+            "csrf": soc.csrf(), **extra}  # fmt: skip
+    return soc.client.post("/compliance", data=form, follow_redirects=False).status_code
+
+
+def test_city_auditor_sees_every_agency_and_generates(soc: Soc) -> None:
+    assert soc.login("auditor") == 303
+    page = soc.client.get("/compliance")
+    assert page.status_code == 200
+    assert _agencies(page.text) == sorted(soc.ctx.topology.agencies)
+    assert _generate(soc, "tanbinh", lang="en") == 303
+    listed = soc.client.get("/compliance").text
+    assert 'data-report="circular31-tanbinh-2026-H2"' in listed
+    got = soc.client.get("/compliance/files/circular31-tanbinh-2026-H2.json")
+    assert got.status_code == 200
+    report = json.loads(got.content)
+    assert report["agency"]["id"] == "tanbinh" and report["lang"] == "en"
+    assert (
+        soc.client.get("/compliance/files/circular31-tanbinh-2026-H2.sig.json").status_code == 200
+    )
+    with soc.ctx.sessions() as session:
+        actions = session.scalars(
+            select(AuditEntry.action).where(AuditEntry.object_type == "report")
+        ).all()
+    assert actions == ["compliance.generate", "compliance.download", "compliance.download"]
+
+
+def test_agency_reader_sees_only_their_agency(soc: Soc) -> None:
+    soc.login("auditor")
+    assert _generate(soc, "tanbinh") == 303
+    soc.login("d1")
+    assert _agencies(soc.client.get("/compliance").text) == ["d1"]
+    assert "circular31-tanbinh-2026-H2" not in soc.client.get("/compliance").text
+    assert _generate(soc, "tanbinh") == 404
+    assert soc.client.get("/compliance/files/circular31-tanbinh-2026-H2.json").status_code == 404
+    assert _generate(soc, "d1") == 303
+    assert soc.client.get("/compliance/files/circular31-d1-2026-H2.html").status_code == 200
+
+
+def test_bad_input_and_strangers(soc: Soc) -> None:
+    soc.login("auditor")
+    form = {"agency": "d1", "period": "2026-Q1", "framework": "decree85", "csrf": soc.csrf()}
+    bad = soc.client.post("/compliance", data=form)
+    assert bad.status_code == 400 and "YYYY-H1" in bad.text
+    form |= {"period": "2026-H2", "framework": "pci"}
+    unknown = soc.client.post("/compliance", data=form)
+    assert unknown.status_code == 400 and "decree85" in unknown.text
+    assert _generate(soc, "d1", csrf="forged") == 403
+    for name in ("..%2Fsoc.db", "soc.db", "circular31-d1-2026-H2.exe"):
+        assert soc.client.get(f"/compliance/files/{name}").status_code == 404
+    soc.client.cookies.clear()
+    assert soc.client.get("/compliance", follow_redirects=False).status_code == 303
+    token = {"Authorization": f"Bearer {soc.tokens['read-city']}"}
+    assert soc.client.get("/compliance", headers=token, follow_redirects=False).status_code in (
+        303,
+        403,
+    )
