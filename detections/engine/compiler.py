@@ -16,6 +16,8 @@ from detections.engine.targets import Backend, backend, convert
 log = logging.getLogger(__name__)
 
 DEFAULT_ENTITY = ("source.ip",)
+DEFAULT_ATTACKER = "source.ip"
+DEFAULT_VICTIM = "destination.ip"
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,8 @@ class CompiledRule:
     runbook: str = ""
     description: str = ""
     author: str = ""
+    attacker: str = DEFAULT_ATTACKER  # the field naming who acts (rule attribute ``attacker``)
+    victim: str = DEFAULT_VICTIM  # the field naming whom it reaches (rule attribute ``victim``)
 
 
 @dataclass
@@ -103,6 +107,8 @@ def compile_catalog(catalog: Catalog) -> Compilation:
                 runbook=str(attrs.get("runbook", "")),
                 description=rule.description or "",
                 author=rule.author or "",
+                attacker=str(attrs.get("attacker") or DEFAULT_ATTACKER),
+                victim=str(attrs.get("victim") or DEFAULT_VICTIM),
             )
         )
     log.info("compiled %d rules to SQLite (%d errors)", len(result.rules), len(result.errors))

@@ -16,12 +16,29 @@ from citysoc.core.ecs import Event, parse_timestamp
 from detections.engine.runner import Hit
 from soc_api.alerts.models import SEVERITY_RISK, Alert, AlertStatus
 from soc_api.alerts.observables import observables_of
+from soc_api.alerts.roles import MAX_TARGETS, Roles, roles_of
 
 log = logging.getLogger(__name__)
 
 
-def dedup_key(hit: Hit) -> str:
+def dedup_key(hit: Hit, attacker: str | None = None, agency: str = "") -> str:
+    """One open alert per rule, attacker and agency (a scan of 80 cameras is one alert with
+    80 targets); a hit without an attacker is keyed by its whole group, as before."""
+    if attacker:
+        return f"{hit.rule.rule_id}|{attacker}|{agency}"
     return hit.rule.rule_id + "|" + json.dumps(hit.group, sort_keys=True, default=str)
+
+
+def _fold(alert: Alert, hit: Hit, roles: Roles, last: str) -> None:
+    ids = list(dict.fromkeys([*alert.event_ids, *hit.event_ids]))
+    alert.event_ids = ids
+    alert.event_count = len(ids)
+    alert.last_seen = max(alert.last_seen, last)
+    targets = list(dict.fromkeys([*(alert.targets or ()), *roles.targets]))
+    alert.targets = targets[:MAX_TARGETS]
+    alert.target_count = max(alert.target_count or 0, len(targets))
+    alert.infrastructure = sorted({*(alert.infrastructure or ()), *roles.infrastructure})
+    alert.fingerprints = list(dict.fromkeys([*(alert.fingerprints or ()), *roles.fingerprints]))
 
 
 def _placement(entity: Sequence[str], evidence: Sequence[Event]) -> tuple[str, str, int | None]:
@@ -77,10 +94,12 @@ def record_hits(
     """
     created = updated = 0
     for hit in hits:
-        key = dedup_key(hit)
         events = [evidence[i] for i in hit.event_ids if i in evidence]
         times = sorted(str(e["@timestamp"]) for e in events) or [hit.first_seen, hit.last_seen]
         first, last = times[0], times[-1]
+        roles = roles_of(hit.rule, hit.group, events)
+        agency, segment, level = _placement(hit.rule.entity, events)
+        key = dedup_key(hit, roles.attacker, agency)
         open_alert = session.scalars(
             select(Alert)
             .where(Alert.dedup_key == key, Alert.status != AlertStatus.CLOSED.value)
@@ -91,13 +110,9 @@ def record_hits(
             open_alert is not None
             and parse_timestamp(first) - parse_timestamp(open_alert.last_seen) <= suppression
         ):
-            ids = list(dict.fromkeys([*open_alert.event_ids, *hit.event_ids]))
-            open_alert.event_ids = ids
-            open_alert.event_count = len(ids)
-            open_alert.last_seen = max(open_alert.last_seen, last)
+            _fold(open_alert, hit, roles, last)
             updated += 1
             continue
-        agency, segment, level = _placement(hit.rule.entity, events)
         session.add(
             Alert(
                 rule_id=hit.rule.rule_id,
@@ -117,6 +132,12 @@ def record_hits(
                 runbook=hit.rule.runbook,
                 tags=list(hit.rule.tags),
                 observables=observables_of(hit.group),
+                attacker=roles.attacker,
+                targets=list(roles.targets),
+                target_count=len(roles.targets),
+                infrastructure=list(roles.infrastructure),
+                fingerprints=list(roles.fingerprints),
+                tactic=roles.tactic,
             )
         )
         session.flush()

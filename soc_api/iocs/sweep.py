@@ -48,6 +48,8 @@ def ioc_rule(ioc: Ioc, field: str) -> CompiledRule:
         entity=(field,),
         tags=("ioc", f"tlp.{ioc.tlp.lower()}"),
         description=ioc.description,
+        attacker=field,  # the known-bad entity is the actor; the city host beside it, its target
+        victim="destination.ip" if field == "source.ip" else "source.ip",
     )
 
 
