@@ -80,6 +80,7 @@ def build_context(settings: Settings) -> SocContext:
         sessions=sessions,
         suppression=timedelta(seconds=settings.suppression_window_seconds),
         interval=settings.detection_interval_seconds,
+        agencies=tuple(topology.agencies),
     )
     log.info("SOC ready: %d rules, event store %s", len(compiled.rules), describe(settings))
     per_minute = settings.login_attempts_per_minute

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Protocol
@@ -22,6 +23,7 @@ from eventstore.base import EventStore
 from soc_api import checkpoints
 from soc_api.alerts.service import record_hits
 from soc_api.db import transaction
+from soc_api.incidents.warning import warn_and_hunt
 from soc_api.iocs.sweep import sweep
 
 log = logging.getLogger(__name__)
@@ -59,8 +61,10 @@ class DetectionScheduler:
         sessions: sessionmaker[Session],
         suppression: timedelta,
         interval: float,
+        agencies: Sequence[str] = (),
     ) -> None:
         self.store = store
+        self.agencies = tuple(agencies)  # early warnings go to these (the topology's agencies)
         self.runner = runner
         self.sessions = sessions
         self.suppression = suppression
@@ -93,6 +97,11 @@ class DetectionScheduler:
                 created += sweep(
                     session, self.store, after=after, upto=upto, suppression=self.suppression
                 )
+                if created:
+                    warned = warn_and_hunt(
+                        session, self.store, agencies=self.agencies, suppression=self.suppression
+                    )
+                    created += warned.hunted
                 checkpoints.write(session, name, max(after, upto))
             run = SchedulerRun(
                 events=report.events_scanned,

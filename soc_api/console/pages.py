@@ -16,7 +16,8 @@ from soc_api.console.common import check_csrf, render
 from soc_api.console.graph import HEIGHT, WIDTH, agency_graph
 from soc_api.console.views import Csrf, require_console_user, to_login
 from soc_api.deps import ContextDep, MaybeAnalyst, ObjectId, SessionDep
-from soc_api.incidents.service import get_incident, list_incidents
+from soc_api.incidents.service import get_incident, list_incidents, list_targets
+from soc_api.incidents.views import agency_names
 from soc_api.iocs.models import IocCreate, IocKind, Tlp
 from soc_api.iocs.service import create_ioc, list_iocs
 from soc_api.iocs.views import retro_sweep
@@ -86,8 +87,13 @@ def incidents_page(
     if analyst is None:
         return to_login()
     window = timedelta(seconds=ctx.settings.incident_window_seconds)
-    found = list_incidents(session, who=analyst, window=window)
-    return render(request, "incidents.html", {"analyst": analyst, "incidents": found[:200]})
+    found = list_incidents(session, who=analyst, window=window, names=agency_names(ctx))
+    targets = list_targets(session, who=analyst, window=window)
+    return render(
+        request,
+        "incidents.html",
+        {"analyst": analyst, "incidents": found[:200], "targets": targets[:50]},
+    )
 
 
 @router.get("/incidents/{incident_id}", response_class=HTMLResponse)
@@ -101,7 +107,9 @@ def incident_page(
     if analyst is None:
         return to_login()
     window = timedelta(seconds=ctx.settings.incident_window_seconds)
-    incident = get_incident(session, incident_id=incident_id, who=analyst, window=window)
+    incident = get_incident(
+        session, incident_id=incident_id, who=analyst, window=window, names=agency_names(ctx)
+    )
     per_agency: dict[str, int] = {}
     for alert in incident.alerts:
         per_agency[alert.agency] = per_agency.get(alert.agency, 0) + 1

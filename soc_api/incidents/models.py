@@ -8,11 +8,16 @@ from soc_api.alerts.models import AlertPublic
 
 
 class TimelineEntry(BaseModel):
+    """One step, in kill-chain order (tactic, then time)."""
+
     at: str
     alert_id: int
     title: str
     agency: str
     severity: str
+    tactic: str = ""
+    attacker: str | None = None
+    target_count: int = 0
 
 
 class IncidentPublic(BaseModel):
@@ -32,6 +37,8 @@ class IncidentPublic(BaseModel):
     other_agencies: int
     other_alerts: int
     shared_observables: list[str]
+    actor: str | None = None  # the attacker entity the incident is about
+    links: list[str] = []  # what else ties its alerts: fingerprints, pivots through a host
     alerts: list[AlertPublic]
     timeline: list[TimelineEntry]
 
@@ -39,6 +46,7 @@ class IncidentPublic(BaseModel):
 class IncidentSummary(BaseModel):
     id: int
     title: str
+    actor: str | None = None
     campaign: bool
     severity: str
     first_seen: str
@@ -51,3 +59,17 @@ class IncidentSummary(BaseModel):
 class IncidentPage(BaseModel):
     total: int
     items: list[IncidentSummary]
+
+
+class TargetView(BaseModel):
+    """One victim reached by several incidents (several actors): not a campaign."""
+
+    target: str
+    incidents: list[int]
+    actors: list[str]
+    agencies: list[str]
+
+
+class TargetPage(BaseModel):
+    total: int
+    items: list[TargetView]

@@ -2,12 +2,13 @@
 
 An agency analyst sees an incident only when one of its alerts is their agency's, and then
 only their agency's alerts, observables seen in them, and the number (not the names) of the
-other agencies and their alerts. The city SOC sees everything.
+other agencies and their alerts. The city SOC sees everything. Titles are built from the
+visible alerts only: the actor, then its steps in kill-chain order with their agency.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -17,10 +18,11 @@ from citysoc.core.errors import NotFoundError
 from soc_api.alerts.models import SEVERITY_RISK, Alert, AlertPublic, CloseReason
 from soc_api.auth.models import Principal
 from soc_api.auth.permissions import require_reader
-from soc_api.incidents.grouping import Group, group_alerts
-from soc_api.incidents.models import IncidentPublic, IncidentSummary, TimelineEntry
+from soc_api.incidents.grouping import Group, group_alerts, stage, target_views
+from soc_api.incidents.models import IncidentPublic, IncidentSummary, TargetView, TimelineEntry
 
 MAX_ALERTS = 5000  # incidents are computed over the most recent alerts
+MAX_STEPS = 4  # steps named in a title
 
 
 def _candidates(session: Session) -> Sequence[Alert]:
@@ -42,36 +44,82 @@ def _visible(group: Group, who: Principal) -> list[Alert]:
     return [a for a in group.alerts if a.agency in who.agencies]
 
 
-def _title(group: Group, shared: list[str]) -> str:
-    kind = "Campaign" if len(group.agencies) > 1 else "Incident"
-    what = shared[0] if shared else group.alerts[0].rule_name
-    return f"{kind}: {len(group.alerts)} alerts sharing {what}"
+def _bare(entity: str) -> str:
+    return entity.partition(":")[2] or entity
 
 
-def _cut(group: Group, who: Principal) -> IncidentPublic | None:
+def _title(group: Group, mine: list[Alert], names: Mapping[str, str]) -> str:
+    """``203.0.113.77: <step> in <agency> → <step> (+2) in <agency>``, from visible alerts only.
+
+    One step per agency, in kill-chain order: the agency's most severe alert, with the number
+    of its other alerts.
+    """
+    actors = list(dict.fromkeys(a.attacker for a in mine if a.attacker))
+    per_agency: dict[str, list[Alert]] = {}
+    for alert in mine:  # already in kill-chain order
+        per_agency.setdefault(alert.agency, []).append(alert)
+    steps = []
+    for agency, alerts in per_agency.items():
+        top = max(alerts, key=lambda a: SEVERITY_RISK.get(a.severity, 0))
+        more = f" (+{len(alerts) - 1})" if len(alerts) > 1 else ""
+        steps.append(f"{top.title}{more} in {names.get(agency, agency)}")
+    hidden = len(group.agencies - set(per_agency))
+    text = " → ".join(steps[:MAX_STEPS])
+    if len(steps) > MAX_STEPS:
+        text += f" (+{len(steps) - MAX_STEPS} agencies)"
+    if hidden:
+        text += f" → {hidden} other agenc{'y' if hidden == 1 else 'ies'}"
+    who = ", ".join(_bare(a) for a in actors[:2]) or "No attacker named"
+    return f"{who}: {text}"
+
+
+def _links(group: Group, mine: list[Alert]) -> list[str]:
+    """The group's links a caller may see: fingerprints in their alerts, pivots from them."""
+    fingerprints = {f for a in mine for f in a.fingerprints or ()}
+    attackers = {a.attacker for a in mine if a.attacker}
+    return sorted(
+        link
+        for link in group.links
+        if link in fingerprints or link.removeprefix("pivot:") in attackers
+    )
+
+
+def _cut(
+    group: Group, who: Principal, names: Mapping[str, str] | None = None
+) -> IncidentPublic | None:
     mine = _visible(group, who)
     if not mine:
         return None
-    mine.sort(key=lambda a: (a.first_seen, a.id))
-    seen = {o for a in mine for o in a.observables or ()}
-    shared = [o for o in group.shared_observables() if o in seen]
+    mine.sort(key=lambda a: (stage(a), a.first_seen, a.id))
+    seen = {o for a in mine for o in (*(a.observables or ()), a.attacker) if o}
+    links = _links(group, mine)
+    shared = [o for o in group.shared_observables() if o in seen or o in links]
     agencies = sorted({a.agency for a in mine})
     severity = max((a.severity for a in mine), key=lambda s: SEVERITY_RISK.get(s, 0))
     return IncidentPublic(
         id=group.id,
-        title=_title(group, shared),
+        title=_title(group, mine, names or {}),
         campaign=len(group.agencies) > 1,
         severity=severity,
-        first_seen=mine[0].first_seen,
+        first_seen=min(a.first_seen for a in mine),
         last_seen=max(a.last_seen for a in mine),
         agencies=agencies,
         other_agencies=len(group.agencies - set(agencies)),
         other_alerts=len(group.alerts) - len(mine),
         shared_observables=shared,
+        actor=next((a.attacker for a in mine if a.attacker), None),
+        links=links,
         alerts=[AlertPublic.model_validate(a) for a in mine],
         timeline=[
             TimelineEntry(
-                at=a.first_seen, alert_id=a.id, title=a.title, agency=a.agency, severity=a.severity
+                at=a.first_seen,
+                alert_id=a.id,
+                title=a.title,
+                agency=a.agency,
+                severity=a.severity,
+                tactic=a.tactic or "",
+                attacker=a.attacker,
+                target_count=a.target_count or 0,
             )
             for a in mine
         ],
@@ -79,17 +127,49 @@ def _cut(group: Group, who: Principal) -> IncidentPublic | None:
 
 
 def list_incidents(
-    session: Session, *, who: Principal, window: timedelta, campaigns_only: bool = False
+    session: Session,
+    *,
+    who: Principal,
+    window: timedelta,
+    campaigns_only: bool = False,
+    names: Mapping[str, str] | None = None,
 ) -> list[IncidentPublic]:
+    """Every incident the caller has a part in; ``names`` gives agencies' display names."""
     require_reader(who)
-    found = [_cut(g, who) for g in group_alerts(_candidates(session), window)]
+    found = [_cut(g, who, names) for g in group_alerts(_candidates(session), window)]
     return [i for i in found if i is not None and (i.campaign or not campaigns_only)]
+
+
+def list_targets(session: Session, *, who: Principal, window: timedelta) -> list[TargetView]:
+    """Victims reached by two or more incidents, as far as the caller's alerts show them."""
+    require_reader(who)
+    views: list[TargetView] = []
+    for target, groups in target_views(group_alerts(_candidates(session), window)).items():
+        seen: list[tuple[int, list[Alert]]] = []
+        for group in groups:
+            reaching = [a for a in _visible(group, who) if target in (a.targets or ())]
+            if reaching:
+                seen.append((group.id, reaching))
+        if len(seen) < 2:
+            continue
+        alerts = [a for _, reaching in seen for a in reaching]
+        views.append(
+            TargetView(
+                target=target,
+                incidents=sorted(i for i, _ in seen),
+                actors=sorted({a.attacker for a in alerts if a.attacker}),
+                agencies=sorted({a.agency for a in alerts}),
+            )
+        )
+    views.sort(key=lambda v: (-len(v.incidents), v.target))
+    return views
 
 
 def summarise(incident: IncidentPublic) -> IncidentSummary:
     return IncidentSummary(
         id=incident.id,
         title=incident.title,
+        actor=incident.actor,
         campaign=incident.campaign,
         severity=incident.severity,
         first_seen=incident.first_seen,
@@ -101,9 +181,14 @@ def summarise(incident: IncidentPublic) -> IncidentSummary:
 
 
 def get_incident(
-    session: Session, *, incident_id: int, who: Principal, window: timedelta
+    session: Session,
+    *,
+    incident_id: int,
+    who: Principal,
+    window: timedelta,
+    names: Mapping[str, str] | None = None,
 ) -> IncidentPublic:
-    for incident in list_incidents(session, who=who, window=window):
+    for incident in list_incidents(session, who=who, window=window, names=names):
         if incident.id == incident_id:
             return incident
     raise NotFoundError(f"no incident {incident_id}")

@@ -7,11 +7,17 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from soc_api.context import SocContext
 from soc_api.deps import ContextDep, CurrentAnalyst, ObjectId, SessionDep
-from soc_api.incidents.models import IncidentPage, IncidentPublic
-from soc_api.incidents.service import get_incident, list_incidents, summarise
+from soc_api.incidents.models import IncidentPage, IncidentPublic, TargetPage
+from soc_api.incidents.service import get_incident, list_incidents, list_targets, summarise
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
+
+
+def agency_names(ctx: SocContext) -> dict[str, str]:
+    """Agencies' display names from the topology, for incident titles."""
+    return {a.id: a.name_vi or a.name for a in ctx.topology.agencies.values()}
 
 
 @router.get("", response_model=IncidentPage)
@@ -25,7 +31,13 @@ def get_incidents(
 ) -> IncidentPage:
     """Incidents the caller has a part in, most recent activity first."""
     window = timedelta(seconds=ctx.settings.incident_window_seconds)
-    found = list_incidents(session, who=analyst, window=window, campaigns_only=campaigns_only)
+    found = list_incidents(
+        session,
+        who=analyst,
+        window=window,
+        campaigns_only=campaigns_only,
+        names=agency_names(ctx),
+    )
     items = [summarise(i) for i in found[offset : offset + limit]]
     return IncidentPage(total=len(found), items=items)
 
@@ -36,4 +48,20 @@ def get_incident_detail(
 ) -> IncidentPublic:
     """One incident: the caller's part of it, a timeline, and counts of the other agencies."""
     window = timedelta(seconds=ctx.settings.incident_window_seconds)
-    return get_incident(session, incident_id=incident_id, who=analyst, window=window)
+    return get_incident(
+        session, incident_id=incident_id, who=analyst, window=window, names=agency_names(ctx)
+    )
+
+
+@router.get("/targets", response_model=TargetPage)
+def get_targets(
+    ctx: ContextDep,
+    session: SessionDep,
+    analyst: CurrentAnalyst,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
+) -> TargetPage:
+    """Target views: victims reached by several incidents (several actors), not campaigns."""
+    window = timedelta(seconds=ctx.settings.incident_window_seconds)
+    found = list_targets(session, who=analyst, window=window)
+    return TargetPage(total=len(found), items=found[offset : offset + limit])

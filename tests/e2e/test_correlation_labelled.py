@@ -1,0 +1,83 @@
+"""The labelled correlation test: the demo city's attacks, each with its actor, through the whole
+path (samples → collectors → store → rules → alerts → incidents), scored for wrong merges,
+splits, alerts per attack and campaigns of one actor.
+
+The labels come from the scenario, not from the alerts: an alert belongs to the actor whose
+address starts its evidence events (``source.ip``), and to the attack of that actor on the
+segment the alert was raised in.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from citysoc.cli.demo import feed_samples
+from citysoc.core.settings import Settings
+from scenarios import generator
+from soc_api.alerts.models import Alert
+from soc_api.context import build_context
+from soc_api.incidents.grouping import group_alerts
+
+pytestmark = pytest.mark.e2e
+
+SSH_GUESSER = generator.EXPLOITER  # the syslog sample's SSH guessing comes from the exploiter
+ACTORS = {  # actor address → the attacks of the scenario, by the segment they hit
+    generator.BRUTE_FORCER: {"cam-d1": "RTSP password guessing on a District 1 camera"},
+    generator.EXPLOITER: {
+        "cam-tanbinh": "Hikvision command injection on a Tân Bình camera",
+        "dc-app": "SSH password guessing on a data-centre server",
+    },
+    generator.INFECTED_CAMERA: {"cam-tanbinh": "telnet sweep from an infected camera"},
+    generator.OPERATOR_WORKSTATION: {"ioc": "Modbus writes on a flood pump from the IOC"},
+}
+MAX_ALERTS_PER_ATTACK = 3
+# Known excess, written in docs/detections.md: four rules each see one side of the infected
+# camera's telnet sweep (the sweep, telnet out of a camera, default credentials, the sensor's
+# botnet signature). Folding across rules is not done; the test fails if this changes.
+KNOWN_EXCESS = {(generator.INFECTED_CAMERA, "cam-tanbinh"): 4}
+
+
+def labelled(settings: Settings) -> tuple[list[Alert], dict[int, str]]:
+    ctx = build_context(settings)
+    try:
+        feed_samples(ctx)
+        with ctx.sessions() as session:
+            alerts = list(session.scalars(select(Alert)))
+        actor_of: dict[int, str] = {}
+        for alert in alerts:
+            sources = {str(e.get("source.ip")) for e in ctx.store.get(alert.event_ids)}
+            actors = sources & set(ACTORS)
+            assert len(actors) == 1, (alert.rule_name, sources)  # every alert is one actor's
+            actor_of[alert.id] = actors.pop()
+        return alerts, actor_of
+    finally:
+        ctx.close()
+
+
+def test_demo_attacks_are_correlated_by_actor(settings: Settings) -> None:
+    alerts, actor_of = labelled(settings)
+    groups = group_alerts(alerts, timedelta(days=1))
+    per_attack: dict[tuple[str, str], int] = defaultdict(int)
+    for alert in alerts:
+        actor = actor_of[alert.id]
+        assert alert.segment in ACTORS[actor], (alert.rule_name, actor, alert.segment)
+        per_attack[(actor, alert.segment)] += 1
+    wrong_merges = [g.id for g in groups if len({actor_of[a.id] for a in g.alerts}) > 1]
+    incidents_of: dict[str, set[int]] = defaultdict(set)
+    for group in groups:
+        for alert in group.alerts:
+            incidents_of[actor_of[alert.id]].add(group.id)
+    splits = {actor: len(ids) - 1 for actor, ids in incidents_of.items() if len(ids) > 1}
+    campaigns = [g for g in groups if len(g.agencies) > 1]
+    assert wrong_merges == [] and splits == {}
+    assert set(incidents_of) == set(ACTORS)  # every actor was seen
+    assert {len({actor_of[a.id] for a in g.alerts}) for g in campaigns} == {1}
+    assert [g.attackers for g in campaigns] == [[f"ip:{generator.EXPLOITER}"]]
+    assert campaigns[0].agencies == {"tanbinh", "dc"}
+    over = {k: n for k, n in per_attack.items() if n > MAX_ALERTS_PER_ATTACK}
+    assert over == KNOWN_EXCESS, over
+    assert sum(per_attack.values()) == 12 and len(per_attack) == 5

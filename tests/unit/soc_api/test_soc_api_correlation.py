@@ -1,0 +1,187 @@
+"""Incidents group what one actor did: shared attackers, fingerprints and pivots link alerts;
+shared victims never do. Storms fold into one alert per rule, attacker and agency."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from citysoc.core.ecs import event_id
+from soc_api.alerts.models import Alert
+from soc_api.incidents.grouping import group_alerts, target_views
+
+Soc = Any  # the seeded SOC helper of conftest.py
+DAY = timedelta(days=1)
+
+
+def alert(
+    n: int,
+    attacker: str | None,
+    targets: list[str],
+    *,
+    tactic: str,
+    agency: str = "dc",
+    at: str = "02:00",
+    fingerprints: list[str] | None = None,
+) -> Alert:
+    seen = f"2026-11-20T{at}:00.000Z"
+    return Alert(
+        id=n, rule_id=f"r{n}", rule_name=f"{tactic}_rule_{n}", title=f"rule {n}",
+        severity="high", risk_score=73, status="new", agency=agency, segment=agency,
+        security_level=3, entity={}, dedup_key=f"k{n}", event_ids=[f"e{n}"], event_count=1,
+        first_seen=seen, last_seen=seen, runbook="", tags=[], observables=[],
+        attacker=attacker, targets=targets, target_count=len(targets), infrastructure=[],
+        fingerprints=fingerprints or [], tactic=tactic,
+    )  # fmt: skip
+
+
+def members(groups: list[Any]) -> set[frozenset[int]]:
+    return {frozenset(a.id for a in g.alerts) for g in groups}
+
+
+def test_two_actors_writing_to_one_plc_stay_two_incidents_and_make_a_target_view() -> None:
+    alerts = [
+        alert(1, "ip:10.20.0.102", ["ip:10.40.0.5"], tactic="impair_process_control"),
+        alert(2, "ip:10.20.0.77", ["ip:10.40.0.5"], tactic="impair_process_control", at="02:30"),
+    ]
+    groups = group_alerts(alerts, DAY)
+    assert members(groups) == {frozenset({1}), frozenset({2})}
+    views = target_views(groups)
+    assert list(views) == ["ip:10.40.0.5"] and len(views["ip:10.40.0.5"]) == 2
+
+
+def test_a_victim_that_later_sends_data_out_is_not_joined_to_whoever_reached_it() -> None:
+    # a camera's forbidden connection to the warehouse; the warehouse's own upload later
+    camera = alert(1, "ip:10.32.0.9", ["ip:10.10.2.5"], tactic="lateral_movement")
+    upload = alert(2, "ip:198.51.100.9", ["ip:10.10.2.5"], tactic="exfiltration", at="02:15")
+    assert members(group_alerts([camera, upload], DAY)) == {frozenset({1}), frozenset({2})}
+
+
+def test_one_attacker_across_agencies_is_one_campaign_in_kill_chain_order() -> None:
+    ssh = alert(1, "ip:203.0.113.77", ["ip:10.10.1.5"], tactic="credential_access", at="02:10")
+    exploit = alert(2, "ip:203.0.113.77", ["ip:10.32.1.15"], tactic="initial_access",
+                    agency="tanbinh", at="02:11")  # fmt: skip
+    other = alert(3, "ip:203.0.113.50", ["ip:10.31.0.21"], tactic="credential_access", at="02:12")
+    groups = group_alerts([ssh, exploit, other], DAY)
+    assert members(groups) == {frozenset({1, 2}), frozenset({3})}
+    campaign = next(g for g in groups if len(g.alerts) == 2)
+    assert campaign.agencies == {"dc", "tanbinh"}
+    assert [a.id for a in campaign.ordered()] == [2, 1]  # access before credential access
+
+
+def test_the_same_attacker_days_apart_is_two_incidents() -> None:
+    early = alert(1, "ip:203.0.113.77", ["ip:10.10.1.5"], tactic="discovery", at="02:00")
+    late = alert(2, "ip:203.0.113.77", ["ip:10.10.1.5"], tactic="discovery")
+    late.first_seen = late.last_seen = "2026-11-23T02:00:00.000Z"
+    assert len(group_alerts([early, late], DAY)) == 2
+
+
+def test_a_pivot_through_a_compromised_camera_joins_the_actor_who_compromised_it() -> None:
+    exploit = alert(1, "ip:203.0.113.77", ["ip:10.32.1.15"], tactic="initial_access",
+                    agency="tanbinh")  # fmt: skip
+    modbus = alert(2, "ip:10.32.1.15", ["ip:10.40.0.5"], tactic="impair_process_control",
+                   agency="ioc", at="02:20")  # fmt: skip
+    brute = alert(3, "ip:203.0.113.50", ["ip:10.31.0.21"], tactic="credential_access")
+    bystander = alert(4, "ip:10.31.0.21", ["ip:10.40.0.5"], tactic="discovery", at="02:30")
+    groups = group_alerts([exploit, modbus, brute, bystander], DAY)
+    assert members(groups) == {frozenset({1, 2}), frozenset({3}), frozenset({4})}
+    pivot = next(g for g in groups if len(g.alerts) == 2)
+    assert "pivot:ip:10.32.1.15" in pivot.links
+
+
+def test_distinctive_fingerprints_link_attackers_and_common_clients_do_not() -> None:
+    a = alert(1, "ip:198.51.100.1", ["ip:10.10.0.20"], tactic="initial_access",
+              fingerprints=["ja3:e7d705a3286e19ea42f587b344ee6865"])  # fmt: skip
+    b = alert(2, "ip:198.51.100.2", ["ip:10.10.0.20"], tactic="initial_access", at="02:05",
+              fingerprints=["ja3:e7d705a3286e19ea42f587b344ee6865"])  # fmt: skip
+    c = alert(3, "ip:198.51.100.3", ["ip:10.10.0.20"], tactic="initial_access",
+              fingerprints=["ua:python-requests/2.31.0"])  # fmt: skip
+    d = alert(4, "ip:198.51.100.4", ["ip:10.10.0.20"], tactic="initial_access",
+              fingerprints=["ua:python-requests/2.31.0"])  # fmt: skip
+    groups = group_alerts([a, b, c, d], DAY)
+    assert members(groups) == {frozenset({1, 2}), frozenset({3}), frozenset({4})}
+
+
+def test_alerts_without_an_attacker_are_incidents_of_their_own() -> None:
+    relayed = alert(1, None, ["ip:10.10.1.5"], tactic="exfiltration")
+    also = alert(2, None, ["ip:10.10.1.5"], tactic="exfiltration", at="02:01")
+    assert members(group_alerts([relayed, also], DAY)) == {frozenset({1}), frozenset({2})}
+
+
+def telnet(n: int, target: str, agency: str) -> dict[str, object]:
+    return {
+        "event.id": event_id("storm", target), "@timestamp": f"2026-11-20T02:20:{n % 60:02d}.000Z",
+        "event.kind": "event", "event.category": "network", "event.type": "connection",
+        "event.action": "network_flow", "event.dataset": "network_traffic.flow",
+        "network.transport": "tcp", "source.ip": "10.32.0.66", "destination.ip": target,
+        "destination.port": 23, "event.outcome": "failure",
+        "citysoc.source.kind": "camera", "citysoc.destination.kind": "camera",
+        "citysoc.source.agency": "tanbinh", "citysoc.source.segment": "cam-tanbinh",
+        "organization.id": agency, "citysoc.segment": f"cam-{agency}",
+    }  # fmt: skip
+
+
+def test_a_scan_of_80_cameras_is_one_alert_per_rule_with_80_targets(soc: Soc) -> None:
+    targets = [f"10.32.{1 + n // 40}.{10 + n % 40}" for n in range(80)]
+    soc.ctx.store.write([telnet(n, t, "tanbinh") for n, t in enumerate(targets)])
+    soc.ctx.scheduler.run_once()
+    with soc.ctx.sessions() as session:
+        found = list(session.scalars(select(Alert).where(Alert.attacker == "ip:10.32.0.66")))
+    rules = [a.rule_name for a in found]
+    assert len(rules) == len(set(rules)) and "lateral_movement_telnet_from_camera" in rules
+    telnet_alert = next(a for a in found if a.rule_name == "lateral_movement_telnet_from_camera")
+    assert telnet_alert.target_count == 80 and telnet_alert.event_count == 80
+    assert set(telnet_alert.targets) == {f"ip:{t}" for t in targets}
+    assert all(a.agency == "tanbinh" for a in found)
+
+
+OUTSIDER = "198.51.100.23"
+
+
+def outsider(minute: int, second: int, camera: str, agency: str, status: int) -> dict[str, object]:
+    return {
+        "event.id": event_id("outsider", camera, minute, second),
+        "@timestamp": f"2026-11-20T02:{minute:02d}:{second:02d}.000Z",
+        "network.protocol": "rtsp", "rtsp.response.status_code": status,
+        "source.ip": OUTSIDER, "destination.ip": camera, "destination.port": 554,
+        "citysoc.source.zone": "internet", "citysoc.destination.zone": "internal",
+        "organization.id": agency, "citysoc.segment": f"cam-{agency}", "citysoc.security_level": 2,
+    }  # fmt: skip
+
+
+def test_an_actor_seen_in_tan_binh_is_shared_with_district_1_and_hunted_there(soc: Soc) -> None:
+    # an earlier visit to a District 1 camera that no rule notices
+    soc.ctx.store.write([outsider(0, 5, "10.31.0.30", "d1", 200)])
+    assert soc.ctx.scheduler.run_once().created == 0
+    # then password guessing on a Tan Binh camera: a rule fires, the actor is shared and hunted
+    soc.ctx.store.write([outsider(5, s, "10.32.0.40", "tanbinh", 401) for s in range(0, 12, 2)])
+    soc.ctx.scheduler.run_once()
+    with soc.ctx.sessions() as session:
+        found = session.scalars(select(Alert).where(Alert.attacker == f"ip:{OUTSIDER}")).all()
+        by_agency = {a.agency: a for a in found}
+    assert set(by_agency) == {"d1", "tanbinh"}
+    assert by_agency["d1"].rule_id.startswith("ioc-")
+    assert by_agency["d1"].first_seen == "2026-11-20T02:00:05.000Z"  # the earlier visit
+    soc.login("d1")
+    iocs = soc.client.get("/api/v1/iocs", params={"limit": 500}).json()["items"]
+    warning = next(i for i in iocs if i["value"] == OUTSIDER)
+    assert warning["source"] == "early-warning" and warning["tlp"] == "AMBER"
+    assert "brute force" in warning["description"].lower()
+    incidents = soc.client.get("/api/v1/incidents").json()["items"]
+    mine = next(i for i in incidents if i["actor"] == f"ip:{OUTSIDER}")
+    assert mine["campaign"] and mine["agencies"] == ["d1"] and mine["other_agencies"] == 1
+    detail = soc.client.get(f"/api/v1/incidents/{mine['id']}")
+    for secret in ("tanbinh", "10.32.0.40", "Tân Bình"):
+        assert secret not in detail.text and secret not in str(warning)
+    # the city SOC sees one campaign of one actor across both agencies
+    soc.login("city")
+    city = soc.client.get(f"/api/v1/incidents/{mine['id']}").json()
+    assert city["agencies"] == ["d1", "tanbinh"] and city["actor"] == f"ip:{OUTSIDER}"
+    assert OUTSIDER in city["title"]
+    # sharing happens once: another run adds no second indicator
+    soc.ctx.scheduler.run_once()
+    soc.login("d1")
+    again = soc.client.get("/api/v1/iocs", params={"limit": 500}).json()["items"]
+    assert [i["value"] for i in again].count(OUTSIDER) == 1
