@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from contextlib import closing
+from datetime import UTC, datetime
 from pathlib import Path
 
 from citysoc.cli.output import fail, say, table
@@ -26,6 +27,16 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     make.add_argument("--no-pdf", action="store_true", help="write JSON and HTML only")
     make.set_defaults(func=run_compliance)
+    attest = verbs.add_parser(
+        "attest", help="keep a document for a requirement citysoc cannot check itself"
+    )
+    attest.add_argument("--agency", required=True, help="agency id from the topology")
+    attest.add_argument("--period", required=True, help="half-year: YYYY-H1 or YYYY-H2")
+    attest.add_argument("--framework", required=True, help="decree85, tcvn11930 or circular31")
+    attest.add_argument("--requirement", required=True, help="e.g. d85-dossier-approved")
+    attest.add_argument("--file", type=Path, required=True, help="the document")
+    attest.add_argument("--by", required=True, help="who attests (recorded, and audited)")
+    attest.set_defaults(func=run_attest)
     check = verbs.add_parser("verify", help="prove a report's files against their signature")
     check.add_argument("file", type=Path, help="any file of the report, or its .sig.json")
     check.add_argument(
@@ -61,6 +72,42 @@ def run_compliance(args: argparse.Namespace, settings: Settings) -> int:
     say(f"{chosen.id} for {args.agency}, {period.name}: {summary}")
     for path in paths:
         say(f"wrote {path}")
+    return 0
+
+
+def run_attest(args: argparse.Namespace, settings: Settings) -> int:
+    from citysoc.core.topology import load_topology
+    from soc_api.audit import service as audit
+    from soc_api.compliance.attestations import save
+    from soc_api.compliance.frameworks import ComplianceError, framework
+    from soc_api.compliance.period import iso, parse_period
+    from soc_api.db import init_state, make_engine, transaction
+
+    chosen = framework(args.framework)
+    period = parse_period(args.period)
+    agencies = load_topology(settings.topology_path).agencies
+    if args.agency not in agencies:
+        raise ComplianceError(
+            f"unknown agency {args.agency!r}; agencies: {', '.join(sorted(agencies))}"
+        )
+    try:
+        content = args.file.read_bytes()
+    except OSError as exc:
+        raise ComplianceError(f"cannot read {args.file}: {exc}") from exc
+    record = save(
+        settings.data_dir, agency=args.agency, period=period, framework=chosen,
+        requirement=args.requirement, file_name=args.file.name, content=content,
+        by=args.by, at=iso(datetime.now(UTC)),
+    )  # fmt: skip
+    sessions = init_state(make_engine(settings.resolved_state_url))
+    with transaction(sessions) as session:
+        audit.append(
+            session, actor=f"cli:{args.by}"[:96], action="compliance.attest",
+            object_type="attestation", object_id=record.stored_as[:64], agency=args.agency,
+            detail=record.model_dump(),
+        )  # fmt: skip
+    say(f"kept {record.file_name} ({record.sha256}) for {chosen.id} {record.requirement}, "
+        f"{args.agency} {period.name}")  # fmt: skip
     return 0
 
 

@@ -13,6 +13,7 @@ from collections import Counter
 from typing import Any, Literal
 
 from soc_api.compliance import checks_flow, checks_state, checks_topology  # noqa: F401 (register)
+from soc_api.compliance.attestations import load as load_attestations
 from soc_api.compliance.evidence import CHECKS, Context, Evidence, Status
 from soc_api.compliance.frameworks import ComplianceError, Framework, Requirement
 
@@ -34,12 +35,18 @@ def _levels_of(ctx: Context) -> set[int]:
     return levels | {sys.security_level for s in ctx.segments() for sys in s.systems}
 
 
-def decide(requirement: Requirement, levels: set[int], evidence: dict[str, Evidence]) -> Status:
-    """A requirement's status from the levels it applies to and its checks' results."""
+def decide(
+    requirement: Requirement,
+    levels: set[int],
+    evidence: dict[str, Evidence],
+    attested: bool = False,
+) -> Status:
+    """A requirement's status from the levels it applies to and its checks' results, or
+    whether an attestation was uploaded for it."""
     if not levels & set(requirement.levels):
         return Status.NOT_APPLICABLE
     if requirement.evidence.attestation:
-        return Status.NEEDS_ATTESTATION
+        return Status.MET if attested else Status.NEEDS_ATTESTATION
     results = {evidence[name].status for name in requirement.evidence.checks}
     if results == {Status.MET}:
         return Status.MET
@@ -59,14 +66,21 @@ def build_report(ctx: Context, framework: Framework, lang: Lang = "vi") -> dict[
     if unknown:
         raise ComplianceError(f"framework {framework.id} names unknown checks {unknown}")
     evidence = {name: CHECKS[name](ctx) for name in wanted}
+    attested, broken = (
+        load_attestations(ctx.data_dir, ctx.agency, ctx.period, framework.id)
+        if ctx.data_dir is not None
+        else ({}, {})
+    )
     requirements = []
     for req in framework.requirements:
-        status = decide(req, levels, evidence)
+        records = attested.get(req.id, []) if req.evidence.attestation else []
+        status = decide(req, levels, evidence, bool(records))
         findings = (
             [f"{name}: {f}" for name in req.evidence.checks for f in evidence[name].findings]
             if status is not Status.NOT_APPLICABLE
             else []
         )
+        findings += broken.get(req.id, []) if req.evidence.attestation else []
         requirements.append(
             {
                 "id": req.id,
@@ -79,6 +93,7 @@ def build_report(ctx: Context, framework: Framework, lang: Lang = "vi") -> dict[
                 "attestation": req.evidence.attestation,
                 "status": status.value,
                 "findings": findings,
+                "attestations": [r.model_dump() for r in records],
             }
         )
     agency = ctx.topology.agencies[ctx.agency]

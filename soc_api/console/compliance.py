@@ -8,20 +8,22 @@ Every generation and download is written to the audit log. Reports are kept unde
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
 from citysoc.core.errors import NotFoundError, PermissionDeniedError
 from soc_api.audit import service as audit
 from soc_api.audit.anchor import signing_key
 from soc_api.auth.models import Principal, Role
+from soc_api.compliance.attestations import MAX_BYTES, attestable, save
 from soc_api.compliance.evidence import Context
 from soc_api.compliance.frameworks import ComplianceError, bundled_frameworks, framework
 from soc_api.compliance.gather import REPO, policy_results, rule_outcomes, single_stack
-from soc_api.compliance.period import parse_period
+from soc_api.compliance.period import iso, parse_period
 from soc_api.compliance.publish import write_report
 from soc_api.compliance.render import find_chromium
 from soc_api.compliance.report import build_report
@@ -89,6 +91,11 @@ def _page(
             "analyst": analyst,
             "agencies": [ctx.topology.agencies[a] for a in agencies],
             "frameworks": sorted(bundled_frameworks().values(), key=lambda f: f.id),
+            "attestable": [
+                f"{f.id}/{r}"
+                for f in sorted(bundled_frameworks().values(), key=lambda f: f.id)
+                for r in attestable(f)
+            ],
             "reports": _reports(folder, agencies),
             "error": error,
         },
@@ -171,3 +178,47 @@ def download_report(
     )
     session.commit()
     return FileResponse(path, media_type=MEDIA[match["ext"]], filename=name)
+
+
+@router.post("/compliance/attest", response_class=HTMLResponse)
+async def upload_attestation(
+    request: Request,
+    ctx: ContextDep,
+    session: SessionDep,
+    analyst: MaybeAnalyst,
+    agency: Annotated[str, Form(max_length=32)],
+    period: Annotated[str, Form(max_length=16)],
+    requirement: Annotated[str, Form(max_length=96)],
+    document: Annotated[UploadFile, File()],
+    csrf: Csrf,
+) -> Response:
+    """Keep an attestation for one requirement; audited as ``compliance.attest``."""
+    if analyst is None:
+        return to_login()
+    _require(analyst)
+    check_csrf(request, csrf)
+    agencies = _visible(analyst, sorted(ctx.topology.agencies))
+    if agency not in agencies:
+        raise NotFoundError(f"no agency {agency!r} among those you may see")
+    content = await document.read(MAX_BYTES + 1)
+    try:
+        framework_id, _, req = requirement.partition("/")
+        record = save(
+            ctx.settings.data_dir, agency=agency, period=parse_period(period),
+            framework=framework(framework_id), requirement=req,
+            file_name=document.filename or "attestation", content=content,
+            by=analyst.actor, at=iso(datetime.now(UTC)),
+        )  # fmt: skip
+    except ComplianceError as exc:
+        return _page(request, ctx, analyst, agencies, error=str(exc), status=400)
+    audit.append(
+        session,
+        actor=analyst.actor,
+        action="compliance.attest",
+        object_type="attestation",
+        object_id=record.stored_as[:64],
+        agency=agency,
+        detail=record.model_dump(),
+    )
+    session.commit()
+    return RedirectResponse("/compliance", status_code=303)

@@ -87,3 +87,28 @@ def test_bad_input_and_strangers(soc: Soc) -> None:
         303,
         403,
     )
+
+
+def test_attestation_upload_turns_the_requirement_met(soc: Soc) -> None:
+    soc.login("d1")
+    form = {"agency": "d1", "period": "2026-H2", "requirement": "circular31/c31-six-month-report",
+            "csrf": soc.csrf()}  # fmt: skip
+    files = {"document": ("report sent.pdf", b"%PDF-1.4 sent", "application/pdf")}
+    assert soc.client.post("/compliance/attest", data=form, files=files,
+                           follow_redirects=False).status_code == 303  # fmt: skip
+    wrong = form | {"requirement": "circular31/c31-continuous"}
+    refused = soc.client.post("/compliance/attest", data=wrong, files=files)
+    assert refused.status_code == 400 and "takes no attestation" in refused.text
+    other = form | {"agency": "tanbinh"}
+    assert soc.client.post("/compliance/attest", data=other, files=files).status_code == 404
+    assert _generate(soc, "d1") == 303
+    report = json.loads(soc.client.get("/compliance/files/circular31-d1-2026-H2.json").content)
+    six = next(r for r in report["requirements"] if r["id"] == "c31-six-month-report")
+    assert six["status"] == "met"
+    assert six["attestations"][0]["by"] == "d1"
+    assert six["attestations"][0]["file_name"] == "report sent.pdf"
+    with soc.ctx.sessions() as session:
+        actions = session.scalars(
+            select(AuditEntry.action).where(AuditEntry.action == "compliance.attest")
+        ).all()
+    assert actions == ["compliance.attest"]
