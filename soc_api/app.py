@@ -24,6 +24,7 @@ from soc_api.audit.views import router as audit_router
 from soc_api.auth.clients import parse_proxies
 from soc_api.auth.models import TokenScope
 from soc_api.auth.secret import session_secret
+from soc_api.console.compliance import compliance_schedule
 from soc_api.console.compliance import router as console_compliance_router
 from soc_api.console.oversight import router as console_oversight_router
 from soc_api.console.pages import router as console_pages_router
@@ -63,9 +64,12 @@ def create_app(settings: Settings, *, startup: Sequence[StartupTask] = ()) -> Fa
         ctx.scheduler.start()
         sealer = Sealer(ctx.sessions, settings.data_dir, settings.audit_seal_interval_seconds)
         sealer.start()
+        reports = compliance_schedule(ctx)
+        reports.start()
         try:
             yield
         finally:
+            reports.stop()
             sealer.stop()
             ctx.close()
 

@@ -59,6 +59,12 @@ class Settings(BaseSettings):
         description="How often the SOC API seals the audit chain's head into a signed "
         "checkpoint (audit-checkpoints.jsonl in data_dir).",
     )
+    compliance_schedule_seconds: float = Field(
+        default=3600.0,
+        ge=0,
+        description="How often the SOC API looks for compliance reports of the last ended "
+        "half-year not yet made, and makes them (under data_dir/compliance); 0 turns it off.",
+    )
     trusted_proxies: str = Field(
         default="",
         description="Comma-separated addresses or CIDRs of reverse proxies whose "

@@ -27,8 +27,10 @@ from soc_api.compliance.period import iso, parse_period
 from soc_api.compliance.publish import write_report
 from soc_api.compliance.render import find_chromium
 from soc_api.compliance.report import build_report
+from soc_api.compliance.schedule import ReportSchedule, read_status
 from soc_api.console.common import check_csrf, render
 from soc_api.console.views import Csrf, to_login
+from soc_api.context import SocContext
 from soc_api.deps import ContextDep, MaybeAnalyst, SessionDep
 
 router = APIRouter(include_in_schema=False)
@@ -66,6 +68,18 @@ def _reports(folder: Path, agencies: list[str]) -> list[dict[str, object]]:
     return sorted(found.values(), key=lambda e: (str(e["period"]), str(e["stem"])), reverse=True)
 
 
+def compliance_schedule(ctx: SocContext) -> ReportSchedule:
+    """The reports of each ended half-year, made in the background (see ``schedule.py``)."""
+    stack = single_stack(REPO)
+    path = ctx.settings.topology_path
+    return ReportSchedule(
+        topology=ctx.topology, sessions=ctx.sessions, store=ctx.store,
+        data_dir=ctx.settings.data_dir, interval=ctx.settings.compliance_schedule_seconds,
+        policies=(lambda: policy_results(stack, path)) if stack else None,
+        rules=rule_outcomes, pdf=find_chromium() is not None,
+    )  # fmt: skip
+
+
 @router.get("/compliance", response_class=HTMLResponse)
 def compliance_page(request: Request, ctx: ContextDep, analyst: MaybeAnalyst) -> Response:
     if analyst is None:
@@ -97,6 +111,7 @@ def _page(
                 for r in attestable(f)
             ],
             "reports": _reports(folder, agencies),
+            "schedule": read_status(folder),
             "error": error,
         },
         status=status,

@@ -112,3 +112,16 @@ def test_attestation_upload_turns_the_requirement_met(soc: Soc) -> None:
             select(AuditEntry.action).where(AuditEntry.action == "compliance.attest")
         ).all()
     assert actions == ["compliance.attest"]
+
+
+def test_schedule_failures_are_shown(soc: Soc) -> None:
+    folder = soc.ctx.settings.data_dir / "compliance"
+    folder.mkdir(parents=True, exist_ok=True)
+    failure = {"report": "decree85-dot-2026-H2", "error": "OSError: disk full"}
+    status = {"checked_at": "2027-01-01T01:00:00Z", "period": "2026-H2", "generated": [],
+              "failures": [failure]}  # fmt: skip
+    (folder / "schedule.json").write_text(json.dumps(status))
+    soc.login("auditor")
+    page = soc.client.get("/compliance").text
+    assert 'data-failures="1"' in page
+    assert "decree85-dot-2026-H2: OSError: disk full" in page
