@@ -9,7 +9,9 @@ the playbook logs and ``hosts/<name>/{upper,work,root,console.log}``.
 from __future__ import annotations
 
 import logging
+import os
 import shutil
+import signal
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -88,6 +90,8 @@ def load_stack(repo: Path, stack: str) -> tuple[Topology, dict[str, Any]]:
 
 
 def check_tools() -> None:
+    if os.geteuid() != 0:
+        raise BoxError("the city in a box needs root (namespaces, mounts, systemd-nspawn)")
     missing = [
         t
         for t in ("debootstrap", "systemd-nspawn", "ip", "tc", "nft", "nsenter", "ssh")
@@ -254,9 +258,6 @@ def _is_our_server(pid: int) -> bool:
 
 
 def stop_server(pid: int) -> None:
-    import os
-    import signal
-
     os.kill(pid, signal.SIGTERM)
     for _ in range(50):
         if not _is_our_server(pid):
