@@ -33,6 +33,7 @@ SYSTEM = Principal(user_id=0, username=SOURCE, role=Role.CITY_ANALYST, agency=No
 RETRO_HUNT_EVENTS = 200_000  # the retro-hunt sweeps this many most recent events
 MAX_ACTORS_PER_RUN = 200
 EVIDENCE_PEEK = 20  # evidence events read to tell an outside attacker from an inside one
+RECENT_ALERTS = 5000  # actors are looked for among the most recent alerts
 
 
 @dataclass(frozen=True)
@@ -64,10 +65,11 @@ def _actors(session: Session) -> dict[str, list[Alert]]:
             (Alert.close_reason.is_(None))
             | (Alert.close_reason != CloseReason.FALSE_POSITIVE.value),
         )
-        .order_by(Alert.id)
+        .order_by(Alert.id.desc())
+        .limit(RECENT_ALERTS)
     ).all()
     found: dict[str, list[Alert]] = defaultdict(list)
-    for alert in rows:
+    for alert in reversed(rows):
         address = (alert.attacker or "").removeprefix("ip:")
         if address not in shared and not alert.rule_id.startswith("ioc-"):
             found[address].append(alert)

@@ -49,6 +49,8 @@ def test_demo_data_shows_a_cross_agency_campaign(settings: Settings) -> None:
     groups = group_alerts(alerts(settings), timedelta(days=1))
     campaign = next(g for g in groups if "ip:203.0.113.77" in g.shared_observables())
     assert campaign.agencies == {"tanbinh", "dc"}
+    assert campaign.attackers == ["ip:203.0.113.77"]  # one actor, not everyone it touched
+    assert [g for g in groups if len(g.agencies) > 1] == [campaign]
 
 
 def test_feeding_twice_duplicates_nothing(settings: Settings) -> None:

@@ -185,3 +185,27 @@ def test_an_actor_seen_in_tan_binh_is_shared_with_district_1_and_hunted_there(so
     soc.login("d1")
     again = soc.client.get("/api/v1/iocs", params={"limit": 500}).json()["items"]
     assert [i["value"] for i in again].count(OUTSIDER) == 1
+
+
+def test_a_camera_guessed_at_by_two_actors_is_a_target_view_not_a_campaign(soc: Soc) -> None:
+    camera = "10.31.0.44"
+    for n, actor in enumerate(("198.51.100.61", "198.51.100.62")):
+        soc.ctx.store.write([
+            {"event.id": event_id("target", actor, s), "network.protocol": "rtsp",
+             "@timestamp": f"2026-11-20T03:{10 + n:02d}:{s:02d}.000Z",
+             "rtsp.response.status_code": 401, "source.ip": actor, "destination.ip": camera,
+             "organization.id": "d1", "citysoc.segment": "cam-d1", "citysoc.security_level": 2}
+            for s in range(0, 12, 2)
+        ])  # fmt: skip
+    soc.ctx.scheduler.run_once()
+    soc.login("d1")
+    views = soc.client.get("/api/v1/incidents/targets").json()
+    view = next(v for v in views["items"] if v["target"] == f"ip:{camera}")
+    assert view["actors"] == ["ip:198.51.100.61", "ip:198.51.100.62"]
+    assert len(view["incidents"]) == 2 and view["agencies"] == ["d1"]
+    for incident_id in view["incidents"]:
+        assert not soc.client.get(f"/api/v1/incidents/{incident_id}").json()["campaign"]
+    page = soc.client.get("/incidents").text
+    assert f'data-target="ip:{camera}"' in page
+    soc.login("tb")  # Tan Binh's analysts see none of District 1's targets
+    assert camera not in soc.client.get("/api/v1/incidents/targets").text
