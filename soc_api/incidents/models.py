@@ -1,10 +1,50 @@
-"""Incident shapes. Incidents are derived from alerts on demand, not stored."""
+"""Incident shapes. Incidents are derived from alerts on demand; analysts' notes are stored.
+
+A note is anchored on one alert of the incident (the first the writer may see), so however
+the alerts regroup, the note goes with its alert into whichever incident holds it: no
+regrouping drops a note or an assignment, and an agency's note is seen only by those who
+may see its alert.
+"""
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
 
 from soc_api.alerts.models import AlertPublic
+from soc_api.db import Base
+
+
+class IncidentNote(Base):
+    __tablename__ = "incident_notes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id"), index=True)
+    note: Mapped[str] = mapped_column(Text, default="")
+    assignee: Mapped[str | None] = mapped_column(String(64), default=None)
+    author: Mapped[str] = mapped_column(String(96))
+    created_at: Mapped[str] = mapped_column(String(32))
+
+
+class IncidentNoteCreate(BaseModel):
+    """A note on an incident, an assignment, or both."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    note: str = Field(default="", max_length=4000)
+    assignee: str | None = Field(default=None, max_length=64)
+
+
+class IncidentNotePublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    alert_id: int
+    note: str
+    assignee: str | None
+    author: str
+    created_at: str
 
 
 class TimelineEntry(BaseModel):
@@ -39,6 +79,8 @@ class IncidentPublic(BaseModel):
     shared_observables: list[str]
     actor: str | None = None  # the attacker entity the incident is about
     links: list[str] = []  # what else ties its alerts: fingerprints, pivots through a host
+    assignee: str | None = None  # the latest assignment among its notes
+    notes: list[IncidentNotePublic] = []
     alerts: list[AlertPublic]
     timeline: list[TimelineEntry]
 
