@@ -11,8 +11,13 @@ Starts (or takes, with ``--url``) an OpenSearch node from ``scripts/engine.sh`` 
   ``CITYSOC_DETECTION_SETTLE_SECONDS`` (default 3), until the alert is raised; p50 and p95;
 * the node's resident memory at the end.
 
+``--layout`` instead times bulk writes of the same events into one node with the layout
+varied (as built; without the ingest pipeline; with ``event.original`` not indexed; both;
+as built again): what each part of the layout costs per event.
+
     .venv/bin/python benchmarks/bench_engine.py --lines 200000
     .venv/bin/python benchmarks/bench_engine.py --url opensearch+http://127.0.0.1:9250
+    .venv/bin/python benchmarks/bench_engine.py --layout --lines 16000
 """
 
 from __future__ import annotations
@@ -68,9 +73,14 @@ def collect(eve: Path, data: Path, store: str | None) -> float:
     return time.perf_counter() - started
 
 
-def plain_bulk(client: EngineClient, eve: Path) -> tuple[float, int]:
+def prepared(eve: Path) -> list[dict[str, object]]:
+    """The file's events, parsed and enriched (not timed)."""
     enrich = Enricher(load_topology(BUNDLED_TOPOLOGY), "dic")
-    events = [enrich(e) for e in read_eve(eve, CollectorStats())]
+    return [enrich(e) for e in read_eve(eve, CollectorStats())]
+
+
+def bulk_all(client: EngineClient, events: list[dict[str, object]]) -> float:
+    """Seconds to send the events with plain ``_bulk`` requests of 2,000."""
     started = time.perf_counter()
     for start in range(0, len(events), 2000):
         operations: list[dict[str, object]] = []
@@ -78,7 +88,7 @@ def plain_bulk(client: EngineClient, eve: Path) -> tuple[float, int]:
             operations.append({"create": {"_index": data_stream(event), "_id": event["event.id"]}})
             operations.append(event)
         client.bulk(operations)
-    return time.perf_counter() - started, len(events)
+    return time.perf_counter() - started
 
 
 def rules_on_both(url: str, sqlite_path: Path) -> None:
@@ -139,6 +149,55 @@ def alert_latency(url: str, rounds: int, settle: float) -> None:
     store.close()
 
 
+def layout_costs(url: str, lines: int) -> None:
+    """Bulk rates of the same events with parts of the layout left out, in one run."""
+    import eventstore.engine.indices as indices
+    from eventstore.engine import layout
+
+    client = open_client(parse_engine_url(url))
+    topology = load_topology(BUNDLED_TOPOLOGY)
+    with tempfile.TemporaryDirectory(prefix="bench-engine-") as folder:
+        eve = Path(folder) / "eve.json"
+        generate(eve, lines)
+        events = prepared(eve)
+
+    def varied(no_pipeline: bool, no_original: bool) -> dict[str, object]:
+        template = layout.component_template()
+        inner = template["template"]
+        if no_pipeline:
+            inner["settings"]["index"].pop("default_pipeline")
+        if no_original:
+            event = inner["mappings"]["properties"]["event"]["properties"]
+            event["original"] = {"type": "keyword", "index": False, "doc_values": False}
+        return template
+
+    variants = [("as built", False, False), ("without the ingest pipeline", True, False),
+                ("event.original not indexed", False, True), ("both", True, True),
+                ("as built, again", False, False)]  # fmt: skip
+    for label, no_pipeline, no_original in variants:
+        client.request("DELETE", "/_data_stream/logs-*")
+        client.request("DELETE", "/_index_template/citysoc-logs*")
+        client.request("DELETE", "/_component_template/citysoc-ecs")
+        indices.component_template = lambda a=no_pipeline, b=no_original: varied(a, b)  # type: ignore[misc]
+        install(client, topology)
+        started = time.perf_counter()
+        for start in range(0, len(events), 2000):
+            operations: list[dict[str, object]] = []
+            for event in events[start : start + 2000]:
+                operations.append(
+                    {"create": {"_index": data_stream(event), "_id": event["event.id"]}}
+                )
+                operations.append(event)
+            client.bulk(operations)
+        print(f"{label}: {len(events) / (time.perf_counter() - started):,.0f} events/s")
+    indices.component_template = layout.component_template
+    client.request("DELETE", "/_data_stream/logs-*")
+    client.request("DELETE", "/_index_template/citysoc-logs*")
+    client.request("DELETE", "/_component_template/citysoc-ecs")
+    fresh(client)
+    client.close()
+
+
 def node_rss(name: str) -> None:
     for pid_file in sorted((REPO / ".cache" / "engine" / "run" / name).glob("node-*/node.pid")):
         pid = pid_file.read_text().strip()
@@ -153,6 +212,7 @@ def main() -> None:
     parser.add_argument("--lines", type=int, default=200_000)
     parser.add_argument("--url", help="an engine already running (else one is started)")
     parser.add_argument("--latency-rounds", type=int, default=20)
+    parser.add_argument("--layout", action="store_true", help="what each part of the layout costs")
     args = parser.parse_args()
     url = args.url
     if url is None:
@@ -162,6 +222,9 @@ def main() -> None:
         )  # fmt: skip
         url = "opensearch+" + started.stdout.strip().splitlines()[-1]
     try:
+        if args.layout:
+            layout_costs(url, args.lines)
+            return
         client = open_client(parse_engine_url(url))
         with tempfile.TemporaryDirectory(prefix="bench-engine-") as folder:
             work = Path(folder)
@@ -170,7 +233,8 @@ def main() -> None:
             fresh(client)
             collected = collect(eve, work / "engine-var", url)
             fresh(client)
-            bulk_s, events = plain_bulk(client, eve)
+            rows = prepared(eve)
+            bulk_s, events = bulk_all(client, rows), len(rows)
             sqlite_s = collect(eve, work / "sqlite-var", None)
             print(f"{events:,} EVE events. collect eve → engine: {events / collected:,.0f}/s")
             print(f"plain _bulk of the same rows: {events / bulk_s:,.0f}/s "
