@@ -1,6 +1,7 @@
 """Retention per agency, from the topology: each agency's events are kept as long as its
 highest Decree 85 security level asks, by an ISM policy (OpenSearch) or an ILM policy
-(Elasticsearch) per level. Both roll over daily or at 50 GB a primary shard.
+(Elasticsearch) per level. Both roll over weekly or at 50 GB a primary shard, whichever comes
+first: a small agency's streams do not become hundreds of tiny shards.
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ def lifecycle_policy(flavour: str, level: int, agencies: Iterable[str]) -> dict[
             "policy": {
                 "phases": {
                     "hot": {
-                        "actions": {"rollover": {"max_age": "1d", "max_primary_shard_size": "50gb"}}
+                        "actions": {"rollover": {"max_age": "7d", "max_primary_shard_size": "50gb"}}
                     },
                     "delete": {"min_age": f"{days}d", "actions": {"delete": {}}},
                 },
@@ -69,7 +70,7 @@ def lifecycle_policy(flavour: str, level: int, agencies: Iterable[str]) -> dict[
                 {
                     "name": "hot",
                     "actions": [
-                        {"rollover": {"min_index_age": "1d", "min_primary_shard_size": "50gb"}}
+                        {"rollover": {"min_index_age": "7d", "min_primary_shard_size": "50gb"}}
                     ],
                     "transitions": [
                         {"state_name": "delete", "conditions": {"min_index_age": f"{days}d"}}
