@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from citysoc.core.ecs import Event
 from citysoc.core.errors import NotFoundError
+from eventstore.base import EventStore
 from soc_api.alerts.models import SEVERITY_RISK, Alert, AlertFilter, SortKey
 from soc_api.auth.models import Principal
 from soc_api.auth.permissions import require_reader
@@ -77,15 +78,18 @@ def get_alert(session: Session, *, alert_id: int, who: Principal) -> Alert:
     return alert
 
 
-def visible_evidence(events: Sequence[Event], *, who: Principal) -> tuple[list[Event], int]:
-    """The evidence events ``who`` may read, and how many were withheld.
+def visible_evidence(
+    store: EventStore, event_ids: Sequence[str], *, who: Principal
+) -> tuple[list[Event], int]:
+    """The evidence events ``who`` may read, and how many of the alert's others were withheld.
 
     An alert of one agency may rest on events of another (a scan from one district's camera
     into another's); an agency's analyst sees only the events whose ``organization.id`` is
-    one of theirs. Events without an agency are withheld from them too.
+    one of theirs, and the store is asked for those only (on an engine: only the agency's
+    data streams are read). Events without an agency are withheld from them too.
     """
     agencies = who.agencies
     if agencies is None:
-        return list(events), 0
-    shown = [event for event in events if event.get("organization.id") in agencies]
-    return shown, len(events) - len(shown)
+        return store.get(event_ids), 0
+    shown = store.get(event_ids, agencies=sorted(agencies))
+    return shown, len(set(event_ids)) - len(shown)

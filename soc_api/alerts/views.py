@@ -92,7 +92,7 @@ def get_alert_detail(
     """One alert with its evidence events and its runbook rendered for it."""
     alert = get_alert(session, alert_id=alert_id, who=analyst)
     public = AlertPublic.model_validate(alert)
-    evidence, withheld = visible_evidence(ctx.store.get(alert.event_ids[:200]), who=analyst)
+    evidence, withheld = visible_evidence(ctx.store, alert.event_ids[:200], who=analyst)
     return AlertDetail(
         alert=public,
         evidence=evidence,

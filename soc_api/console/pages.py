@@ -39,7 +39,7 @@ def alert_page(
         return to_login()
     alert = get_alert(session, alert_id=alert_id, who=analyst)
     public = AlertPublic.model_validate(alert)
-    evidence, withheld = visible_evidence(ctx.store.get(alert.event_ids[:100]), who=analyst)
+    evidence, withheld = visible_evidence(ctx.store, alert.event_ids[:100], who=analyst)
     _, history = audit.list_entries(
         session, agencies=None, object_type="alert", object_id=str(alert.id), limit=50
     )
