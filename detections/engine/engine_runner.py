@@ -12,7 +12,7 @@ hits, so both stores raise the same alerts.
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -55,30 +55,24 @@ class EngineDetectionRunner:
             return report
         older: dict[str, Event] = {}
         newer: dict[str, Event] = {}
+        asked: list[tuple[CompiledRule, dict[str, Event], dict[str, Any]]] = []
         for rule in self.rules:
-            try:
-                if rule.kind == "correlation":
-                    since = parse_timestamp(oldest_new) - timedelta(seconds=rule.timespan_seconds)
-                    before = {
-                        "bool": {
-                            "filter": [
-                                {
-                                    "range": {
-                                        "event.ingested": {
-                                            "lt": (after + 1) * 1000,
-                                            "format": "epoch_millis",
-                                        }
-                                    }
-                                },
-                                {"range": {"@timestamp": {"gte": timestamp(since.timestamp())}}},
-                            ]
-                        }
-                    }
-                    self._collect(rule, before, older)
-                self._collect(rule, window, newer)
-            except StoreError as exc:
-                log.error("rule %s (%s) failed on the engine: %s", rule.name, rule.rule_id, exc)
-                report.rule_errors[rule.rule_id] = str(exc)
+            if rule.kind == "correlation":
+                since = parse_timestamp(oldest_new) - timedelta(seconds=rule.timespan_seconds)
+                asked.append((rule, older, _looking_back(after, since)))
+            asked.append((rule, newer, window))
+        queries = [self._query(rule, clause) for rule, _, clause in asked]
+        answers = self.store.search_each(queries, limit=self.max_candidates + 1)
+        for (rule, into, _), found in zip(asked, answers, strict=True):
+            if isinstance(found, list) and len(found) > self.max_candidates:
+                found = StoreError(
+                    f"more than {self.max_candidates} candidate events in one run; narrow the rule"
+                )
+            if isinstance(found, StoreError):
+                log.error("rule %s (%s) failed on the engine: %s", rule.name, rule.rule_id, found)
+                report.rule_errors[rule.rule_id] = str(found)
+                continue
+            into.update((str(event["event.id"]), event) for event in found)
         with SqliteEventStore(Path(":memory:")) as scratch:
             scratch.write(e for i, e in older.items() if i not in newer)
             first_new = scratch.head()
@@ -109,23 +103,20 @@ class EngineDetectionRunner:
             return total, None
         return total, timestamp(float(oldest) / 1000)
 
-    def _collect(self, rule: CompiledRule, clause: dict[str, Any], into: dict[str, Event]) -> None:
-        query = {
-            "bool": {
-                "filter": [
-                    clause,
-                    {
-                        "query_string": {
-                            "query": self.queries[rule.rule_id],
-                            "analyze_wildcard": True,
-                        }
-                    },
-                ]
-            }
+    def _query(self, rule: CompiledRule, clause: dict[str, Any]) -> dict[str, Any]:
+        """The rule's query within ``clause`` (a slice or a look-back)."""
+        lucene = {"query_string": {"query": self.queries[rule.rule_id], "analyze_wildcard": True}}
+        return {"bool": {"filter": [clause, lucene]}}
+
+
+def _looking_back(after: int, since: datetime) -> dict[str, Any]:
+    """Events ingested before the slice whose ``@timestamp`` is ``since`` or later."""
+    before = {"lt": (after + 1) * 1000, "format": "epoch_millis"}
+    return {
+        "bool": {
+            "filter": [
+                {"range": {"event.ingested": before}},
+                {"range": {"@timestamp": {"gte": timestamp(since.timestamp())}}},
+            ]
         }
-        for found, event in enumerate(self.store.search(query, limit=self.max_candidates + 1)):
-            if found >= self.max_candidates:
-                raise StoreError(
-                    f"more than {self.max_candidates} candidate events in one run; narrow the rule"
-                )
-            into[str(event["event.id"])] = event
+    }

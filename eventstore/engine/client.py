@@ -55,7 +55,7 @@ class EngineClient(Protocol):
     def close(self) -> None: ...
 
 
-def _ndjson(operations: Sequence[dict[str, Any]]) -> bytes:
+def ndjson(operations: Sequence[dict[str, Any]]) -> bytes:
     return b"".join(orjson.dumps(op, default=str) + b"\n" for op in operations)
 
 
@@ -127,7 +127,7 @@ class OpenSearchClient:
 
     def bulk(self, operations: Sequence[dict[str, Any]], *, refresh: bool = False) -> Any:
         params = {"refresh": "true"} if refresh else None
-        return self.request("POST", "/_bulk", body=_ndjson(operations), params=params)
+        return self.request("POST", "/_bulk", body=ndjson(operations), params=params)
 
     def close(self) -> None:
         self.client.close()

@@ -23,7 +23,12 @@ from typing import Any
 from citysoc.core.ecs import Event, flatten
 from citysoc.core.errors import ConfigError, StoreError
 from eventstore.base import Backoff, Refusal, StoreHealth, WriteResult
-from eventstore.engine.client import EngineClient, EngineRequestError, EngineUnavailableError
+from eventstore.engine.client import (
+    EngineClient,
+    EngineRequestError,
+    EngineUnavailableError,
+    ndjson,
+)
 from eventstore.engine.deadletter import DeadLetters
 from eventstore.engine.layout import agency_streams, data_stream
 
@@ -34,6 +39,14 @@ RETRY_STATUS = frozenset({429, 502, 503, 504})
 BULK_BACKOFF = Backoff(initial=0.5, maximum=8.0)
 PAGE = 5000
 SORT = [{"event.ingested": "asc"}, {"event.id": "asc"}]
+LENIENT = {"ignore_unavailable": "true", "allow_no_indices": "true"}
+
+
+def _page(query: dict[str, Any], size: int, after: list[Any] | None) -> dict[str, Any]:
+    body: dict[str, Any] = {"query": query, "size": size, "sort": SORT}
+    if after is not None:
+        body["search_after"] = after
+    return body
 
 
 def ingest_window(after: int, upto: int) -> dict[str, Any]:
@@ -198,20 +211,23 @@ class EngineEventStore:
         limit: int | None = None,
     ) -> Iterator[Event]:
         """Every event the query matches, in ingest order, page by page (``search_after``)."""
-        after: list[Any] | None = None
-        seen = 0
+        yield from self._pages(query, index=index, limit=limit, after=None, seen=0)
+
+    def _pages(
+        self,
+        query: dict[str, Any],
+        *,
+        index: str,
+        limit: int | None,
+        after: list[Any] | None,
+        seen: int,
+    ) -> Iterator[Event]:
         while True:
             size = PAGE if limit is None else min(PAGE, limit - seen)
             if size <= 0:
                 return
-            body: dict[str, Any] = {"query": query, "size": size, "sort": SORT}
-            if after is not None:
-                body["search_after"] = after
             answer = self.client.request(
-                "POST",
-                f"/{index}/_search",
-                body=body,
-                params={"ignore_unavailable": "true", "allow_no_indices": "true"},
+                "POST", f"/{index}/_search", body=_page(query, size, after), params=LENIENT
             )
             hits = answer["hits"]["hits"]
             for hit in hits:
@@ -220,6 +236,33 @@ class EngineEventStore:
             if len(hits) < size:
                 return
             after = hits[-1]["sort"]
+
+    def search_each(
+        self, queries: Sequence[dict[str, Any]], *, limit: int
+    ) -> list[list[Event] | StoreError]:
+        """Every event each query matches (up to ``limit``), the first pages of all of them
+        in one ``_msearch`` round trip; a query the engine refuses gives its error."""
+        if not queries:
+            return []
+        size = min(PAGE, limit)
+        lines: list[dict[str, Any]] = []
+        for query in queries:
+            lines += [{"index": ALL, **LENIENT}, _page(query, size, None)]
+        answer = self.client.request("POST", "/_msearch", body=ndjson(lines))
+        results: list[list[Event] | StoreError] = []
+        for query, found in zip(queries, answer["responses"], strict=True):
+            if "error" in found:
+                results.append(
+                    StoreError(f"{self.kind} refused a search: {_reason(found['error'])}")
+                )
+                continue
+            hits = found["hits"]["hits"]
+            events = [flatten(hit["_source"]) for hit in hits]
+            if len(hits) == size:
+                more = self._pages(query, index=ALL, limit=limit, after=hits[-1]["sort"], seen=size)
+                events += list(more)
+            results.append(events)
+        return results
 
     def get(
         self, event_ids: Sequence[str], *, agencies: Sequence[str] | None = None
