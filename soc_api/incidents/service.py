@@ -8,18 +8,30 @@ visible alerts only: the actor, then its steps in kill-chain order with their ag
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from citysoc.core.ecs import timestamp
 from citysoc.core.errors import NotFoundError
 from soc_api.alerts.models import SEVERITY_RISK, Alert, AlertPublic, CloseReason
+from soc_api.audit import service as audit
 from soc_api.auth.models import Principal
-from soc_api.auth.permissions import require_reader
+from soc_api.auth.permissions import require_reader, require_triager
+from soc_api.errors import InvalidRequestError
 from soc_api.incidents.grouping import Group, group_alerts, stage, target_views
-from soc_api.incidents.models import IncidentPublic, IncidentSummary, TargetView, TimelineEntry
+from soc_api.incidents.models import (
+    IncidentNote,
+    IncidentNoteCreate,
+    IncidentNotePublic,
+    IncidentPublic,
+    IncidentSummary,
+    TargetView,
+    TimelineEntry,
+)
 
 MAX_ALERTS = 5000  # incidents are computed over the most recent alerts
 MAX_STEPS = 4  # steps named in a title
@@ -84,12 +96,28 @@ def _links(group: Group, mine: list[Alert]) -> list[str]:
     )
 
 
+def _notes(session: Session, alerts: Sequence[Alert]) -> dict[int, list[IncidentNote]]:
+    """Notes by the alert they are anchored on."""
+    found: dict[int, list[IncidentNote]] = {}
+    ids = [a.id for a in alerts]
+    for start in range(0, len(ids), 900):
+        query = select(IncidentNote).where(IncidentNote.alert_id.in_(ids[start : start + 900]))
+        for note in session.scalars(query.order_by(IncidentNote.id)):
+            found.setdefault(note.alert_id, []).append(note)
+    return found
+
+
 def _cut(
-    group: Group, who: Principal, names: Mapping[str, str] | None = None
+    group: Group,
+    who: Principal,
+    names: Mapping[str, str] | None = None,
+    notes: Mapping[int, list[IncidentNote]] | None = None,
 ) -> IncidentPublic | None:
     mine = _visible(group, who)
     if not mine:
         return None
+    kept = sorted((n for a in mine for n in (notes or {}).get(a.id, ())), key=lambda n: n.id)
+    assigned = [n.assignee for n in kept if n.assignee is not None]
     mine.sort(key=lambda a: (stage(a), a.first_seen, a.id))
     seen = {o for a in mine for o in (*(a.observables or ()), a.attacker) if o}
     links = _links(group, mine)
@@ -109,6 +137,8 @@ def _cut(
         shared_observables=shared,
         actor=next((a.attacker for a in mine if a.attacker), None),
         links=links,
+        assignee=(assigned[-1] or None) if assigned else None,
+        notes=[IncidentNotePublic.model_validate(n) for n in kept],
         alerts=[AlertPublic.model_validate(a) for a in mine],
         timeline=[
             TimelineEntry(
@@ -136,7 +166,9 @@ def list_incidents(
 ) -> list[IncidentPublic]:
     """Every incident the caller has a part in; ``names`` gives agencies' display names."""
     require_reader(who)
-    found = [_cut(g, who, names) for g in group_alerts(_candidates(session), window)]
+    alerts = _candidates(session)
+    notes = _notes(session, alerts)
+    found = [_cut(g, who, names, notes) for g in group_alerts(alerts, window)]
     return [i for i in found if i is not None and (i.campaign or not campaigns_only)]
 
 
@@ -192,3 +224,43 @@ def get_incident(
         if incident.id == incident_id:
             return incident
     raise NotFoundError(f"no incident {incident_id}")
+
+
+def annotate_incident(
+    session: Session,
+    *,
+    incident_id: int,
+    who: Principal,
+    window: timedelta,
+    change: IncidentNoteCreate,
+) -> IncidentNotePublic:
+    """Add a note or an assignment (an empty assignee unassigns) to an incident one may see.
+
+    The note is anchored on the first alert of the incident the writer may see, so it
+    follows that alert through any regrouping.
+    """
+    require_triager(who)
+    if not change.note.strip() and change.assignee is None:
+        raise InvalidRequestError("give a note, an assignee, or both")
+    incident = get_incident(session, incident_id=incident_id, who=who, window=window)
+    anchor = min(a.id for a in incident.alerts)
+    agency = next(a.agency for a in incident.alerts if a.id == anchor)
+    note = IncidentNote(
+        alert_id=anchor,
+        note=change.note.strip(),
+        assignee=change.assignee,
+        author=who.actor,
+        created_at=timestamp(time.time()),
+    )
+    session.add(note)
+    session.flush()
+    audit.append(
+        session,
+        actor=who.actor,
+        action="incident.note",
+        object_type="incident",
+        object_id=incident_id,
+        agency=agency,
+        detail={"alert": anchor, "assignee": change.assignee, "note": bool(note.note)},
+    )
+    return IncidentNotePublic.model_validate(note)

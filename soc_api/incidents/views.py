@@ -9,8 +9,20 @@ from fastapi import APIRouter, Query
 
 from soc_api.context import SocContext
 from soc_api.deps import ContextDep, CurrentAnalyst, ObjectId, SessionDep
-from soc_api.incidents.models import IncidentPage, IncidentPublic, TargetPage
-from soc_api.incidents.service import get_incident, list_incidents, list_targets, summarise
+from soc_api.incidents.models import (
+    IncidentNoteCreate,
+    IncidentNotePublic,
+    IncidentPage,
+    IncidentPublic,
+    TargetPage,
+)
+from soc_api.incidents.service import (
+    annotate_incident,
+    get_incident,
+    list_incidents,
+    list_targets,
+    summarise,
+)
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
 
@@ -65,3 +77,20 @@ def get_targets(
     window = timedelta(seconds=ctx.settings.incident_window_seconds)
     found = list_targets(session, who=analyst, window=window)
     return TargetPage(total=len(found), items=found[offset : offset + limit])
+
+
+@router.post("/{incident_id:id}/notes", response_model=IncidentNotePublic, status_code=201)
+def post_incident_note(
+    ctx: ContextDep,
+    session: SessionDep,
+    analyst: CurrentAnalyst,
+    incident_id: ObjectId,
+    change: IncidentNoteCreate,
+) -> IncidentNotePublic:
+    """Note or assign an incident; the note stays with its alert through any regrouping."""
+    window = timedelta(seconds=ctx.settings.incident_window_seconds)
+    note = annotate_incident(
+        session, incident_id=incident_id, who=analyst, window=window, change=change
+    )
+    session.commit()
+    return note

@@ -10,7 +10,10 @@ from sqlalchemy import select
 
 from citysoc.core.ecs import event_id
 from soc_api.alerts.models import Alert
+from soc_api.auth.models import Principal, Role
+from soc_api.db import transaction
 from soc_api.incidents.grouping import group_alerts, target_views
+from soc_api.incidents.service import list_incidents
 
 Soc = Any  # the seeded SOC helper of conftest.py
 DAY = timedelta(days=1)
@@ -209,3 +212,57 @@ def test_a_camera_guessed_at_by_two_actors_is_a_target_view_not_a_campaign(soc: 
     assert f'data-target="ip:{camera}"' in page
     soc.login("tb")  # Tan Binh's analysts see none of District 1's targets
     assert camera not in soc.client.get("/api/v1/incidents/targets").text
+
+
+def visible_notes(soc: Soc) -> list[str]:
+    found = []
+    for incident in soc.client.get("/api/v1/incidents").json()["items"]:
+        detail = soc.client.get(f"/api/v1/incidents/{incident['id']}").json()
+        found += [n["note"] for n in detail["notes"]]
+    return found
+
+
+def test_notes_and_assignments_survive_regrouping_and_stay_with_their_agency(soc: Soc) -> None:
+    # the seeded attacker guessed at a District 1 and a Tan Binh camera: one campaign
+    soc.login("city")
+    campaign = soc.client.get("/api/v1/incidents", params={"campaigns_only": True}).json()
+    incident_id = campaign["items"][0]["id"]
+    note = {"note": "one actor, both districts", "assignee": "city"}
+    city = soc.client.post(f"/api/v1/incidents/{incident_id}/notes", json=note)
+    assert city.status_code == 201
+    soc.login("tb")
+    tb_view = next(i for i in soc.client.get("/api/v1/incidents").json()["items"]
+                   if i["actor"] == "ip:203.0.113.50")  # fmt: skip
+    tb = soc.client.post(f"/api/v1/incidents/{tb_view['id']}/notes",
+                         json={"note": "camera isolated"})  # fmt: skip
+    assert tb.status_code == 201
+    assert "camera isolated" in soc.client.get(f"/incidents/{tb_view['id']}").text
+    empty = soc.client.post(f"/api/v1/incidents/{tb_view['id']}/notes", json={"note": " "})
+    assert empty.status_code == 422
+    # the Tan Binh alert turns out to be days later: the campaign splits, each note follows
+    # the alert it is anchored on, none is dropped
+    with transaction(soc.ctx.sessions) as session:
+        tb_alert = session.scalars(
+            select(Alert).where(Alert.agency == "tanbinh", Alert.attacker == "ip:203.0.113.50")
+        ).one()
+        tb_alert.first_seen = tb_alert.last_seen = "2026-11-24T02:10:00.000Z"
+    with soc.ctx.sessions() as session:
+        who = Principal(user_id=0, username="x", role=Role.CITY_ANALYST, agency=None)
+        apart = list_incidents(session, who=who, window=DAY)
+        mine = [i for i in apart if i.actor == "ip:203.0.113.50"]
+        assert len(mine) == 2 and not any(i.campaign for i in mine)
+        kept = {i.agencies[0]: [n.note for n in i.notes] for i in mine}
+        assert sorted(n for notes in kept.values() for n in notes) == [
+            "camera isolated",
+            "one actor, both districts",
+        ]
+        assert kept["tanbinh"] == ["camera isolated"]
+    # an agency sees only the notes anchored on its own alerts
+    soc.login("tb")
+    assert "camera isolated" in visible_notes(soc)
+    assert kept["d1"] == ["one actor, both districts"]
+    soc.login("d1")
+    assert "camera isolated" not in visible_notes(soc)
+    soc.login("auditor")
+    refused = soc.client.post(f"/api/v1/incidents/{incident_id}/notes", json={"note": "x"})
+    assert refused.status_code == 403

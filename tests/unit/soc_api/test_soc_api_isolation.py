@@ -55,6 +55,7 @@ CASES: dict[tuple[str, str], Case] = {
     ("GET", "/api/v1/incidents"): Case(OK),
     ("GET", "/api/v1/incidents/{incident_id}"): Case(HIDDEN),
     ("GET", "/api/v1/incidents/targets"): Case(OK),
+    ("POST", "/api/v1/incidents/{incident_id}/notes"): Case(REFUSED, json={"note": "mine now"}),
     ("GET", "/api/v1/iocs"): Case(OK, params={"limit": 500}),
     ("POST", "/api/v1/iocs"): Case(
         frozenset({201, 403}), json={"kind": "domain", "value": "mine.example", "tlp": "RED"}
