@@ -72,6 +72,11 @@ class EventStore(Protocol):
         """The position up to which events may be read now."""
         ...
 
+    def settle(self) -> None:
+        """Wait until everything written so far is within :meth:`head` (a demo's or a
+        test's bulk load, before detections run)."""
+        ...
+
     def count(self) -> int: ...
 
     def get(

@@ -236,6 +236,9 @@ class SqliteEventStore:
         with self.lock:
             return int(self.conn.execute(f"SELECT COUNT(*) FROM {TABLE}").fetchone()[0])
 
+    def settle(self) -> None:
+        """Nothing to wait for: a committed row is readable, and ``seq`` is the position."""
+
     def head(self) -> int:
         with self.lock:
             return int(

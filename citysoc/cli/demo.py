@@ -65,6 +65,7 @@ def feed_samples(ctx: SocContext) -> None:
     started = time.perf_counter()
     try:
         load_samples(ctx)
+        ctx.store.settle()  # on an engine: until the samples are within the detection slice
     finally:
         ctx.scheduler.resume()
     run = ctx.scheduler.run_once()

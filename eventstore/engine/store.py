@@ -195,6 +195,14 @@ class EngineEventStore:
         """The last whole second of ingest time whose events are all searchable."""
         return math.floor(self.clock() - self.settle_seconds) - 1
 
+    def settle(self) -> None:
+        """Refresh, then wait until the current second is older than the settle delay."""
+        self.refresh()
+        wanted = math.floor(self.clock())
+        deadline = time.monotonic() + self.settle_seconds + 2.5
+        while self.head() < wanted and time.monotonic() < deadline:
+            time.sleep(0.1)
+
     def refresh(self) -> None:
         """Make everything written so far searchable now (tests, and before a report)."""
         self.client.request("POST", f"/{ALL}/_refresh", params={"ignore_unavailable": "true"})

@@ -3,7 +3,6 @@ API and the console read their evidence from it, and ingest writes into it."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -44,8 +43,7 @@ def seed(ctx: SocContext) -> None:
     assert isinstance(ctx.store, EngineEventStore)
     ctx.store.write([rtsp_failure(s, "10.31.0.21", "d1") for s in range(0, 12, 2)])
     ctx.store.write([rtsp_failure(s, "10.32.0.21", "tanbinh") for s in range(0, 12, 2)])
-    ctx.store.refresh()
-    time.sleep(2.1)  # the ingest second has passed: head() covers it
+    ctx.store.settle()  # the ingest second has passed: head() covers it
     run = ctx.scheduler.run_once()
     assert (run.events, run.created) == (12, 2), run
 
