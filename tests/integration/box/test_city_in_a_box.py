@@ -243,6 +243,44 @@ def test_an_internet_host_crosses_the_routers_and_the_sensor_ships_what_it_saw(
     assert stored > 0
 
 
+SYSLOG = """
+import socket, time
+line = "<134>" + time.strftime("%b %e %H:%M:%S") + " cam-q1-0011 camera[77]: login failed for admin"
+with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+    s.sendto(line.encode(), ("10.50.0.11", 514))
+"""
+
+CAMERA_STORED = """
+import json, urllib.request
+query = {"query": {"match_phrase": {"host.hostname": "cam-q1-0011"}}, "size": 0}
+request = urllib.request.Request(
+    "http://10.50.0.30:9200/logs-*/_search", data=json.dumps(query).encode(),
+    headers={"Content-Type": "application/json"})
+print(json.loads(urllib.request.urlopen(request).read())["hits"]["total"]["value"])
+"""
+
+
+def test_a_cameras_syslog_reaches_the_event_store_through_its_collector(
+    box: tuple[BoxPaths, BoxState],
+) -> None:
+    paths, _state = box
+    if not (paths.folder / "converge-seconds.txt").exists():
+        pytest.skip("the box was not converged (see the converge test)")
+    deadline = time.monotonic() + 60
+    stored = 0
+    while time.monotonic() < deadline and stored == 0:
+        subprocess.run(
+            ["ip", "netns", "exec", "cbx-h-cam-q1-0011", "python3", "-c", SYSLOG],
+            check=True,
+            timeout=30,
+        )
+        time.sleep(3)
+        done = _ssh(paths, "10.50.0.30", f"python3 -c '{CAMERA_STORED}'")
+        assert done.returncode == 0, done.stderr
+        stored = int(done.stdout.strip())
+    assert stored > 0
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
