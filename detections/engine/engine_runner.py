@@ -50,7 +50,7 @@ class EngineDetectionRunner:
         if upto <= after:
             return report
         window = ingest_window(after, upto)
-        report.events_scanned, oldest_new = self._slice_summary(window)
+        report.events_scanned, oldest_new = self.store.slice_summary(after, upto)
         if not report.events_scanned or oldest_new is None:
             return report
         older: dict[str, Event] = {}
@@ -83,25 +83,6 @@ class EngineDetectionRunner:
         report.hits = decided.hits
         report.rule_errors.update(decided.rule_errors)
         return report
-
-    def _slice_summary(self, window: dict[str, Any]) -> tuple[int, str | None]:
-        """How many events the slice holds, and the oldest ``@timestamp`` among them."""
-        answer = self.store.client.request(
-            "POST",
-            "/logs-*/_search",
-            body={
-                "query": window,
-                "size": 0,
-                "track_total_hits": True,
-                "aggs": {"oldest": {"min": {"field": "@timestamp"}}},
-            },
-            params={"ignore_unavailable": "true", "allow_no_indices": "true"},
-        )
-        total = int(answer["hits"]["total"]["value"])
-        oldest = answer.get("aggregations", {}).get("oldest", {}).get("value")
-        if oldest is None:
-            return total, None
-        return total, timestamp(float(oldest) / 1000)
 
     def _query(self, rule: CompiledRule, clause: dict[str, Any]) -> dict[str, Any]:
         """The rule's query within ``clause`` (a slice or a look-back)."""

@@ -52,12 +52,10 @@ def features(client: EngineClient) -> Features:
     """Which optional parts this engine build has (lifecycle and security are plugins or
     licensed features; a node assembled from open modules may lack them)."""
     if client.flavour == "elasticsearch":
-        try:
-            client.request("GET", "/_ilm/status")
-            lifecycle = True
-        except EngineRequestError:
-            lifecycle = False
-        return Features(lifecycle=lifecycle, security=lifecycle)
+        return Features(
+            lifecycle=_answers(client, "/_ilm/status"),
+            security=_answers(client, "/_security/_authenticate"),
+        )
     plugins = {
         str(row.get("component"))
         for row in client.request("GET", "/_cat/plugins", params={"format": "json"})
@@ -66,6 +64,14 @@ def features(client: EngineClient) -> Features:
         lifecycle="opensearch-index-management" in plugins,
         security="opensearch-security" in plugins,
     )
+
+
+def _answers(client: EngineClient, path: str) -> bool:
+    try:
+        client.request("GET", path)
+    except EngineRequestError:
+        return False
+    return True
 
 
 def _put(

@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
-from citysoc.core.ecs import Event, flatten
+from citysoc.core.ecs import Event, flatten, timestamp
 from citysoc.core.errors import ConfigError, StoreError
 from eventstore.base import Backoff, Refusal, StoreHealth, WriteResult
 from eventstore.engine.client import (
@@ -206,6 +206,24 @@ class EngineEventStore:
     def refresh(self) -> None:
         """Make everything written so far searchable now (tests, and before a report)."""
         self.client.request("POST", f"/{ALL}/_refresh", params={"ignore_unavailable": "true"})
+
+    def slice_summary(self, after: int, upto: int) -> tuple[int, str | None]:
+        """How many events the slice ``(after, upto]`` holds, and the oldest ``@timestamp``
+        among them (``None`` when it is empty)."""
+        answer = self.client.request(
+            "POST",
+            f"/{ALL}/_search",
+            body={
+                "query": ingest_window(after, upto),
+                "size": 0,
+                "track_total_hits": True,
+                "aggs": {"oldest": {"min": {"field": "@timestamp"}}},
+            },
+            params=LENIENT,
+        )
+        total = int(answer["hits"]["total"]["value"])
+        oldest = answer.get("aggregations", {}).get("oldest", {}).get("value")
+        return total, None if oldest is None else timestamp(float(oldest) / 1000)
 
     def count(self) -> int:
         answer = self.client.request("GET", f"/{ALL}/_count", params={"ignore_unavailable": "true"})
