@@ -3,6 +3,7 @@ API and the console read their evidence from it, and ingest writes into it."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from soc_api.context import SocContext, build_context
 from soc_api.db import transaction
 
 ATTACKER = "203.0.113.50"
+PASSWORD = "correct horse battery"
 
 
 def rtsp_failure(second: int, camera: str, agency: str) -> dict[str, object]:
@@ -65,7 +67,7 @@ def api(engine_settings: Settings) -> Iterator[tuple[TestClient, dict[str, str]]
         ctx: SocContext = client.app.state.ctx  # type: ignore[attr-defined]
         tokens = {}
         with transaction(ctx.sessions) as session:
-            upsert_user(session, username="city", password="correct horse battery",
+            upsert_user(session, username="city", password=PASSWORD,
                         role=Role.CITY_ANALYST, agency=None)  # fmt: skip
             for name, scope, agency in (
                 ("read-tb", TokenScope.READ, "tanbinh"),
@@ -119,3 +121,19 @@ def test_an_engine_without_citysocs_templates_is_refused_at_start(
     engine_client.request("DELETE", "/_index_template/citysoc-logs")
     with pytest.raises(ConfigError, match="citysoc store init"):
         build_context(engine_settings)
+
+
+def test_the_console_shows_evidence_read_from_the_engine(
+    api: tuple[TestClient, dict[str, str]],
+) -> None:
+    client, tokens = api
+    alerts = client.get("/api/v1/alerts", headers=bearer(tokens["read-city"])).json()["items"]
+    tanbinh = next(a for a in alerts if a["agency"] == "tanbinh")
+    page = client.get("/login")
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert csrf is not None
+    form = {"username": "city", "password": PASSWORD, "csrf": csrf.group(1)}
+    assert client.post("/login", data=form, follow_redirects=False).status_code == 303
+    detail = client.get(f"/alerts/{tanbinh['id']}")
+    assert detail.status_code == 200
+    assert "10.32.0.21" in detail.text and ATTACKER in detail.text
