@@ -20,6 +20,7 @@ from citysoc.core.ecs import Event, parse_timestamp, timestamp
 from citysoc.core.errors import StoreError
 from detections.engine.compiler import CompiledRule
 from detections.engine.runner import DetectionRunner, RunReport
+from eventstore.engine.layout import LONG_FIELDS
 from eventstore.engine.store import EngineEventStore, ingest_window
 from eventstore.sqlite import SqliteEventStore
 
@@ -85,9 +86,12 @@ class EngineDetectionRunner:
         return report
 
     def _query(self, rule: CompiledRule, clause: dict[str, Any]) -> dict[str, Any]:
-        """The rule's query within ``clause`` (a slice or a look-back)."""
+        """The rule's query within ``clause`` (a slice or a look-back), or any event with a
+        value too long to be indexed (the rule's SQLite query decides those)."""
         lucene = {"query_string": {"query": self.queries[rule.rule_id], "analyze_wildcard": True}}
-        return {"bool": {"filter": [clause, lucene]}}
+        unindexed = {"exists": {"field": LONG_FIELDS}}
+        narrowed = {"bool": {"should": [lucene, unindexed], "minimum_should_match": 1}}
+        return {"bool": {"filter": [clause, narrowed]}}
 
 
 def _looking_back(after: int, since: datetime) -> dict[str, Any]:

@@ -7,7 +7,7 @@
   priority) covers agencies the topology does not know.
 - Strings are ``keyword`` with a lowercase normalizer, because Sigma compares strings
   without regard to case (as the SQLite store's ``COLLATE NOCASE`` does); values longer
-  than 8,191 characters are kept but not indexed.
+  than 8,191 characters are kept but not indexed, and named in ``citysoc.long_fields``.
 - The ingest pipeline stamps ``event.ingested`` with the engine's own clock: the position
   detections read from, so an event stored late is still seen.
 """
@@ -51,7 +51,12 @@ def agency_streams(agencies: Iterable[str]) -> str:
 
 
 LOWERCASE = "citysoc_lowercase"
-_KEYWORD = {"type": "keyword", "ignore_above": 8191, "normalizer": LOWERCASE}
+KEYWORD_LIMIT = 8191  # characters: a keyword term must stay under 32,766 bytes of UTF-8
+LONG_FIELDS = "citysoc.long_fields"
+"""Names of an event's string fields too long to be indexed: rules' engine queries also
+fetch such events, so the SQLite queries that decide still see every value."""
+
+_KEYWORD = {"type": "keyword", "ignore_above": KEYWORD_LIMIT, "normalizer": LOWERCASE}
 _TEXT = _KEYWORD  # query_string escapes do not reach wildcard fields: keyword it is
 _DATE = {"type": "date"}
 _IP = {"type": "ip"}
@@ -95,6 +100,7 @@ TYPED_FIELDS: Mapping[str, Mapping[str, Any]] = {
     "file.mtime": _DATE,
     "process.pid": _LONG,
     "citysoc.security_level": _LONG,
+    LONG_FIELDS: {"type": "keyword"},
 }
 
 
@@ -135,18 +141,24 @@ def component_template() -> dict[str, Any]:
     }
 
 
+_STAMP = f"""
+ctx['event.ingested'] = System.currentTimeMillis();
+List longer = new ArrayList();
+for (def field : ctx.entrySet()) {{
+  if (field.getValue() instanceof String && field.getValue().length() > {KEYWORD_LIMIT}) {{
+    longer.add(field.getKey());
+  }}
+}}
+if (!longer.isEmpty()) {{ ctx['{LONG_FIELDS}'] = longer; }}
+"""
+
+
 def ingest_pipeline() -> dict[str, Any]:
-    """Stamp ``event.ingested`` with the engine's clock (Painless: no template engine needed)."""
+    """Stamp ``event.ingested`` with the engine's clock, and name the strings too long to be
+    indexed (Painless: no template engine needed)."""
     return {
         "description": "citysoc: the engine's clock as event.ingested (where detections read)",
-        "processors": [
-            {
-                "script": {
-                    "lang": "painless",
-                    "source": "ctx['event.ingested'] = System.currentTimeMillis()",
-                }
-            }
-        ],
+        "processors": [{"script": {"lang": "painless", "source": _STAMP.strip()}}],
     }
 
 

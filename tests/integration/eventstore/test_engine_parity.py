@@ -78,3 +78,19 @@ def test_the_demo_inputs_raise_the_same_alerts(
     embedded, engine = both(events, engine_store)
     assert len(embedded) >= 8, "the demo's attacks raise alerts"
     assert engine == embedded
+
+
+def test_values_too_long_to_index_still_raise_their_alerts(
+    engine_store: EngineEventStore,
+) -> None:
+    """A body of 12,000 characters is kept but not indexed: the engine still hands the event
+    to the rule, whose SQLite query finds the injection at its end."""
+    folder = next(f for f in load_catalog().folders if f.name == "initial_access_sql_injection")
+    (attack,) = load_sample(folder.match[0])
+    body = "so_ho_so=" + "A" * 12_000 + "';SELECT pg_sleep(10)--"
+    long_one = {**attack, "event.id": event_id("long body"), "http.request.body.content": body}
+    embedded, engine = both([long_one], engine_store)
+    assert (folder.rule_id, (long_one["event.id"],)) in embedded
+    assert engine == embedded
+    (stored,) = engine_store.get([long_one["event.id"]])
+    assert stored["citysoc.long_fields"] == ["http.request.body.content"]
