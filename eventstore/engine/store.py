@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from citysoc.core.ecs import Event, flatten, timestamp
-from citysoc.core.errors import ConfigError, StoreError
+from citysoc.core.errors import StoreError
 from eventstore.base import Backoff, Refusal, StoreHealth, WriteResult
 from eventstore.engine.client import (
     EngineClient,
@@ -62,6 +62,10 @@ def ingest_window(after: int, upto: int) -> dict[str, Any]:
     }
 
 
+class EngineNotPreparedError(StoreError):
+    """The engine lacks what ``citysoc store init`` puts."""
+
+
 class EngineEventStore:
     """:class:`~eventstore.base.EventStore` on OpenSearch or Elasticsearch."""
 
@@ -91,16 +95,17 @@ class EngineEventStore:
     def _check_prepared(self) -> None:
         """Refuse to write into an engine ``citysoc store init`` has not prepared: events
         would land in plain indices, unmapped and never stamped, and no rule would see them.
-        Raises :class:`EngineUnavailableError` (the caller buffers) while it does not answer."""
+        Both this refusal and an engine that does not answer are store errors: the collector
+        keeps the events in its disk buffer and tries again."""
         if self._prepared:
             return
         from eventstore.engine.indices import missing  # the installer, only for this check
 
         lacking = missing(self.client)
         if lacking:
-            raise ConfigError(
+            raise EngineNotPreparedError(
                 f"the engine lacks {', '.join(lacking)}: run `citysoc store init` with the "
-                "same CITYSOC_EVENT_STORE before collecting into it"
+                "same CITYSOC_EVENT_STORE; events wait in the collector's buffer meanwhile"
             )
         self._prepared = True
 

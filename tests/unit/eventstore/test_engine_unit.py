@@ -21,7 +21,7 @@ from eventstore.engine.deadletter import DeadLetters
 from eventstore.engine.layout import data_stream, namespace_of
 from eventstore.engine.lifecycle import agency_levels
 from eventstore.engine.spec import parse_engine_url
-from eventstore.engine.store import EngineEventStore, ingest_window
+from eventstore.engine.store import EngineEventStore, EngineNotPreparedError, ingest_window
 from eventstore.open import engine_spec
 
 
@@ -139,10 +139,13 @@ def test_events_without_id_are_refused_without_a_request() -> None:
 
 
 def test_an_engine_not_prepared_is_refused_before_any_write() -> None:
+    """A store error, so that a collector keeps the events buffered until it is prepared."""
     client = FakeClient([[201]], prepared=False)
-    with pytest.raises(ConfigError, match="citysoc store init"):
+    with pytest.raises(EngineNotPreparedError, match="citysoc store init"):
         store(client).write([event(1)])
     assert client.bulks == []
+    client.prepared = True
+    assert store(client).write([event(1)]).inserted == 1
 
 
 def test_names_and_slices() -> None:
