@@ -185,12 +185,14 @@ def test_ansible_converges_every_role_and_the_second_run_changes_nothing(
     assert "ok" in done.stdout.lower()
 
 
+PORTAL = "10.10.0.20"  # the box's portal host, in a namespace the box made for this test
 PROBE = """
 import socket, sys
+host, port = sys.argv[1], int(sys.argv[2])
 s = socket.socket()
 s.settimeout(3)
 try:
-    s.connect(("10.10.0.20", int(sys.argv[1])))
+    s.connect((host, port))
     print("open")
 except ConnectionRefusedError:
     print("refused")
@@ -210,7 +212,7 @@ print(json.loads(urllib.request.urlopen(request).read())["hits"]["total"]["value
 
 def _probe(port: int) -> str:
     done = subprocess.run(
-        ["ip", "netns", "exec", "cbx-h-internet-01", "python3", "-c", PROBE, str(port)],
+        ["ip", "netns", "exec", "cbx-h-internet-01", "python3", "-c", PROBE, PORTAL, str(port)],
         capture_output=True,
         text=True,
         timeout=30,
