@@ -120,6 +120,8 @@ def parse_rule_text(text: str, source: Path) -> SigmaRule | SigmaCorrelationRule
         mark = getattr(exc, "problem_mark", None)
         loc = Location(str(source), line=mark.line + 1, column=mark.column + 1) if mark else None
         raise RuleError(f"invalid YAML: {exc}", location=loc or Location(str(source))) from exc
+    except (ValueError, OverflowError, RecursionError) as exc:  # e.g. a date like 2026-13-01
+        raise RuleError(f"unusable YAML value: {exc}", location=Location(str(source))) from exc
     if not isinstance(data, dict):
         raise RuleError("a rule file holds exactly one rule", location=Location(str(source)))
     try:
@@ -128,6 +130,10 @@ def parse_rule_text(text: str, source: Path) -> SigmaRule | SigmaCorrelationRule
         return SigmaRule.from_dict(data)
     except SigmaError as exc:
         raise RuleError(f"invalid Sigma rule: {exc}", location=Location(str(source))) from exc
+    # pySigma reports some malformed structures with Python's own exception types
+    except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
+        message = f"invalid Sigma rule: {type(exc).__name__}: {exc}"
+        raise RuleError(message, location=Location(str(source))) from exc
 
 
 def load_folder(path: Path, runbooks: Path = RUNBOOKS_ROOT) -> RuleFolder:

@@ -64,6 +64,10 @@ def parse_line(text: str) -> Event:
         doc: Any = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ValueError(f"not JSON: {exc.msg} at column {exc.colno}") from None
+    except RecursionError:
+        raise ValueError("not usable JSON: nested too deeply") from None
+    except ValueError as exc:  # e.g. an integer longer than Python converts
+        raise ValueError(f"not usable JSON: {str(exc)[:120]}") from None
     if not isinstance(doc, dict):
         raise ValueError("not a JSON object")
     event = flatten(doc)

@@ -80,6 +80,8 @@ def read_stix(text: str, *, default_tlp: Tlp) -> Iterator[Item]:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
         raise InvalidRequestError(f"not JSON: {exc.msg} at line {exc.lineno}") from None
+    except ValueError as exc:  # e.g. an integer longer than Python converts
+        raise InvalidRequestError(f"not usable JSON: {str(exc)[:120]}") from None
     except RecursionError:
         raise InvalidRequestError("not usable JSON: nested too deeply") from None
     if not isinstance(doc, dict) or doc.get("type") != "bundle":

@@ -65,3 +65,12 @@ def test_catalog_survives_one_bad_rule(tmp_path: Path) -> None:
     catalog = load_catalog(tmp_path, RUNBOOKS_ROOT)
     assert [f.name for f in catalog.folders] == [GOOD.name]
     assert len(catalog.errors) == 1
+
+
+def test_an_impossible_date_is_a_rule_error_not_a_crash(tmp_path: Path) -> None:
+    folder = copy_rule(tmp_path)
+    text = (folder / "rule.yml").read_text()
+    (folder / "rule.yml").write_text(text.replace("date:", "modified: 2026-13-01\ndate:", 1))
+    with pytest.raises(RuleError, match="unusable YAML value") as info:
+        load_folder(folder, RUNBOOKS_ROOT)
+    assert info.value.location is not None and info.value.location.source.endswith("rule.yml")

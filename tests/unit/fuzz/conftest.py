@@ -1,14 +1,16 @@
 """The fuzz suite's budget.
 
 In ``make test`` every fuzz test runs a fixed number of examples (the ``max_examples`` of
-hypothesis' default profile, 100) and fails on any input that raises anything but the
-parser's own counted error, or that takes over 100 ms on each of three runs
-(``within_budget`` in the test modules). For a longer run, as nightly::
+hypothesis' default profile, 100), derandomized so that CI gives the same verdict on the
+same code. A test fails on any input that raises anything but the parser's own counted
+error, or that takes over 100 ms on each of three runs (``within_budget`` in
+``mutation.py``). For a longer run, as nightly::
 
     .venv/bin/pytest tests/unit/fuzz -p no:randomly --hypothesis-profile=citysoc-nightly
 
-(20,000 examples a test). Seeds are the bundled samples in ``collectors/samples/``, the
-repository's own rules and small hand-written feeds, mutated byte by byte.
+(20,000 random examples a test; what it finds becomes a named regression test). Seeds are
+the bundled samples in ``collectors/samples/``, the repository's own rules and small
+hand-written feeds, mutated byte by byte.
 """
 
 from __future__ import annotations
@@ -20,3 +22,6 @@ settings.register_profile(
     max_examples=20_000,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
+settings.register_profile("citysoc-ci", derandomize=True)
+if settings.get_current_profile_name() == "default":
+    settings.load_profile("citysoc-ci")

@@ -7,12 +7,9 @@ from __future__ import annotations
 import io
 import json
 import struct
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from citysoc.core.errors import CollectorError, Location
@@ -23,13 +20,9 @@ from collectors.sources.eve import parse_eve_bytes
 from collectors.sources.pcapfile import iter_records, iter_stream_records
 from collectors.sources.syslog import parse_syslog
 from collectors.stats import CollectorStats
+from tests.unit.fuzz.mutation import FUZZ, mutated, within_budget
 
 SAMPLES = Path(__file__).resolve().parents[3] / "collectors" / "samples"
-FUZZ = settings(
-    deadline=None,  # timed by within_budget: the minimum of three runs
-    database=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
 HERE = Location("fuzz", line=1)
 SCALARS = (str, int, float, bool)
 RECORDS = list(iter_records(SAMPLES / "demo-city.pcap", CollectorStats()))
@@ -73,52 +66,6 @@ STREAM_SEEDS = {
 DNS_SEEDS = [
     r.data[42:] for r in RECORDS if len(r.data) > 42 and r.data[34:38].find(b"\x00\x35") >= 0
 ]
-
-
-T = TypeVar("T")
-BUDGET = 0.1  # seconds one input may take
-
-
-def within_budget(call: Callable[[], T]) -> T:
-    """``call()``, failing if it takes over :data:`BUDGET` on each of three tries: a busy
-    machine can slow one run down, never three in a row by the same much."""
-    best = float("inf")
-    for _ in range(3):
-        started = time.perf_counter()
-        result = call()
-        best = min(best, time.perf_counter() - started)
-        if best <= BUDGET:
-            return result
-    raise AssertionError(f"one input took {best * 1000:.0f} ms, over {BUDGET * 1000:.0f} ms")
-
-
-REPEAT = 16 * 1024  # a quadratic step takes seconds at this size; linear work, milliseconds
-
-
-@st.composite
-def mutated(draw: st.DrawFn, seeds: list[bytes]) -> bytes:
-    """A seed with a few edits: bit flips, inserts, deletions, a slice repeated up to 16 KiB
-    (work that grows faster than the input shows up as a missed deadline), odd bytes."""
-    data = bytearray(draw(st.sampled_from(seeds)))
-    for _ in range(draw(st.integers(0, 6))):
-        at = draw(st.integers(0, len(data)))
-        edit = draw(st.sampled_from(["flip", "insert", "delete", "repeat", "special"]))
-        if edit == "flip" and at < len(data):
-            data[at] ^= 1 << draw(st.integers(0, 7))
-        elif edit == "insert":
-            data[at:at] = draw(st.binary(min_size=1, max_size=16))
-        elif edit == "delete":
-            del data[at : at + draw(st.integers(1, 32))]
-        elif edit == "repeat":
-            piece = bytes(data[at : at + draw(st.integers(1, 16))]) or b"A"
-            data[at:at] = piece * draw(st.integers(2, REPEAT // len(piece)))
-        else:
-            data[at:at] = draw(
-                st.sampled_from(
-                    [b"\r\n", b"\x00", b"\\ud800", b'"', b"\xff" * 4, b"9" * 5000, b"[" * 64]
-                )
-            )
-    return bytes(data)
 
 
 def flat(events: list[dict[str, object]]) -> None:

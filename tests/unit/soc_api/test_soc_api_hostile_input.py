@@ -77,3 +77,13 @@ def test_a_csv_of_bad_rows_stops_after_a_bounded_number(soc: Soc) -> None:
     report = soc.client.post("/api/v1/iocs/import", content=body, headers=CSV).json()
     assert report["created"] == 0 and report["rejected"] == 201
     assert "the import stopped here" in report["errors"][-1]["message"]
+
+
+def test_json_numbers_longer_than_python_converts_are_refused_not_500(soc: Soc) -> None:
+    soc.login("tb")
+    huge = b"1" * 5000
+    stix = soc.client.post(
+        "/api/v1/iocs/import", content=b'{"type": "bundle", "n": ' + huge + b"}",
+        headers={"content-type": "application/json"},
+    )  # fmt: skip
+    assert stix.status_code == 422 and "usable JSON" in stix.json()["error"]["message"]

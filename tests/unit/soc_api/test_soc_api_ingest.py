@@ -124,3 +124,12 @@ def test_too_many_fields_reject_the_line(soc: Soc) -> None:
     ).json()  # fmt: skip
     assert (report["stored"], report["rejected"]) == (1, 1)
     assert "fields" in report["errors"][0]["message"]
+
+
+def test_a_number_longer_than_python_converts_rejects_its_line_only(soc: Soc) -> None:
+    body = ndjson(camera_login_failure(0), b'{"n": ' + b"1" * 5000 + b"}")
+    response = soc.client.post("/api/v1/ingest", content=body, headers=auth(soc, "ingest-any"))
+    assert response.status_code == 200  # was a 500 for the whole batch
+    report = response.json()
+    assert (report["stored"], report["rejected"]) == (1, 1)
+    assert "usable JSON" in report["errors"][0]["message"]
