@@ -5,11 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from citysoc.core.settings import BUNDLED_TOPOLOGY, Settings
 from citysoc.core.topology import Topology, load_topology
 
 REPO = Path(__file__).resolve().parent.parent
+
+# Property tests in make test are derandomized: the same code gets the same verdict. Longer,
+# random runs use a named profile (tests/unit/fuzz/conftest.py).
+hypothesis_settings.register_profile("citysoc-ci", derandomize=True)
+if hypothesis_settings.get_current_profile_name() == "default":
+    hypothesis_settings.load_profile("citysoc-ci")
 
 
 @pytest.fixture(scope="session")

@@ -22,6 +22,3 @@ settings.register_profile(
     max_examples=20_000,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
-settings.register_profile("citysoc-ci", derandomize=True)
-if settings.get_current_profile_name() == "default":
-    settings.load_profile("citysoc-ci")
