@@ -15,8 +15,11 @@ REPO = Path(__file__).resolve().parent.parent
 # Property tests in make test are derandomized: the same code gets the same verdict. Longer,
 # random runs use a named profile (tests/unit/fuzz/conftest.py).
 hypothesis_settings.register_profile("citysoc-ci", derandomize=True)
-if hypothesis_settings.get_current_profile_name() == "default":
-    hypothesis_settings.load_profile("citysoc-ci")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if config.getoption("hypothesis_profile", None) is None:
+        hypothesis_settings.load_profile("citysoc-ci")
 
 
 @pytest.fixture(scope="session")
