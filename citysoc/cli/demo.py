@@ -12,7 +12,7 @@ from pathlib import Path
 
 from citysoc.cli.collect import Reader, collect_events
 from citysoc.cli.output import say
-from citysoc.cli.serve import serve
+from citysoc.cli.serve import port_number, serve
 from citysoc.core.settings import Settings
 from citysoc.core.topology import load_topology
 from collectors import SAMPLES
@@ -45,7 +45,7 @@ DEMO_USERS = (
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser("demo", help="run the SOC with demo data and users")
-    parser.add_argument("--port", type=int, help="port (default from CITYSOC_API_PORT)")
+    parser.add_argument("--port", type=port_number, help="port (default from CITYSOC_API_PORT)")
     parser.add_argument("--fresh", action="store_true", help="start from empty stores")
     parser.add_argument(
         "--store",

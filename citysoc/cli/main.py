@@ -14,7 +14,7 @@ import citysoc
 from citysoc.cli.output import fail
 from citysoc.core.errors import CitysocError
 from citysoc.core.logs import configure_logging
-from citysoc.core.settings import Settings
+from citysoc.core.settings import Settings, explain_settings_error
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser(argv).parse_args(argv)
     try:
         settings = Settings()
-    except (ValidationError, CitysocError) as exc:
+    except ValidationError as exc:
+        fail(f"bad settings: {explain_settings_error(exc)}")
+        return 2
+    except CitysocError as exc:
         fail(f"bad settings: {exc}")
         return 2
     configure_logging(settings.log_level, settings.log_format)

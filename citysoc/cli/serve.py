@@ -22,7 +22,7 @@ from soc_api.db import init_state, make_engine, transaction
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser("serve", help="run the SOC API, the console and the detections")
     parser.add_argument("--host", help="address to listen on (default from CITYSOC_API_HOST)")
-    parser.add_argument("--port", type=int, help="port (default from CITYSOC_API_PORT)")
+    parser.add_argument("--port", type=port_number, help="port (default from CITYSOC_API_PORT)")
     parser.set_defaults(func=run)
 
     user = sub.add_parser(
@@ -35,6 +35,17 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "--disable", action="store_true", help="disable the user and end its console sessions"
     )
     user.set_defaults(func=add_user)
+
+
+def port_number(text: str) -> int:
+    """An argparse type: a TCP port, refused in one line when it is not one."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port (1 to 65535)")
+    return port
 
 
 def check_port_free(host: str, port: int) -> None:

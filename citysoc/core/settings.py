@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from citysoc.core.errors import ConfigError
@@ -137,3 +137,15 @@ class Settings(BaseSettings):
     @property
     def resolved_state_url(self) -> str:
         return self.state_url or f"sqlite:///{self.data_dir / 'soc.db'}"
+
+
+def explain_settings_error(exc: ValidationError) -> str:
+    """One line per refused setting, named as the environment names it."""
+    parts = []
+    for error in exc.errors(include_url=False):
+        name = "CITYSOC_" + "_".join(str(part) for part in error["loc"]).upper()
+        given = error.get("input")
+        secret = any(word in name for word in ("SECRET", "PASSWORD", "KEY", "TOKEN"))
+        shown = f"={given!r}" if isinstance(given, str | int | float) and not secret else ""
+        parts.append(f"{name}{shown}: {error['msg']}")
+    return "; ".join(parts) or str(exc)

@@ -53,3 +53,31 @@ def test_settings_read_the_citysoc_prefix(monkeypatch: pytest.MonkeyPatch) -> No
     assert settings.api_port == 8123
     assert str(settings.event_store_path) == "/tmp/x/events.db"
     assert settings.resolved_state_url == "sqlite:////tmp/x/soc.db"
+
+
+def test_bad_settings_and_ports_are_one_line_each(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from citysoc.cli.main import main
+
+    monkeypatch.setenv("CITYSOC_API_PORT", "abc")
+    monkeypatch.setenv("CITYSOC_SECRET_KEY", "x" * 3)
+    assert main(["serve"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.count("\n") == 0 and "CITYSOC_API_PORT='abc'" in error
+    monkeypatch.delenv("CITYSOC_API_PORT")
+    with pytest.raises(SystemExit):
+        main(["demo", "--port", "99999"])
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert error.endswith("99999 is not a port (1 to 65535)")
+
+
+def test_a_refused_secret_setting_is_named_but_never_shown() -> None:
+    from pydantic import ValidationError
+
+    from citysoc.core.settings import explain_settings_error
+
+    with pytest.raises(ValidationError) as info:
+        Settings(event_store_api_key=918273645)  # type: ignore[arg-type]
+    message = explain_settings_error(info.value)
+    assert "CITYSOC_EVENT_STORE_API_KEY" in message and "918273645" not in message
