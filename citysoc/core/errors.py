@@ -71,3 +71,7 @@ class AuthenticationError(CitysocError):
 
 class BoxError(CitysocError):
     """The city in a box could not be built, booted, converged or taken down."""
+
+
+class RangeError(CitysocError):
+    """The attack range could not be built, run or scored."""
