@@ -55,8 +55,14 @@ def validate(_args: argparse.Namespace, _settings: Settings) -> int:
     errors = catalog.errors + compiled.errors
     for error in errors:
         fail(str(error))
-    say(f"{len(catalog.folders)} rules loaded, {len(compiled.rules)} compiled to SQLite, "
-        f"{len(errors)} errors")  # fmt: skip
+    correlations = sum(rule.kind == "correlation" for rule in compiled.rules)
+    building_blocks = len(catalog.folders) - len(catalog.errors) - len(compiled.rules)
+    say(
+        f"{len(catalog.folders)} rules loaded: {len(compiled.rules) - correlations} alerting "
+        f"event rules and {correlations} correlations compiled to SQLite; "
+        f"{max(building_blocks, 0)} building blocks that alert only through a correlation "
+        f"(they compile into it); {len(errors)} errors"
+    )
     return 1 if errors else 0
 
 

@@ -111,5 +111,5 @@ def compile_catalog(catalog: Catalog) -> Compilation:
                 victim=str(attrs.get("victim") or DEFAULT_VICTIM),
             )
         )
-    log.info("compiled %d rules to SQLite (%d errors)", len(result.rules), len(result.errors))
+    log.debug("compiled %d rules to SQLite (%d errors)", len(result.rules), len(result.errors))
     return result
