@@ -16,7 +16,6 @@ it: truncation and re-hashing are named with the entries that are missing or rew
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import logging
 import os
@@ -33,6 +32,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from citysoc.core.errors import ConfigError
+from citysoc.core.keys import key_id
 from soc_api.audit.models import AuditEntry
 from soc_api.audit.service import verify_chain
 from soc_api.auth.secret import create_private_file, refuse_open_file
@@ -73,11 +73,6 @@ class AnchorReport(BaseModel):
     @property
     def ok(self) -> bool:
         return self.chain_intact and not self.problems
-
-
-def key_id(public: Ed25519PublicKey) -> str:
-    raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    return hashlib.sha256(raw).hexdigest()[:16]
 
 
 def signing_key(data_dir: Path) -> Ed25519PrivateKey:

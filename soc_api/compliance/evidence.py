@@ -9,7 +9,6 @@ is what framework files name.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from typing import Any
 from pydantic import BaseModel
 from sqlalchemy.orm import Session, sessionmaker
 
+from citysoc.core.canonical import canonical
 from citysoc.core.topology import Segment, Topology
 from eventstore.base import EventStore
 from soc_api.compliance.period import Period
@@ -49,10 +49,6 @@ class Evidence(BaseModel):
         body = self.model_dump(mode="json", exclude={"sha256"})
         digest = hashlib.sha256(canonical(body)).hexdigest()
         return self.model_copy(update={"sha256": digest})
-
-
-def canonical(value: Any) -> bytes:
-    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 @dataclass(frozen=True)

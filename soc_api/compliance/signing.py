@@ -18,8 +18,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from pydantic import BaseModel, ValidationError
 
-from soc_api.audit.anchor import key_id
-from soc_api.compliance.evidence import canonical
+from citysoc.core.canonical import canonical
+from citysoc.core.keys import key_id
 from soc_api.compliance.frameworks import ComplianceError
 
 SCHEMA = "citysoc.compliance.signature/1"
