@@ -40,6 +40,8 @@ DEMO_USERS = (
     ("analyst", Role.CITY_ANALYST, None, "City SOC analyst"),
     ("d1-analyst", Role.AGENCY_ANALYST, "d1", "District 1 analyst"),
     ("auditor", Role.AUDITOR, None, "Information security auditor"),
+    ("ops", Role.OPS, None, "SOC operations engineer"),
+    ("admin", Role.ADMIN, None, "SOC administrator"),
 )
 
 
@@ -130,7 +132,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     say(f"  Console:  http://{host}:{port}/")
     say(f"  Log in:   analyst / {password}      (city-wide)")
     say(f"            d1-analyst / {password}   (District 1 only)")
-    say(f"            auditor / {password}      (read-only: alerts, audit log)")
+    say(f"            auditor / {password}      (read-only: alerts, audit log, reports)")
+    say(f"            ops / {password}          (rules and releases)")
+    say(f"            admin / {password}        (users and API tokens)")
     say(f"  API:      http://{host}:{port}/docs")
     say("  Stop:     Ctrl-C")
     say("")

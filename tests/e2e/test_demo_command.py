@@ -42,7 +42,7 @@ def start_demo(data_dir: Path, port: int) -> subprocess.Popen[str]:
     )
 
 
-def logged_in(base: str, deadline: float) -> httpx.Client:
+def logged_in(base: str, deadline: float, username: str = "analyst") -> httpx.Client:
     client = httpx.Client(base_url=base, timeout=5)
     while time.monotonic() < deadline:
         try:
@@ -51,7 +51,7 @@ def logged_in(base: str, deadline: float) -> httpx.Client:
             time.sleep(0.2)
             continue
         token = page.text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
-        form = {"username": "analyst", "password": PASSWORD, "csrf": token}
+        form = {"username": username, "password": PASSWORD, "csrf": token}
         assert client.post("/login", data=form).status_code == 303
         return client
     raise AssertionError("the demo never answered")
@@ -84,9 +84,12 @@ def test_demo_shows_alerts_quickly_stops_cleanly_and_runs_twice(tmp_path: Path) 
             elapsed = time.monotonic() - started
             total = wait_for(client, 5, started + 90)  # every demo input is in
             events = client.get("/health").json()["events"]
+        with closing(logged_in(base, time.monotonic() + 30, "admin")) as admin:
+            assert admin.get("/tokens").status_code == 200  # the demo has an admin too
     finally:
         output = stop(proc)
     assert f"Console:  {base}/" in output and "analyst / " + PASSWORD in output
+    assert "admin / " + PASSWORD in output and "ops / " + PASSWORD in output
     print(f"demo: 3 alerts in the console {elapsed:.1f}s after start")
 
     proc = start_demo(tmp_path / "var", port)
