@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -50,6 +50,7 @@ class SchedulerRun:
     updated: int
     seconds: float
     rule_errors: int
+    at: datetime  # when the run finished
 
 
 class DetectionScheduler:
@@ -70,6 +71,7 @@ class DetectionScheduler:
         self.suppression = suppression
         self.interval = interval
         self.last_run: SchedulerRun | None = None
+        self.last_busy_run: SchedulerRun | None = None  # the last run that had new events
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -110,8 +112,11 @@ class DetectionScheduler:
                 updated=updated,
                 seconds=time.perf_counter() - started,
                 rule_errors=len(report.rule_errors),
+                at=datetime.now(UTC),
             )
             self.last_run = run
+            if run.events:
+                self.last_busy_run = run
             if run.events:
                 log.info(
                     "detections: %d new events, %d hits, %d alerts created, %d updated (%.3fs)",

@@ -167,6 +167,7 @@ def alert_queue(
             "reasons": list(CloseReason),
             "filters": filters,
             "last_run": ctx.scheduler.last_run,
+            "last_busy_run": ctx.scheduler.last_busy_run,
             "visible_agencies": sorted(agencies) if analyst.agencies is None else analyst.agencies,
         },
     )

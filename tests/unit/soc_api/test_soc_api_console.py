@@ -122,3 +122,17 @@ def test_admins_create_and_revoke_api_tokens_in_the_console(soc: Soc) -> None:
     trail = soc.client.get("/api/v1/audit", params={"object_type": "token"}).json()["items"]
     mine = [(e["action"], e["actor"]) for e in trail if e["object_id"] == str(token_id)]
     assert mine == [("token.revoke", "admin"), ("token.create", "admin")]
+
+
+def test_the_queue_header_never_contradicts_the_list(soc: Soc) -> None:
+    soc.ctx.scheduler.run_once()  # a run with nothing new after the one that raised the alerts
+    soc.login("city")
+    soc.client.post("/lang?back=/alerts", data={"csrf": soc.csrf(), "lang": "en"})
+    head = soc.client.get("/alerts").text.split('id="last-run">', 1)[1].split("</p>", 1)[0]
+    assert "Detections last ran at" in head
+    assert "(12) were checked at" in head and "raised 2 new alerts city-wide" in head
+    soc.client.post("/logout", data={"csrf": soc.csrf()})
+    soc.login("d1")
+    soc.client.post("/lang?back=/alerts", data={"csrf": soc.csrf(), "lang": "en"})
+    head = soc.client.get("/alerts").text.split('id="last-run">', 1)[1].split("</p>", 1)[0]
+    assert "The last new events were checked at" in head and "city-wide" not in head
