@@ -37,6 +37,9 @@ def audit_page(
     if analyst is None:
         return to_login()
     require_auditor(analyst)
+    # verified before this read is appended, so the page's count and the verifier's agree
+    chain = audit.verify_chain(session) if verify else None
+    anchor = verify_anchored(session, ctx.settings.data_dir) if verify else None
     total, entries = audit.read_log(
         session,
         who=analyst,
@@ -45,8 +48,6 @@ def audit_page(
         limit=AUDIT_PAGE,
         offset=offset,
     )
-    chain = audit.verify_chain(session) if verify else None
-    anchor = verify_anchored(session, ctx.settings.data_dir) if verify else None
     session.commit()
     return render(
         request,

@@ -84,8 +84,12 @@ def test_auditors_read_and_verify_the_audit_log_in_the_console(soc: Soc) -> None
     again = soc.client.get("/audit").text  # the first read was recorded, newest first
     first = re.search(r'data-action="([^"]+)"', again)
     assert first is not None and first.group(1) == "audit.read"
+    soc.client.post("/lang?back=/audit", data={"csrf": soc.csrf(), "lang": "en"})
     verified = soc.client.get("/audit", params={"verify": "true"}).text
     assert 'data-intact="yes"' in verified
+    shown = re.search(r'<span class="count">(\d+)</span>', verified)
+    checked = re.search(r"Hash chain intact: (\d+) entries verified", verified)
+    assert shown and checked and shown.group(1) == checked.group(1)  # one count, not two
     with transaction(soc.ctx.sessions) as session:
         session.execute(update(AuditEntry).where(AuditEntry.id == 2).values(actor="mallory"))
     broken = soc.client.get("/audit", params={"verify": "true"}).text
