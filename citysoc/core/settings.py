@@ -102,6 +102,11 @@ class Settings(BaseSettings):
     )
     buffer_max_bytes: int = Field(default=256 * 1024 * 1024, gt=0)
     buffer_policy: Literal["block", "drop-oldest"] = "block"
+    release_signing_key: Path | None = Field(
+        default=None,
+        description="Ed25519 private key (PEM) that signs the release gate's decisions "
+        "(citysoc release keygen makes one).",
+    )
     test_elastic_url: str = Field(
         default="", description="Elasticsearch for live tests (CITYSOC_TEST_ELASTIC_URL)."
     )
