@@ -34,6 +34,24 @@ COMMANDS = {
     "box": "citysoc.cli.box",
     "store": "citysoc.cli.store",
     "report": "citysoc.cli.report",
+    "release": "citysoc.cli.release",
+}
+# What ``citysoc --help`` lists, so that it imports no command's module (a unit test keeps
+# each line equal to the help its module gives). A command missing here is imported for it.
+SUMMARIES = {
+    "demo": "run the SOC with demo data and users",
+    "serve": "run the SOC API, the console and the detections",
+    "user": "create a console user, reset its password, role or agency, or disable it",
+    "collect": "read traffic or logs into the event store",
+    "rules": "validate, test, compile and export detection rules",
+    "db": "migrate the SOC state database (alerts, users, audit)",
+    "token": "create or revoke API tokens for machines",
+    "audit": "check the tamper-evident audit log",
+    "infra": "plan the city's infrastructure offline (no cloud)",
+    "native": "compile the EVE hot path to C with mypyc (optional: it runs as Python without)",
+    "box": "the city in a box: booted Debian hosts in namespaces",
+    "store": "prepare and check the event store",
+    "report": "compliance reports for auditors (signed)",
 }
 
 
@@ -48,8 +66,14 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     words = [word for word in (sys.argv[1:] if argv is None else argv) if not word.startswith("-")]
     wanted = COMMANDS.get(words[0]) if words else None
-    for name in [wanted] if wanted else dict.fromkeys(COMMANDS.values()):
-        importlib.import_module(name).add_parser(sub)
+    if wanted:
+        importlib.import_module(wanted).add_parser(sub)
+        return parser
+    for command, module in COMMANDS.items():  # the list of commands: their summaries only
+        if command in SUMMARIES:
+            sub.add_parser(command, help=SUMMARIES[command])
+        elif not any(action.dest == command for action in sub._choices_actions):
+            importlib.import_module(module).add_parser(sub)
     return parser
 
 
