@@ -35,6 +35,7 @@ COMMANDS = {
     "store": "citysoc.cli.store",
     "report": "citysoc.cli.report",
     "release": "citysoc.cli.release",
+    "release": "citysoc.cli.release",
 }
 # What ``citysoc --help`` lists, so that it imports no command's module (a unit test keeps
 # each line equal to the help its module gives). A command missing here is imported for it.
@@ -52,6 +53,7 @@ SUMMARIES = {
     "box": "the city in a box: booted Debian hosts in namespaces",
     "store": "prepare and check the event store",
     "report": "compliance reports for auditors (signed)",
+    "release": "build, gate and verify analytics bundles",
 }
 
 
