@@ -42,7 +42,18 @@ echo "==> installing citysoc and its locked dependencies into .venv/"
 UV_PROJECT_ENVIRONMENT=.venv "$UV" "${args[@]}" --quiet
 .venv/bin/python -m compileall -q -j 0 citysoc collectors eventstore detections soc_api infra
 
-# The EVE hot path compiled to C (mypyc); if that fails, the same modules run as Python.
-if ! .venv/bin/python -m citysoc.cli.main native; then
-  echo "warning: the hot-path modules run as Python (slower); see build/native/build.log" >&2
+# The EVE hot path compiled to C (mypyc); until it is, the same modules run as Python.
+# A build of the same sources is restored from the machine's cache in a moment. Otherwise
+# compiling takes minutes: for the demo (no --dev) it goes on in the background, so the SOC
+# starts at once; for the tests it runs here, since they check the compiled modules too.
+native() { .venv/bin/python -m citysoc.cli.main native "$@"; }
+if ! native --restore-only >/dev/null; then
+  mkdir -p build/native
+  if [ "${1:-}" = "--dev" ]; then
+    native || echo "warning: the hot-path modules run as Python (slower); see build/native/build.log" >&2
+  else
+    echo "==> compiling the EVE hot path in the background (log: build/native/background.log);"
+    echo "    until it is done, the same modules run as Python"
+    nohup .venv/bin/python -m citysoc.cli.main native >build/native/background.log 2>&1 &
+  fi
 fi

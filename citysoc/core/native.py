@@ -12,6 +12,10 @@ by the package's ``__init__`` before any of its modules is imported, passes the 
 over for the sources (with a warning) if one of them changed since or no record vouches for
 it. The modules of one build call each other directly, in C, so one changed source makes all
 of it unusable. An edited module is never run from an older build.
+
+A build is also kept in a cache outside the checkout (``CITYSOC_NATIVE_CACHE_DIR``), keyed
+by the sources, the Python version and the compiler's version: a fresh clone of the same
+sources on the same machine restores it in a moment instead of compiling for minutes.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import importlib.util
 import json
 import logging
 import os
+import shutil
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -162,6 +167,54 @@ class NativeBuild:
         record = {"compiler": "mypyc", "python": sys.version.split()[0], "sources": digests}
         (self.directory / MANIFEST).write_text(json.dumps(record, indent=1) + "\n")
         return log_path
+
+    def runtime_files(self) -> list[Path]:
+        """mypyc's shared runtime library of this build, as Python would import it."""
+        return compiled_files(self.directory / f"{self.group.rpartition('.')[2]}__mypyc.py")
+
+    def cache_key(self) -> str:
+        """What a cached build must have been made from: sources, Python and compiler."""
+        try:
+            from mypy.version import __version__ as compiler
+        except ImportError:  # without the optional extra ``native`` nothing is built anyway
+            compiler = "none"
+        digests = {name: source_digest(source) for name, source in self.sources.items()}
+        seed = json.dumps(
+            [sys.version, importlib.machinery.EXTENSION_SUFFIXES[0], compiler, digests],
+            sort_keys=True,
+        )
+        return hashlib.sha256(seed.encode()).hexdigest()[:32]
+
+    def save(self, cache: Path) -> Path:
+        """Copy this (up-to-date) build into ``cache``; the folder it went to."""
+        if not self.is_built():
+            raise NativeBuildError("nothing to cache: not compiled from these sources")
+        target = cache / self.cache_key()
+        partial = target.with_name(target.name + ".partial")
+        shutil.rmtree(partial, ignore_errors=True)
+        partial.mkdir(parents=True)
+        files = [p for s in self.sources.values() for p in compiled_files(s)]
+        for path in [*files, *self.runtime_files(), self.directory / MANIFEST]:
+            destination = partial / path.relative_to(self.directory)
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, destination)
+        shutil.rmtree(target, ignore_errors=True)
+        partial.rename(target)  # a reader sees a whole build or none
+        return target
+
+    def restore(self, cache: Path) -> bool:
+        """Put a cached build of exactly these sources in place; False if there is none."""
+        found = cache / self.cache_key()
+        if not (found / MANIFEST).is_file():
+            return False
+        (self.directory / MANIFEST).unlink(missing_ok=True)  # vouches only once all is copied
+        for path in sorted(found.rglob("*")):
+            if path.is_file() and path.name != MANIFEST:
+                destination = self.directory / path.relative_to(found)
+                destination.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(path, destination)
+        shutil.copy2(found / MANIFEST, self.directory / MANIFEST)
+        return self.is_built()
 
     def clean(self) -> list[Path]:
         """Remove the compiled modules and their record; the files removed."""

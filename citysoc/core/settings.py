@@ -102,6 +102,11 @@ class Settings(BaseSettings):
     )
     buffer_max_bytes: int = Field(default=256 * 1024 * 1024, gt=0)
     buffer_policy: Literal["block", "drop-oldest"] = "block"
+    native_cache_dir: Path = Field(
+        default=Path.home() / ".cache" / "citysoc" / "native",
+        description="Compiled hot-path modules kept per source version, so a fresh clone "
+        "restores them instead of compiling (citysoc native).",
+    )
     release_signing_key: Path | None = Field(
         default=None,
         description="Ed25519 private key (PEM) that signs the release gate's decisions "

@@ -118,3 +118,25 @@ def test_the_compiled_modules_give_what_their_sources_give(tmp_path: Path) -> No
     assert len(compiled_digests) == len(source_digests) > 2000
     pairs = zip(compiled_digests, source_digests, strict=True)
     assert [n for n, (one, other) in enumerate(pairs, start=1) if one != other] == []
+
+
+def test_a_build_is_cached_and_restored_only_for_the_same_sources(tmp_path: Path) -> None:
+    package = make_package(tmp_path, "cachedpkg")
+    build = NativeBuild("cachedpkg", package, ("a", "b"))
+    (package / f"native__mypyc{SUFFIX}").write_bytes(b"runtime")
+    record(package, {name: native.source_digest(src) for name, src in build.sources.items()})
+    assert build.is_built()
+    cache = tmp_path / "cache"
+    saved = build.save(cache)
+    assert sorted(p.name for p in saved.iterdir()) == sorted(
+        [f"a{SUFFIX}", f"b{SUFFIX}", f"native__mypyc{SUFFIX}", native.MANIFEST]
+    )
+    for path in [*package.glob(f"*{SUFFIX}"), package / native.MANIFEST]:
+        path.unlink()
+    assert not build.is_built()
+    assert build.restore(cache) and build.is_built()
+    assert (package / f"native__mypyc{SUFFIX}").read_bytes() == b"runtime"
+
+    (package / "a.py").write_text("WHAT = 'edited'\n")  # other sources: another key
+    assert not build.restore(cache)
+    assert not build.is_built()
