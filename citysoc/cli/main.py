@@ -34,7 +34,7 @@ COMMANDS = {
     "box": "citysoc.cli.box",
     "store": "citysoc.cli.store",
     "report": "citysoc.cli.report",
-    "release": "citysoc.cli.release",
+    "range": "citysoc.cli.range",
     "release": "citysoc.cli.release",
 }
 # What ``citysoc --help`` lists, so that it imports no command's module (a unit test keeps
