@@ -62,6 +62,10 @@ def _identified(names: tuple[str, ...], rows: list[tuple[Any, ...]]) -> list[tup
     return good
 
 
+class _ColumnRaceError(StoreError):
+    """Another connection added a column this one was adding: the columns are read again."""
+
+
 class _UnboundValueError(StoreError):
     """SQLite refused to bind a value as it was (the transaction is rolled back)."""
 
@@ -196,7 +200,10 @@ class SqliteEventStore:
                 keep = [n for n, name in enumerate(names) if _usable(name)]
                 ready.append((tuple(names[n] for n in keep), [_pick(row, keep) for row in good]))
         try:
-            return self._insert(ready, rejected)
+            try:
+                return self._insert(ready, rejected)
+            except _ColumnRaceError:  # another writer added the same new field first
+                return self._insert(ready, rejected)
         except _UnboundValueError:
             stored = [(names, [_stored(row) for row in rows]) for names, rows in ready]
             return self._insert(stored, rejected)
@@ -217,7 +224,8 @@ class SqliteEventStore:
                 self._inserts.clear()  # a column may be gone with a rolled-back ALTER TABLE
                 self._columns = self._read_columns()
                 unbound = isinstance(exc, sqlite3.ProgrammingError) and "binding" in str(exc)
-                error = _UnboundValueError if unbound else StoreError
+                race = "duplicate column name" in str(exc)
+                error = _UnboundValueError if unbound else _ColumnRaceError if race else StoreError
                 raise error(f"event store write failed: {exc}") from exc
         return WriteResult(inserted=inserted, duplicates=total - inserted, rejected=rejected)
 
