@@ -179,6 +179,7 @@ def inventory(
                 "ansible_user": OPS_USER,
                 "citysoc_city": topology.model.city,
                 "citysoc_package_source": config.package_sources,
+                **{f"citysoc_{key}": value for key, value in config.release_pin.items()},
                 "baseline_ssh_allowed_from": [str(bastion.address)] if bastion else [],
             },
             "children": children,

@@ -29,6 +29,8 @@ from infra.services import ServiceFlow, service_flows, soc_segments
 from infra.stackconfig import CONFIG_KEYS, OBJECT_KEYS, StackConfig
 
 REPO = Path(__file__).resolve().parent.parent
+RULE_ROLES = ("sensor", "soc-api")
+"""Hosts that load detection rules: they deploy the stack's pinned analytics bundle."""
 
 
 def read_stack_config(config: pulumi.Config) -> StackConfig:
@@ -118,6 +120,7 @@ def build_city(topology: Topology, config: StackConfig) -> City:
                 key_pair=config.key_pair,
                 user_data=user_data(topology, host, config),
                 mirror_ports=mirrors,
+                metadata=tuple(config.release_pin.items()) if host.role in RULE_ROLES else (),
             ),
         )
     if bastion is not None and bastion_host is not None:

@@ -71,6 +71,18 @@ class StackConfig(BaseModel):
         description="Camera VLAN segment -> the switch SPAN feeding its sensor port.",
     )
     cloud: str = Field(default="", description="clouds.yaml entry for tap-as-a-service calls.")
+    analytics_bundle: Path | None = Field(
+        default=None,
+        alias="analyticsBundle",
+        description="The analytics bundle the hosts deploy (citysoc release build), relative "
+        "to the repository; the policy pack refuses it without a passing signed decision.",
+    )
+    release_public_key: Path | None = Field(
+        default=None,
+        alias="releasePublicKey",
+        description="The release key's public half (PEM) that the bundle's decision must verify "
+        "with.",
+    )
 
     @field_validator("operator_cidr", "package_source_cidr", mode="before")
     @classmethod
@@ -112,6 +124,26 @@ class StackConfig(BaseModel):
                 ) from None
             object.__setattr__(self, "package_source_cidr", ipaddress.ip_network(address))
         return self
+
+    @model_validator(mode="after")
+    def _bundle_with_its_key(self) -> StackConfig:
+        if (self.analytics_bundle is None) != (self.release_public_key is None):
+            raise ValueError(
+                "analyticsBundle and releasePublicKey go together: a pinned bundle is "
+                "verified with the release key's public half"
+            )
+        return self
+
+    @property
+    def release_pin(self) -> dict[str, str]:
+        """The pinned bundle and its key as instance metadata and inventory variables (empty
+        when no bundle is pinned)."""
+        if self.analytics_bundle is None or self.release_public_key is None:
+            return {}
+        return {
+            "analytics_bundle": str(self.analytics_bundle),
+            "release_public_key": str(self.release_public_key),
+        }
 
     @property
     def package_sources(self) -> dict[str, str]:

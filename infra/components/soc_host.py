@@ -23,6 +23,7 @@ class SocHostArgs:
     key_pair: str
     user_data: str
     mirror_ports: tuple[openstack.networking.Port, ...] = ()
+    metadata: tuple[tuple[str, str], ...] = ()  # beside the tags (e.g. the pinned bundle)
 
 
 class SocHost(pulumi.ComponentResource):
@@ -46,7 +47,10 @@ class SocHost(pulumi.ComponentResource):
             networks=networks,
             user_data=args.user_data,
             tags=tags,
-            metadata={t.split("=", 1)[0]: t.split("=", 1)[1] for t in tags},
+            metadata={
+                **{t.split("=", 1)[0]: t.split("=", 1)[1] for t in tags},
+                **dict(args.metadata),
+            },
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.register_outputs({"instance_id": self.instance.id})

@@ -30,7 +30,7 @@ def test_plan_prints_the_tree_and_passing_policies(capsys: pytest.CaptureFixture
     out = capsys.readouterr().out
     assert "citysoc:network:CitySegment  cam-d1" in out
     assert "openstack:compute/instance:Instance  soc-sensor-01-vm" in out
-    assert "policies: 9 of 9 pass, 0 mandatory violations" in out
+    assert "policies: 10 of 10 pass, 0 mandatory violations" in out
     assert "topology: " + str(Path("citysoc/core/cities/hcmc.yml").resolve()) in out
 
 

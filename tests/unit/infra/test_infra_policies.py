@@ -166,7 +166,7 @@ def test_only_sensor_ports_turn_port_security_off() -> None:
 def test_the_demo_stack_passes_every_policy_and_a_broken_one_does_not() -> None:
     plan = run_offline("hcmc-demo", stack_config_file("hcmc-demo"))
     outcomes = evaluate(plan)
-    assert len(outcomes) == 9 and all(o.mandatory for o in outcomes)
+    assert len(outcomes) == 10 and all(o.mandatory for o in outcomes)
     assert [v for o in outcomes for v in o.violations] == []
     plan.resources = [r for r in plan.resources if "-mirror-dc-db" not in r.name]
     broken = {o.policy: len(o.violations) for o in evaluate(plan)}
