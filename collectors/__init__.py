@@ -13,6 +13,6 @@ SAMPLES = Path(__file__).parent / "samples"
 
 # The EVE hot path, compiled with mypyc by `citysoc native` (it runs as Python without).
 NATIVE = NativeBuild(
-    __name__, Path(__file__).parent, ("sources.eve", "sources.eve_fields", "enrich")
+    __name__, Path(__file__).parent, ("sources.eve", "sources.eve_fields", "enrich", "related")
 )
 NATIVE.prefer_fresh()  # before any module is imported: a stale build is passed over

@@ -89,9 +89,7 @@ def community_id(
     if protocol in (ICMP, ICMP6):
         if source_port is None or destination_port is None:
             return None
-        counterpart = (ICMP_COUNTERPART if protocol == ICMP else ICMP6_COUNTERPART).get(
-            source_port
-        )
+        counterpart = (ICMP_COUNTERPART if protocol == ICMP else ICMP6_COUNTERPART).get(source_port)
         if counterpart is None:
             ports, one_way = (source_port, destination_port), True
         else:

@@ -26,23 +26,27 @@ import orjson
 from citysoc.core import ecs
 from citysoc.core.ecs import Event
 from citysoc.core.errors import CollectorError, Location
+from collectors.community_id import community_id, protocol_number
 from collectors.delivery.raw_lines import RawLines
+from collectors.related import add_related
 from collectors.sources.eve_fields import MAPPERS, SCALARS, put, put_all, read_stamp
 from collectors.stats import CollectorStats
 
 log = logging.getLogger(__name__)
 
-CATEGORY = {  # Elastic files every record under "network" too; we keep the specific one
-    "alert": ("intrusion_detection", "info"),
-    "flow": ("network", "connection"),
-    "dns": ("network", "protocol"),
-    "http": ("web", "access"),
-    "http2": ("web", "access"),
-    "tls": ("network", "protocol"),
-    "fileinfo": ("file", "info"),
-    "anomaly": ("network", "info"),
-    "stats": ("network", "info"),
+NETWORK = ("network",)
+CATEGORY: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {  # ECS categories and types
+    "alert": (("network", "intrusion_detection"), ("info",)),  # allowed/denied from the action
+    "flow": (NETWORK, ("connection",)),  # and start/end from the flow's state
+    "dns": (NETWORK, ("protocol",)),
+    "http": (("network", "web"), ("access", "protocol")),
+    "http2": (("network", "web"), ("access", "protocol")),
+    "tls": (NETWORK, ("protocol",)),
+    "fileinfo": (("file",), ("info",)),
+    "anomaly": (NETWORK, ("info",)),
+    "stats": (NETWORK, ("info",)),
 }
+OBSERVER = {"observer.vendor": "OISF", "observer.product": "Suricata", "observer.type": "ids"}
 PROTOCOL_OF_TYPE = {
     "dns": "dns",
     "http": "http",
@@ -203,12 +207,15 @@ def _parse(line: str) -> Event | tuple[str, str]:
 
 
 def _event(record: dict[str, Any], kind: str, stamped: tuple[float, str], line: str) -> Event:
+    head = _head(kind)
     event: Event = {
         "@timestamp": stamped[1],
-        **_head(kind),
+        **head,
         "event.id": eve_event_id(stamped[0], record.get("flow_id", ""), line),
         "event.original": line,
     }
+    event["event.category"] = list(head["event.category"])  # each event its own lists
+    event["event.type"] = list(head["event.type"])
     _flatten(record, "suricata.eve.", event)
     _network(record, event)
     for section in SECTIONS:  # alerts carry flow/http/tls/... sections too
@@ -217,6 +224,7 @@ def _event(record: dict[str, Any], kind: str, stamped: tuple[float, str], line: 
     mapper, own = MAPPERS.get(kind), record.get(kind)
     if mapper is not None:
         mapper(own if type(own) is dict else {}, event)
+    add_related(event)
     return event
 
 
@@ -227,16 +235,17 @@ def _head(kind: str) -> Event:
     head = _HEADS.get(kind)
     if head is None:
         category, etype = CATEGORY.get(
-            kind, ("network", "protocol" if kind in PROTOCOL_OF_TYPE else "info")
+            kind, (NETWORK, ("protocol",) if kind in PROTOCOL_OF_TYPE else ("info",))
         )
         head = {
             "ecs.version": ecs.ECS_VERSION,
             "event.kind": "alert" if kind == "alert" else "metric" if kind == "stats" else "event",
-            "event.category": category,
+            "event.category": category,  # tuples here: _event gives each event its own list
             "event.type": etype,
             "event.action": kind,
             "event.module": "suricata",
             "event.dataset": "suricata.eve",
+            **OBSERVER,
         }
         if len(_HEADS) < MAX_NAMES:
             _HEADS[kind] = head
@@ -326,8 +335,56 @@ def _network(r: dict[str, Any], event: Event) -> None:
         event["network.protocol"] = PROTOCOL_OF_TYPE[r["event_type"]]
     ether = r.get("ether")
     if isinstance(ether, dict):
-        put(event, "source.mac", ether.get("src_mac"))
-        put(event, "destination.mac", ether.get("dest_mac"))
+        for side, key in (("source", "src"), ("destination", "dest")):
+            _mac(ether, key, f"{side}.mac", event)
+    if "network.community_id" not in event:
+        flow_hash = _community_id(r, proto)
+        if flow_hash is not None:
+            event["network.community_id"] = flow_hash
     vlan = r.get("vlan")
     if isinstance(vlan, list) and vlan and isinstance(vlan[0], int):
         event["network.vlan.id"] = str(vlan[0])
+
+
+def _mac(ether: dict[str, Any], key: str, name: str, event: Event) -> None:
+    """ECS form of a MAC address (``00-1B-17-00-01-18``): Suricata's ``src_mac`` (a packet)
+    or the first of ``src_macs`` (a flow); one that is not a MAC stays under ``suricata.eve``."""
+    value = ether.get(f"{key}_mac")
+    if value is None:
+        several = ether.get(f"{key}_macs")
+        value = several[0] if isinstance(several, list) and several else None
+        if value is None or _ecs_mac(value) is None:
+            return  # the list itself stays under suricata.eve.ether
+    mac = _ecs_mac(value)
+    if mac is not None:
+        event[name] = mac
+    else:
+        put(event, f"suricata.eve.ether.{key}_mac", value)
+
+
+def _ecs_mac(value: object) -> str | None:
+    if type(value) is not str or len(value) != 17:
+        return None
+    mac = value.replace(":", "-").upper()
+    if mac[2::3] != "-----" or not all(c in "0123456789ABCDEF" for c in mac.replace("-", "")):
+        return None
+    return mac
+
+
+def _community_id(r: dict[str, Any], proto: object) -> str | None:
+    """The flow's Community ID computed from the record, for a sensor that did not write it."""
+    source, destination = r.get("src_ip"), r.get("dest_ip")
+    number = protocol_number(proto)
+    if type(source) is not str or type(destination) is not str or number is None:
+        return None
+    if number in (1, 58):
+        first, second = r.get("icmp_type"), r.get("icmp_code")
+    else:
+        first, second = r.get("src_port"), r.get("dest_port")
+    return community_id(
+        source,
+        destination,
+        number,
+        first if type(first) is int else None,
+        second if type(second) is int else None,
+    )

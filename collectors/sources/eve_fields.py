@@ -7,13 +7,15 @@ UTC form without ``datetime``, which the hot path needs).
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 from citysoc.core import ecs
 from citysoc.core.ecs import Event
+from collectors.domains import bare, domain_parts
 
 THREAT_METADATA = {
     "mitre_tactic_id": "threat.tactic.id",
@@ -45,23 +47,23 @@ def _alert(a: dict[str, Any], event: Event) -> None:
     put(event, "event.severity", a.get("severity"))
     action = a.get("action")
     if isinstance(action, str):
-        event["event.type"] = "denied" if action == "blocked" else "allowed"
+        event["event.type"] = ["denied"] if action == "blocked" else ["allowed"]
         event["event.action"] = action
     else:
         put(event, "suricata.eve.alert.action", action)
-    event["event.category"] = "intrusion_detection"
     event["message"] = str(a.get("signature", "Suricata alert"))
     metadata = a.get("metadata")
     if isinstance(metadata, dict):
         for key, name in THREAT_METADATA.items():
-            put(event, name, _one(metadata.get(key)))
+            values = _strings(metadata.get(key))
+            if values:
+                event[name] = values
 
 
-def _one(value: object) -> object:
-    """A metadata value (Suricata writes lists) as one scalar: the element, or them joined."""
-    if isinstance(value, list):
-        return ",".join(str(v) for v in value if isinstance(v, str | int | float))
-    return value
+def _strings(value: object) -> list[str]:
+    """A metadata value (Suricata writes lists) as the list of its text values."""
+    items = value if isinstance(value, list) else [value]
+    return [str(v) for v in items if isinstance(v, str | int | float) and v != ""]
 
 
 FLOW_COUNTS = (
@@ -93,8 +95,18 @@ def _flow(f: dict[str, Any], event: Event) -> None:
         event["event.duration"] = round((end[0] - start[0]) * 1e9)
     state = f.get("state")
     event["event.type"] = (
-        "end" if state == "closed" else "start" if state == "new" else "connection"
+        ["connection", "end"]
+        if state == "closed"
+        else ["connection", "start"]
+        if state == "new"
+        else ["connection"]
     )
+
+
+FLAG_BITS = ((0x0400, "AA"), (0x0200, "TC"), (0x0100, "RD"), (0x0080, "RA"), (0x0020, "AD"))
+FLAG_BITS_CD = (0x0010, "CD")
+FLAG_KEYS = (("aa", "AA"), ("tc", "TC"), ("rd", "RD"), ("ra", "RA"))  # Suricata 7's booleans
+ADDRESS_TYPES = ("A", "AAAA")
 
 
 def _dns(d: dict[str, Any], event: Event) -> None:
@@ -103,16 +115,92 @@ def _dns(d: dict[str, Any], event: Event) -> None:
     question: dict[str, Any] = first if isinstance(first, dict) else d
     put(event, "dns.type", d.get("type") or ("answer" if "answers" in d else "query"))
     put(event, "dns.id", str(d["id"]) if "id" in d else None)
-    put(event, "dns.question.name", question.get("rrname"))
+    name = question.get("rrname")
+    if type(name) is str and name:
+        name = bare(name)
+        event["dns.question.name"] = name
+        parts = domain_parts(name)
+        if parts is not None:
+            event["dns.question.registered_domain"] = parts[0]
+            event["dns.question.top_level_domain"] = parts[1]
+            if parts[2]:
+                event["dns.question.subdomain"] = parts[2]
     put(event, "dns.question.type", question.get("rrtype"))
     put(event, "dns.response_code", d.get("rcode"))
-    answers = d.get("answers")
-    resolved = [
-        a.get("rdata")
-        for a in (answers if isinstance(answers, list) else [])
-        if isinstance(a, dict) and a.get("rrtype") in ("A", "AAAA")
-    ]
-    put(event, "dns.resolved_ip", resolved[0] if resolved else None)
+    flags = _header_flags(d)
+    if flags:
+        event["dns.header_flags"] = flags
+    answers = _answers(d)
+    if answers:
+        event["dns.answers"] = answers
+        resolved = [
+            a["data"] for a in answers if a.get("type") in ADDRESS_TYPES and _is_ip(a.get("data"))
+        ]
+        if resolved:
+            event["dns.resolved_ip"] = resolved
+
+
+def _header_flags(d: dict[str, Any]) -> list[str]:
+    """ECS ``dns.header_flags`` from Suricata's hex ``flags``, else from its booleans."""
+    hexa = d.get("flags")
+    if type(hexa) is str and 0 < len(hexa) <= 4:
+        try:
+            bits = int(hexa, 16)
+        except ValueError:
+            bits = -1
+        if bits >= 0:
+            found = [flag for bit, flag in FLAG_BITS if bits & bit]
+            if bits & FLAG_BITS_CD[0]:
+                found.append(FLAG_BITS_CD[1])
+            return found
+    return [flag for key, flag in FLAG_KEYS if d.get(key) is True]
+
+
+def _answers(d: dict[str, Any]) -> list[dict[str, Any]]:
+    """``dns.answers`` objects from an EVE DNS record in any of Suricata's layouts: the
+    ``answers`` list (version 2), the one answer per record of the older layout (``rdata`` in
+    the record itself), or only ``grouped`` data."""
+    listed = d.get("answers")
+    if isinstance(listed, list):
+        return [_answer(a) for a in listed if isinstance(a, dict) and a]
+    if d.get("type") == "answer" and "rdata" in d:
+        return [_answer(d)]
+    grouped = d.get("grouped")
+    if isinstance(grouped, dict):
+        return [
+            {"type": rrtype, "data": str(data)}
+            for rrtype, values in grouped.items()
+            if isinstance(values, list)
+            for data in values
+            if isinstance(data, str | int) and not isinstance(data, bool)
+        ]
+    return []
+
+
+def _answer(a: dict[str, Any]) -> dict[str, Any]:
+    answer: dict[str, Any] = {}
+    name, rrtype, ttl, data = a.get("rrname"), a.get("rrtype"), a.get("ttl"), a.get("rdata")
+    if type(name) is str:
+        answer["name"] = bare(name)
+    if type(rrtype) is str:
+        answer["type"] = rrtype
+    if type(ttl) is int:
+        answer["ttl"] = ttl
+    if type(data) is str:
+        answer["data"] = bare(data) if rrtype in ("CNAME", "NS", "PTR", "MX") else data
+    elif data is not None and not isinstance(data, dict | list):
+        answer["data"] = str(data)
+    return answer
+
+
+def _is_ip(value: object) -> bool:
+    if type(value) is not str:
+        return False
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
 
 
 HTTP_FIELDS = (
@@ -123,21 +211,22 @@ HTTP_FIELDS = (
     ("http.request.referrer", "http_refer"),
     ("http.response.mime_type", "http_content_type"),
 )
-TLS_FIELDS = (
-    ("tls.client.server_name", "sni"),
-    ("destination.domain", "sni"),
-    ("tls.server.subject", "subject"),
-    ("tls.server.issuer", "issuerdn"),
-    ("tls.server.not_before", "notbefore"),
-    ("tls.server.not_after", "notafter"),
-    ("tls.server.x509.serial_number", "serial"),
-    ("tls.resumed", "session_resumed"),
-)
+DN_KEYS = {
+    "CN": "common_name",
+    "C": "country",
+    "O": "organization",
+    "OU": "organizational_unit",
+    "L": "locality",
+    "ST": "state_or_province",
+}
 
 
 def _http(h: dict[str, Any], event: Event) -> None:
-    put(event, "url.domain", h.get("hostname"))
-    put(event, "destination.domain", h.get("hostname"))
+    host = h.get("hostname")
+    if type(host) is str and host:
+        event["url.domain"] = event["destination.domain"] = bare(host)
+    else:
+        put(event, "suricata.eve.http.hostname", host)  # it moves only to where it fits
     url = h.get("url")
     if isinstance(url, str):
         event["url.original"] = url
@@ -160,13 +249,80 @@ def _tls(t: dict[str, Any], event: Event) -> None:
     if isinstance(version, str) and " " in version:
         proto, _, number = version.partition(" ")
         event["tls.version_protocol"], event["tls.version"] = proto.lower(), number
-    put_all(event, t, TLS_FIELDS)
+    sni = t.get("sni")
+    if type(sni) is str and sni:
+        event["tls.client.server_name"] = event["destination.domain"] = bare(sni)
+    if type(t.get("session_resumed")) is bool:
+        event["tls.resumed"] = t["session_resumed"]
+    for key, side in (("subject", "subject"), ("issuerdn", "issuer")):
+        dn = t.get(key)
+        if type(dn) is str and dn:
+            event[f"tls.server.{side}"] = dn
+            _distinguished_name(dn, f"tls.server.x509.{side}.", event)
+    serial = t.get("serial")
+    if type(serial) is str and serial:
+        event["tls.server.x509.serial_number"] = serial.replace(":", "").upper()
+    for key, name in (("notbefore", "not_before"), ("notafter", "not_after")):
+        when = _cert_time(t.get(key))
+        if when is not None:
+            event[f"tls.server.{name}"] = event[f"tls.server.x509.{name}"] = when
     if isinstance(t.get("fingerprint"), str):
         event["tls.server.hash.sha1"] = t["fingerprint"].replace(":", "").upper()
     for side, key in (("client", "ja3"), ("server", "ja3s")):
         ja = t.get(key)
         if isinstance(ja, dict):
             put(event, f"tls.{side}.{key}", ja.get("hash"))
+
+
+def _distinguished_name(dn: str, prefix: str, event: Event) -> None:
+    """The ECS x509 fields of a distinguished name as Suricata writes it (``C=VN, O=A, CN=B``)."""
+    event[prefix + "distinguished_name"] = dn
+    for part in _rdns(dn):
+        key, sep, value = part.partition("=")
+        name = DN_KEYS.get(key.strip().upper())
+        if name is not None and sep and value.strip():
+            field = prefix + name
+            values = event.get(field)
+            if isinstance(values, list):
+                values.append(value.strip())
+            else:
+                event[field] = [value.strip()]
+
+
+def _rdns(dn: str) -> list[str]:
+    """The comma-separated parts of a distinguished name (a backslash escapes a comma)."""
+    parts: list[str] = []
+    current: list[str] = []
+    escaped = False
+    for char in dn:
+        if escaped:
+            current.append(char)
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char == ",":
+            parts.append("".join(current))
+            current = []
+        else:
+            current.append(char)
+    parts.append("".join(current))
+    return parts
+
+
+def _cert_time(value: object) -> str | None:
+    """A certificate's validity time (Suricata writes UTC without a zone) as an ECS date."""
+    if type(value) is not str or not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    try:
+        return ecs.timestamp(moment.timestamp())
+    except (OverflowError, OSError, ValueError):
+        return None
 
 
 def _fileinfo(f: dict[str, Any], event: Event) -> None:

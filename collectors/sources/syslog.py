@@ -5,8 +5,12 @@ The header gives ``log.syslog.*``, ``host.hostname``, ``process.name``/``pid`` a
 or the year before when that would put them more than a day in the future). The message
 then goes to the first program parser that recognises it:
 
-* **sshd**: ``Failed password``, ``Accepted password``/``publickey``, ``Invalid user``
-  (``system.auth``, ``event.action`` ``ssh_login``);
+* **sshd**: ``Failed password``, ``Accepted password``/``publickey``, ``Invalid user`` (and
+  the older ``Illegal user``), ``PAM: Authentication failure for illegal user``
+  (``system.auth``, ``event.action`` ``ssh_login``, ``event.category`` authentication and
+  session; an accepted login is typed ``info`` and ``start``), and ``Did not receive
+  identification string`` (``event.action`` ``ssh_no_identification``: a connection that
+  never spoke SSH, with its ``source.ip``);
 * **Hikvision cameras**: ``HIKVISION: [Operation] Remote: Login failed, User: admin,
   IP: 203.0.113.50`` (``cctv.hikvision``, ``event.action`` ``camera_login``);
 * **Dahua NVRs**: ``DahuaNVR: Login failed: User[admin] IP[203.0.113.50] Reason[...]`` or
@@ -22,7 +26,10 @@ then goes to the first program parser that recognises it:
   (``action`` is ``login`` or ``logout``, ``result`` ``success`` or ``failure``;
   ``vms.audit``, ``event.action`` ``vms_login``).
 
-Anything else is kept as ``syslog.generic`` with ``message`` and ``event.original``.
+Anything else is kept as ``syslog.generic`` with ``message`` and ``event.original``. Every
+event gets the ECS ``related.*`` fields (addresses, host names, users) and arrays for
+``event.category``/``event.type``; RFC 5424 structured data becomes the ECS object
+``log.syslog.structured_data`` (``{sd-id: {name: value}}``).
 Messages over 64 KiB are truncated and binary ones are kept escaped; both are counted.
 """
 
@@ -37,6 +44,7 @@ from pathlib import Path
 from citysoc.core import ecs
 from citysoc.core.ecs import Event
 from citysoc.core.errors import CollectorError, Location
+from collectors.related import add_related
 from collectors.stats import CollectorStats
 
 log = logging.getLogger(__name__)
@@ -55,14 +63,31 @@ RFC3164 = re.compile(
     re.DOTALL,
 )
 SSH_FAILED = re.compile(
-    rf"^Failed (?P<method>password|publickey|keyboard-interactive/pam) for (?:invalid user )?"
-    rf"(?P<user>\S+) from (?P<ip>{IP}) port (?P<port>\d+)"
+    rf"^Failed (?P<method>password|publickey|keyboard-interactive/pam|none) for "
+    rf"(?:(?:invalid|illegal) user )?(?P<user>\S+) from (?P<ip>{IP}) port (?P<port>\d+)"
 )
 SSH_ACCEPTED = re.compile(
     rf"^Accepted (?P<method>password|publickey|keyboard-interactive/pam) for (?P<user>\S+) "
     rf"from (?P<ip>{IP}) port (?P<port>\d+)"
 )
-SSH_INVALID = re.compile(rf"^Invalid user (?P<user>\S*) from (?P<ip>{IP})(?: port (?P<port>\d+))?")
+SSH_INVALID = re.compile(
+    rf"^(?:Invalid|Illegal) user (?P<user>\S*) from (?P<ip>{IP})(?: port (?P<port>\d+))?"
+)
+SSH_PAM_FAILURE = re.compile(
+    rf"^(?:error: )?PAM: Authentication failure for (?:(?:illegal|invalid) user )?"
+    rf"(?P<user>\S+) from (?P<ip>{IP})"
+)
+SSH_NO_IDENTIFICATION = re.compile(
+    rf"^Did not receive identification string from (?P<ip>{IP})(?: port (?P<port>\d+))?"
+)
+SSH_LOGINS = (  # pattern, success, system.auth.ssh.event (as Elastic's system module names it)
+    (SSH_ACCEPTED, True, "Accepted"),
+    (SSH_FAILED, False, "Failed"),
+    (SSH_INVALID, False, "Invalid"),
+    (SSH_PAM_FAILURE, False, "Failed"),
+)
+SD_ELEMENT = re.compile(r'\[([^\s\]=]{1,32})((?:\s+[^\s=\]]{1,32}="(?:[^"\\]|\\.){0,4096}")*)\s*\]')
+SD_PARAM = re.compile(r'([^\s=\]]{1,32})="((?:[^"\\]|\\.){0,4096})"')
 # Every pattern below runs in time linear in the message: no two unbounded repeats can
 # compete for the same characters (the Hikvision line is read in three anchored steps).
 HIKVISION_WHAT = re.compile(r"Remote:? (Login failed|Illegal Login|Login|Logout)\b", re.I)
@@ -140,8 +165,8 @@ def parse_syslog(
         "ecs.version": ecs.ECS_VERSION,
         "event.id": ecs.event_id("syslog", location.line, location.record, raw[:MAX_MESSAGE]),
         "event.kind": "event",
-        "event.category": "host",
-        "event.type": "info",
+        "event.category": ["host"],
+        "event.type": ["info"],
         "event.module": "syslog",
         "event.dataset": "syslog.generic",
         "event.created": ecs.timestamp(received),
@@ -154,6 +179,7 @@ def parse_syslog(
     for parse in PROGRAM_PARSERS:
         if parse(str(event.get("process.name", "")), body, event):
             break
+    add_related(event)
     stats.parsed += 1
     stats.events += 1
     return event
@@ -189,7 +215,7 @@ def _header(text: str, event: Event, received: float) -> tuple[str, bool]:
                 event[name] = m.group(key)
         stamp = _iso(m.group("ts"))
         if m.group("sd") != "-":
-            event["log.syslog.structured_data"] = m.group("sd")
+            _structured_data(m.group("sd"), event)
     else:
         m = RFC3164.match(text)
         if not m:
@@ -209,6 +235,23 @@ def _header(text: str, event: Event, received: float) -> tuple[str, bool]:
         event["@timestamp"] = ecs.timestamp(stamp)
     event["message"] = m.group("msg")
     return str(m.group("msg")), pid is None and pid_text.isascii() and pid_text.isdigit()
+
+
+def _structured_data(text: str, event: Event) -> None:
+    """RFC 5424 structured data as the ECS object ``{sd-id: {name: value}}``; text that is
+    not well-formed structured data is kept as it came, in ``citysoc.syslog.structured_data``."""
+    elements: dict[str, dict[str, str]] = {}
+    position = 0
+    while position < len(text):
+        m = SD_ELEMENT.match(text, position)
+        if m is None:
+            event["citysoc.syslog.structured_data"] = text
+            return
+        params = elements.setdefault(m.group(1), {})
+        for name, value in SD_PARAM.findall(m.group(2)):
+            params[name] = re.sub(r"\\([\"\\\]])", r"\1", value)
+        position = m.end()
+    event["log.syslog.structured_data"] = elements
 
 
 def _small_int(text: str | None) -> int | None:
@@ -251,14 +294,31 @@ def _bsd(value: str, received: float) -> float | None:
     return None
 
 
-def _auth(event: Event, dataset: str, action: str, ok: bool, user: str, ip: str | None) -> None:
+def _auth(
+    event: Event,
+    dataset: str,
+    action: str,
+    ok: bool,
+    user: str,
+    ip: str | None,
+    *,
+    session: bool = False,
+) -> None:
+    """An authentication event; with ``session``, one that opens an interactive session
+    (sshd): categories authentication and session, a success typed ``info`` and ``start``."""
     module = dataset.partition(".")[0]
+    if "logout" in action:
+        types = ["end"]
+    elif ok:
+        types = ["info", "start"] if session else ["start"]
+    else:
+        types = ["info"]
     event.update(
         {
             "event.module": module,
             "event.dataset": dataset,
-            "event.category": "authentication",
-            "event.type": "end" if "logout" in action else "start" if ok else "info",
+            "event.category": ["authentication", "session"] if session else ["authentication"],
+            "event.type": types,
             "event.action": action,
             "event.outcome": "success" if ok else "failure",
             "user.name": user,
@@ -271,18 +331,36 @@ def _auth(event: Event, dataset: str, action: str, ok: bool, user: str, ip: str 
 def _sshd(program: str, body: str, event: Event) -> bool:
     if program != "sshd":
         return False
-    for pattern, ok in ((SSH_ACCEPTED, True), (SSH_FAILED, False), (SSH_INVALID, False)):
+    for pattern, ok, what in SSH_LOGINS:
         m = pattern.match(body)
         if m:
-            _auth(event, "system.auth", "ssh_login", ok, m.group("user"), m.group("ip"))
-            port = _small_int(m.group("port"))
+            user, ip = m.group("user"), m.group("ip")
+            _auth(event, "system.auth", "ssh_login", ok, user, ip, session=True)
+            groups = m.groupdict()
+            port = _small_int(groups.get("port"))
             if port is not None:
                 event["source.port"] = port
-            if "method" in m.groupdict():
-                event["system.auth.ssh.method"] = m.group("method")
-            if pattern is SSH_INVALID:
-                event["system.auth.ssh.event"] = "Invalid"
+            if groups.get("method"):
+                event["system.auth.ssh.method"] = groups["method"]
+            event["system.auth.ssh.event"] = what
             return True
+    m = SSH_NO_IDENTIFICATION.match(body)
+    if m:
+        event.update(
+            {
+                "event.module": "system",
+                "event.dataset": "system.auth",
+                "event.category": ["network"],
+                "event.type": ["connection", "end"],
+                "event.action": "ssh_no_identification",
+                "source.ip": m.group("ip"),
+                "system.auth.ssh.dropped_ip": m.group("ip"),
+            }
+        )
+        port = _small_int(m.group("port"))
+        if port is not None:
+            event["source.port"] = port
+        return True
     return False
 
 
@@ -340,8 +418,8 @@ def _firewall(program: str, body: str, event: Event) -> bool:
         {
             "event.module": "iptables",
             "event.dataset": "iptables.log",
-            "event.category": "network",
-            "event.type": "allowed" if verdict == "accept" else "denied",
+            "event.category": ["network"],
+            "event.type": ["connection", "allowed" if verdict == "accept" else "denied"],
             "event.action": action,
         }
     )

@@ -9,7 +9,13 @@ It was made again once, on purpose, when the fields Elastic's integration rename
 kept twice (``eve.MOVED``); every event was then checked against the parser before: the same
 fields, values and types, less only ``suricata.eve.*`` keys in ``MOVED``. And once more when
 event ids began with the event's time (``ecs.event_id(..., at=)``): every event was the same as
-before but for its ``event.id``, which the old formula gave exactly.
+before but for its ``event.id``, which the old formula gave exactly. And once more for ECS
+fidelity (``event.category``/``event.type``, ``dns.resolved_ip`` and ``threat.*`` as arrays;
+MACs, certificate serials and validity times in ECS form; ``observer.*``, ``related.*``,
+``dns.answers``, ``dns.header_flags``, ``dns.question.*`` domain parts, ``tls.server.x509.*``,
+and the Community ID where Suricata wrote none): every event was compared with the parser
+before, and differed only in those fields; a certificate time that is not a time ("2020") is
+no longer copied to ``tls.server.not_before`` (it stays under ``suricata.eve.tls``).
 """
 
 from __future__ import annotations

@@ -47,16 +47,16 @@ def test_alert_with_mitre_metadata() -> None:
     )
     assert (event["event.kind"], event["event.category"], event["event.type"]) == (
         "alert",
-        "intrusion_detection",
-        "denied",
+        ["network", "intrusion_detection"],
+        ["denied"],
     )
     assert (event["rule.id"], event["rule.name"], event["event.severity"]) == (
         "2034125",
         "ET EXPLOIT x",
         1,
     )
-    assert (event["threat.tactic.id"], event["threat.technique.id"]) == ("TA0001", "T1190")
-    assert event["network.protocol"] == "http" and event["source.mac"] == "02:00:00:00:00:01"
+    assert (event["threat.tactic.id"], event["threat.technique.id"]) == (["TA0001"], ["T1190"])
+    assert event["network.protocol"] == "http" and event["source.mac"] == "02-00-00-00-00-01"
     assert event["source.address"] == "10.20.0.10" and event["network.community_id"] == "1:abc="
 
 
@@ -70,13 +70,13 @@ def test_flow_start_and_end() -> None:
         "end": "2026-11-20T02:00:01.500000+0000",
     }
     closed = parse("flow", flow={**flow, "state": "closed"})
-    assert (closed["event.category"], closed["event.type"]) == ("network", "end")
+    assert (closed["event.category"], closed["event.type"]) == (["network"], ["connection", "end"])
     assert (closed["network.bytes"], closed["network.packets"], closed["event.duration"]) == (
         500,
         5,
         1_500_000_000,
     )
-    assert parse("flow", flow={**flow, "state": "new"})["event.type"] == "start"
+    assert parse("flow", flow={**flow, "state": "new"})["event.type"] == ["connection", "start"]
 
 
 def test_http_outcome_domain_and_url_parts() -> None:
@@ -91,8 +91,8 @@ def test_http_outcome_domain_and_url_parts() -> None:
         },
     )
     assert (event["event.category"], event["event.type"], event["event.outcome"]) == (
-        "web",
-        "access",
+        ["network", "web"],
+        ["access", "protocol"],
         "failure",
     )
     assert (
@@ -117,9 +117,9 @@ def test_dns_tls_fileinfo_anomaly_stats() -> None:
         },
     )
     assert (dns["event.type"], dns["network.protocol"], dns["dns.resolved_ip"]) == (
-        "protocol",
+        ["protocol"],
         "dns",
-        "10.1.1.1",
+        ["10.1.1.1"],
     )
     tls = parse("tls", tls={"sni": "portal.example", "version": "TLS 1.3", "ja3": {"hash": "abc"}})
     assert (tls["tls.version"], tls["tls.version_protocol"], tls["tls.client.ja3"]) == (
@@ -127,7 +127,7 @@ def test_dns_tls_fileinfo_anomaly_stats() -> None:
         "tls",
         "abc",
     )
-    assert tls["network.protocol"] == "tls" and tls["event.type"] == "protocol"
+    assert tls["network.protocol"] == "tls" and tls["event.type"] == ["protocol"]
     fileinfo = parse(
         "fileinfo", fileinfo={"filename": "/fw/update.bin", "size": 10, "sha256": "ff"}
     )
@@ -184,7 +184,12 @@ MOVED_TO = {  # where Elastic's integration renames each EVE key: written out ag
     "alert.action": "event.action",
     "alert.severity": "event.severity",
 }
-SAME_AFTER = {"proto": str.lower}  # the others are copied as they are, times reformatted
+SAME_AFTER = {  # the others are copied as they are, times reformatted
+    "proto": str.lower,
+    "ether.src_mac": lambda v: v.replace(":", "-").upper(),  # ECS writes MACs 00-1B-17-00-01-18
+    "ether.dest_mac": lambda v: v.replace(":", "-").upper(),
+    "http.hostname": lambda v: v.removesuffix(".") or v,  # ECS domains have no trailing dot
+}
 TIMES = {"timestamp", "flow.start", "flow.end"}
 
 

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from citysoc.core import ecs_reference
 from citysoc.core.ecs import Event
 from citysoc.core.errors import Location
 from collectors import SAMPLES
@@ -41,7 +42,7 @@ def test_sample_datasets(sample: tuple[list[Event], CollectorStats]) -> None:
     }
     assert stats.errors == Counter({"syslog-binary": 1})
     for event in events:
-        assert all(isinstance(v, str | int | float | bool) for v in event.values())
+        assert ecs_reference.problems(event) == []
         assert event["event.original"]
     assert len({e["event.id"] for e in events}) == 23
 
@@ -57,7 +58,12 @@ def test_sshd_brute_force_then_success(sample: tuple[list[Event], CollectorStats
     assert len(failed) == 6 and len(accepted) == 1
     assert all(e["host.hostname"] == "dc-app-01" for e in ssh)
     assert all(e["event.action"] == "ssh_login" for e in ssh)
-    assert all(e["event.category"] == "authentication" for e in ssh)
+    assert all(e["event.category"] == ["authentication", "session"] for e in ssh)
+    assert [e["event.type"] for e in accepted] == [["info", "start"]]
+    assert all(e["event.type"] == ["info"] for e in failed)
+    assert accepted[0]["related.user"] == ["root"]
+    assert accepted[0]["related.ip"] == ["203.0.113.77"]
+    assert accepted[0]["related.hosts"] == ["dc-app-01"]
     assert failed[0]["@timestamp"] == "2026-11-20T02:10:01.000Z"
     assert failed[-1]["@timestamp"] < "2026-11-20T02:11:01"
     assert accepted[0]["source.port"] == 50170 and accepted[0]["process.pid"] == 2217
@@ -101,7 +107,8 @@ def test_firewall_lines(sample: tuple[list[Event], CollectorStats]) -> None:
     fw = [e for e in sample[0] if e["event.dataset"] == "iptables.log"]
     assert [e["event.action"] for e in fw] == ["firewall-drop"] * 3
     first = fw[0]
-    assert first["event.category"] == "network" and first["rule.name"] == "citysoc-drop"
+    assert first["event.category"] == ["network"] and first["rule.name"] == "citysoc-drop"
+    assert first["event.type"] == ["connection", "denied"]
     assert (first["source.ip"], first["destination.ip"], first["destination.port"]) == (
         "10.32.0.66",
         "10.31.0.40",
@@ -112,7 +119,8 @@ def test_firewall_lines(sample: tuple[list[Event], CollectorStats]) -> None:
         "<4>Nov 20 02:00:00 fw kernel: city-accept IN=a OUT=b SRC=10.0.0.1 "
         "DST=10.0.0.2 PROTO=UDP SPT=1 DPT=514"
     )
-    assert accept["event.action"] == "firewall-accept" and accept["event.type"] == "allowed"
+    assert accept["event.action"] == "firewall-accept"
+    assert accept["event.type"] == ["connection", "allowed"]
     custom = parse(
         "<4>Nov 20 02:00:00 fw kernel: ssh-new IN=a OUT= SRC=10.0.0.1 DST=10.0.0.2 "
         "PROTO=TCP SPT=1 DPT=22"
@@ -149,3 +157,52 @@ def test_binary_and_oversized() -> None:
     big = parse("<13>Nov 20 02:31:00 cam app: " + "A" * 70_000, stats)
     assert len(big["event.original"]) <= syslog.MAX_MESSAGE
     assert stats.errors == Counter({"syslog-binary": 1, "syslog-oversized": 1})
+
+
+def test_sshd_lines_elastic_parses_too() -> None:
+    no_id = parse(
+        "<38>Nov 20 02:15:00 dc-app-01 sshd[2400]: "
+        "Did not receive identification string from 198.51.100.23 port 40112"
+    )
+    assert (no_id["event.action"], no_id["source.ip"], no_id["source.port"]) == (
+        "ssh_no_identification",
+        "198.51.100.23",
+        40112,
+    )
+    assert no_id["event.category"] == ["network"] and "event.outcome" not in no_id
+    old = parse(
+        "<38>Nov 20 02:15:01 dc-app-01 sshd[2401]: Did not receive identification string "
+        "from 198.51.100.24"
+    )
+    assert old["source.ip"] == "198.51.100.24" and "source.port" not in old
+    pam = parse(
+        "<38>Nov 20 02:15:02 dc-app-01 sshd[2402]: "
+        "error: PAM: Authentication failure for illegal user admin from 198.51.100.23"
+    )
+    assert (pam["user.name"], pam["source.ip"], pam["event.outcome"]) == (
+        "admin",
+        "198.51.100.23",
+        "failure",
+    )
+    assert pam["event.action"] == "ssh_login" and pam["related.user"] == ["admin"]
+    illegal = parse(
+        "<38>Nov 20 02:15:03 dc-app-01 sshd[2403]: Illegal user test from 198.51.100.23"
+    )
+    assert illegal["user.name"] == "test" and illegal["system.auth.ssh.event"] == "Invalid"
+    for event in (no_id, old, pam, illegal):
+        assert ecs_reference.problems(event) == []
+
+
+def test_structured_data_is_an_ecs_object() -> None:
+    event = parse(
+        '<165>1 2026-11-20T02:00:00Z cam-01 vms 1 ID1 [exampleSDID@32473 iut="3" '
+        'eventSource="Application" note="a \\"quoted\\" \\]"][origin ip="10.31.0.7"] hello'
+    )
+    assert event["log.syslog.structured_data"] == {
+        "exampleSDID@32473": {"iut": "3", "eventSource": "Application", "note": 'a "quoted" ]'},
+        "origin": {"ip": "10.31.0.7"},
+    }
+    assert event["message"] == "hello"
+    broken = parse("<165>1 2026-11-20T02:00:00Z cam-01 vms 1 ID1 [x y] hello")
+    assert "log.syslog.structured_data" not in broken
+    assert broken["citysoc.syslog.structured_data"] == "[x y]"
