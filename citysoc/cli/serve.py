@@ -30,7 +30,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     user.add_argument("username")
     user.add_argument("--role", choices=[r.value for r in Role])
-    user.add_argument("--agency", help="the user's agency (required for agency analysts)")
+    user.add_argument(
+        "--agency",
+        help="the user's agency (required for agency analysts; an auditor given one audits "
+        "that agency only)",
+    )
     user.add_argument(
         "--disable", action="store_true", help="disable the user and end its console sessions"
     )

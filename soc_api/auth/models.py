@@ -78,8 +78,9 @@ class Principal:
 
     @property
     def agencies(self) -> list[str] | None:
-        """Agencies whose data this caller may see; ``None`` means all of them."""
-        if self.role in CITY_WIDE:
+        """Agencies whose data this caller may see; ``None`` means all of them. An auditor
+        given an agency is that agency's auditor: its data, audit entries and reports only."""
+        if self.role in CITY_WIDE and not (self.role is Role.AUDITOR and self.agency):
             return None
         return [self.agency] if self.agency else []
 

@@ -25,6 +25,8 @@ USERS = {
     "d1": (Role.AGENCY_ANALYST, "d1"),
     "tb": (Role.AGENCY_ANALYST, "tanbinh"),
     "auditor": (Role.AUDITOR, None),
+    "aud-d1": (Role.AUDITOR, "d1"),
+    "aud-tb": (Role.AUDITOR, "tanbinh"),
     "ops": (Role.OPS, None),
     "admin": (Role.ADMIN, None),
 }

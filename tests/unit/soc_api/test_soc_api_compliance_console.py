@@ -57,10 +57,11 @@ def test_city_auditor_sees_every_agency_and_generates(soc: Soc) -> None:
     assert actions == ["compliance.generate", "compliance.download", "compliance.download"]
 
 
-def test_agency_reader_sees_only_their_agency(soc: Soc) -> None:
+@pytest.mark.parametrize("reader", ["d1", "aud-d1"])  # an agency's analyst, its auditor
+def test_agency_reader_sees_only_their_agency(soc: Soc, reader: str) -> None:
     soc.login("auditor")
     assert _generate(soc, "tanbinh") == 303
-    soc.login("d1")
+    soc.login(reader)
     assert _agencies(soc.client.get("/compliance").text) == ["d1"]
     assert "circular31-tanbinh-2026-H2" not in soc.client.get("/compliance").text
     assert _generate(soc, "tanbinh") == 404

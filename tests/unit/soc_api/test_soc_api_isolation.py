@@ -31,6 +31,8 @@ CALLERS = [  # (caller, its agency, the other agency)
     ("tb", "tanbinh", "d1"),
     ("token:read-d1", "d1", "tanbinh"),
     ("token:read-tb", "tanbinh", "d1"),
+    ("aud-d1", "d1", "tanbinh"),  # an agency's auditor
+    ("aud-tb", "tanbinh", "d1"),
 ]
 
 
@@ -68,9 +70,9 @@ CASES: dict[tuple[str, str], Case] = {
     ),
     ("POST", "/api/v1/ingest"): Case(frozenset({403}), content=b"{}\n"),
     ("GET", "/api/v1/rules"): Case(frozenset({200, 403})),  # 403 for machine tokens
-    ("GET", "/api/v1/audit"): Case(frozenset({403})),
-    ("GET", "/api/v1/audit/verify"): Case(frozenset({403})),
-    ("GET", "/api/v1/audit/verify/anchored"): Case(frozenset({403})),
+    ("GET", "/api/v1/audit"): Case(frozenset({200, 403})),  # 200 for an agency's auditor
+    ("GET", "/api/v1/audit/verify"): Case(frozenset({200, 403})),
+    ("GET", "/api/v1/audit/verify/anchored"): Case(frozenset({200, 403})),
     ("GET", "/health"): Case(OK),
     ("GET", "/metrics"): Case(frozenset({403})),
 }
@@ -142,3 +144,14 @@ def test_no_data_crosses_agencies(soc: Soc, caller: str, mine: str, other: str) 
     untouched = soc.client.get(f"/api/v1/alerts/{ids['alert']}").json()["alert"]
     assert (untouched["status"], untouched["assignee"]) == ("new", None)
     assert soc.client.get(f"/api/v1/iocs/{ids['ioc']}").status_code == 200  # city SOC sees it
+
+
+def test_an_agency_auditor_reads_only_its_agency_in_the_audit_log(soc: Soc) -> None:
+    other_agency_objects(soc, "tanbinh")
+    soc.login("auditor")  # the city's auditor sees the other agency's entries
+    city = soc.client.get("/api/v1/audit", params={"limit": 500}).json()
+    assert "tanbinh" in {item["agency"] for item in city["items"]}
+    soc.client.cookies.clear()
+    soc.login("aud-d1")
+    mine = soc.client.get("/api/v1/audit", params={"limit": 500}).json()
+    assert mine["items"] and {item["agency"] for item in mine["items"]} == {"d1"}
