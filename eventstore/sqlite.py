@@ -4,6 +4,13 @@ Columns are named literally after ECS fields (``"source.ip"``), which is the tab
 pySigma's SQLite backend compiles against. Columns are added as new fields appear, declared
 without a type (values keep the type they arrive with) and ``COLLATE NOCASE`` (Sigma compares
 strings case-insensitively). ``event.id`` is unique, so writing an event twice stores it once.
+
+SQLite has no booleans, arrays or objects: a boolean is stored as 1/0 (what Sigma's ``true``
+compares with), an array of one value as that value and a longer one or an object as JSON text.
+They read back as they were written: the table ``event_fields`` remembers which fields have held
+booleans, arrays or objects, and the ECS reference (:mod:`citysoc.core.ecs_reference`) names
+the ECS fields that are. :func:`elements_sql` gives the elements of an array column, for
+queries that match any of them (rules, IOC sweeps).
 """
 
 from __future__ import annotations
@@ -14,10 +21,12 @@ import re
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 from citysoc.core.ecs import Event, EventGroup
+from citysoc.core.ecs_reference import reference
 from citysoc.core.errors import StoreError
 from eventstore.base import StoreHealth, WriteResult
 
@@ -28,6 +37,53 @@ CACHE_KIB = 64 * 1024
 MAX_CACHED_INSERTS = 4096
 WAL_CHECKPOINT_PAGES = 8192  # 32 MiB of WAL between checkpoints: fewer fsyncs while writing
 _FIELD_NAME = re.compile(r"^[@A-Za-z_][A-Za-z0-9_.@-]{0,127}$")
+FIELDS_TABLE = "event_fields"
+BOOLEAN, ARRAY, OBJECTS, OBJECT = "boolean", "array", "objects", "object"
+"""How a field's stored values read back: 1/0 as booleans, as a list, a list of objects, an
+object."""
+
+
+@cache
+def ecs_kinds() -> dict[str, str]:
+    """The kinds of the ECS fields the reference defines as booleans, arrays or objects."""
+    kinds: dict[str, str] = {}
+    for name, spec in reference().fields.items():
+        if spec.array:
+            kinds[name] = OBJECTS if spec.type == "object" else ARRAY
+        elif spec.type == "boolean":
+            kinds[name] = BOOLEAN
+        elif spec.type in ("object", "flattened"):
+            kinds[name] = OBJECT
+    return kinds
+
+
+def kind_of(value: object) -> str | None:
+    """The kind a value makes its field (``None`` for a plain scalar)."""
+    if type(value) is bool:
+        return BOOLEAN
+    if isinstance(value, list | tuple):
+        return OBJECTS if value and isinstance(value[0], dict) else ARRAY
+    if isinstance(value, dict):
+        return OBJECT
+    return None
+
+
+def elements_sql(column: str, path: str = "") -> tuple[str, str]:
+    """``(FROM clause, element expression)`` to match each element of an array column.
+
+    ``column`` is a quoted column name; an array of one value is stored as that value, so a
+    value that is not a JSON array counts as an array of itself. ``path`` names a field inside
+    each element (an array of objects: ``data`` of ``dns.answers``). The element compares
+    without regard to case, as the columns do.
+    """
+    values = (
+        f"json_each(CASE WHEN json_valid({column}) AND substr({column}, 1, 1) = '[' "
+        f"THEN {column} ELSE json_array({column}) END) AS citysoc_element"
+    )
+    element = "citysoc_element.value"
+    if path:
+        element = f"json_extract({element}, '$.{path}')"
+    return values, f"{element} COLLATE NOCASE"
 
 
 _USABLE: dict[str, bool] = {}
@@ -133,6 +189,7 @@ class SqliteEventStore:
         self.lock = threading.RLock()
         self._columns = self._read_columns()
         self._inserts: dict[tuple[str, ...], str] = {}
+        self._kinds = {**self._read_kinds(), **ecs_kinds()}
 
     def _init_schema(self) -> None:
         with self.conn:
@@ -145,6 +202,38 @@ class SqliteEventStore:
             self.conn.execute(
                 f'CREATE INDEX IF NOT EXISTS events_org ON {TABLE} ("organization.id")'
             )
+            self.conn.execute(
+                f"CREATE TABLE IF NOT EXISTS {FIELDS_TABLE} "
+                "(name TEXT PRIMARY KEY, kind TEXT NOT NULL)"
+            )
+
+    def _read_kinds(self) -> dict[str, str]:
+        return dict(self.conn.execute(f"SELECT name, kind FROM {FIELDS_TABLE}").fetchall())
+
+    def _known_kinds(self) -> dict[str, str]:
+        """The kinds, with those another writer of the file has recorded since (reads only)."""
+        self._kinds.update(self._read_kinds())
+        self._kinds.update(ecs_kinds())
+        return self._kinds
+
+    def _learn_kinds(self, groups: list[tuple[tuple[str, ...], list[tuple[Any, ...]]]]) -> None:
+        """Remember the fields that hold booleans, arrays or objects (from each group's first
+        event: a few values a batch), so that they read back as such."""
+        new: dict[str, str] = {}
+        for names, rows in groups:
+            if rows:
+                for name, value in zip(names, rows[0], strict=True):
+                    if name not in self._kinds and name not in new:
+                        kind = kind_of(value)
+                        if kind is not None:
+                            new[name] = kind
+        if new:
+            with self.lock, self.conn:
+                self.conn.executemany(
+                    f"INSERT OR IGNORE INTO {FIELDS_TABLE} (name, kind) VALUES (?, ?)",
+                    new.items(),
+                )
+                self._kinds.update(new)
 
     def _read_columns(self) -> dict[str, str]:
         rows = self.conn.execute(f"PRAGMA table_info({TABLE})").fetchall()
@@ -199,6 +288,7 @@ class SqliteEventStore:
             else:
                 keep = [n for n, name in enumerate(names) if _usable(name)]
                 ready.append((tuple(names[n] for n in keep), [_pick(row, keep) for row in good]))
+        self._learn_kinds(ready)
         try:
             try:
                 return self._insert(ready, rejected)
@@ -266,7 +356,7 @@ class SqliteEventStore:
             sql += ' AND "organization.id" IN (SELECT value FROM json_each(?))'
             args += (json.dumps(list(agencies)),)
         with self.lock:
-            return list(_rows(self.conn.execute(sql + " ORDER BY seq", args)))
+            return list(_rows(self.conn.execute(sql + " ORDER BY seq", args), self._known_kinds()))
 
     def matching(
         self, field_name: str, values: Sequence[str], *, after: int, upto: int
@@ -276,12 +366,17 @@ class SqliteEventStore:
             if field_name.lower() not in self._columns or not values:
                 return []
             column = quote(self._columns[field_name.lower()])
+            wanted = "IN (SELECT value FROM json_each(?))"
+            if self._known_kinds().get(field_name) == ARRAY:
+                values_from, element = elements_sql(column)
+                test = f"EXISTS (SELECT 1 FROM {values_from} WHERE {element} {wanted})"
+            else:
+                test = f"{column} {wanted}"
             cur = self.conn.execute(
-                f"SELECT * FROM {TABLE} WHERE seq > ? AND seq <= ? "
-                f"AND {column} IN (SELECT value FROM json_each(?)) ORDER BY seq",
+                f"SELECT * FROM {TABLE} WHERE seq > ? AND seq <= ? AND {test} ORDER BY seq",
                 (after, upto, json.dumps(list(values))),
             )
-            return list(_rows(cur))
+            return list(_rows(cur, self._known_kinds()))
 
     def health(self) -> StoreHealth:
         try:
@@ -298,10 +393,37 @@ class SqliteEventStore:
             args = (agency,)
         with self.lock:
             cur = self.conn.execute(sql + " ORDER BY seq DESC LIMIT ?", (*args, limit))
-            return list(_rows(cur))
+            return list(_rows(cur, self._known_kinds()))
 
 
-def _rows(cur: sqlite3.Cursor) -> Iterator[Event]:
+def _rows(cur: sqlite3.Cursor, kinds: dict[str, str]) -> Iterator[Event]:
     names = [d[0] for d in cur.description]
+    typed = [(name, kinds[name]) for name in names if name in kinds]
     for row in cur:
-        yield {n: v for n, v in zip(names, row, strict=True) if v is not None and n != "seq"}
+        event = {n: v for n, v in zip(names, row, strict=True) if v is not None and n != "seq"}
+        for name, kind in typed:
+            if name in event:
+                event[name] = read_back(event[name], kind)
+        yield event
+
+
+def read_back(value: Any, kind: str) -> Any:
+    """A stored value as it was written: a boolean, an array, an object (see the module)."""
+    if kind == BOOLEAN:
+        return bool(value) if type(value) is int and value in (0, 1) else value
+    if kind == OBJECT:
+        parsed = _json(value, "{")
+        return parsed if isinstance(parsed, dict) else value
+    parsed = _json(value, "[{" if kind == OBJECTS else "[")
+    if isinstance(parsed, list):
+        return parsed
+    return [parsed if isinstance(parsed, dict) else value]
+
+
+def _json(value: Any, starts: str) -> Any:
+    if not isinstance(value, str) or not value or value[0] not in starts:
+        return None
+    try:
+        return json.loads(value)
+    except ValueError:
+        return None
