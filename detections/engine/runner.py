@@ -18,6 +18,7 @@ from typing import Any
 
 from citysoc.core.ecs import parse_timestamp, timestamp
 from detections.engine.compiler import CompiledRule
+from detections.engine.event_scan import plan
 from detections.engine.targets import SCOPE
 from eventstore.sqlite import TABLE, SqliteEventStore
 
@@ -49,6 +50,7 @@ class DetectionRunner:
         self.rules = rules
         self.lookback = max((r.timespan_seconds for r in rules), default=0)
         store.ensure_columns({f for r in rules for f in r.fields})
+        self.scans, self._alone = plan(rules)
 
     def run(self, after: int, upto: int, *, oldest_new: str | None = None) -> RunReport:
         """Evaluate every rule on events with ``after < seq <= upto``.
@@ -69,7 +71,13 @@ class DetectionRunner:
             if not row[0]:
                 return report
             oldest = parse_timestamp(oldest_new or row[1])
+            scanned, alone = self._scan(conn, after, upto)
             for rule in self.rules:
+                if rule.rule_id in scanned:
+                    report.hits.extend(_event_hit(rule, r) for r in scanned[rule.rule_id])
+                    continue
+                if rule.rule_id not in alone:
+                    continue
                 try:
                     report.hits.extend(self._run_rule(conn, rule, after, upto, oldest))
                 except sqlite3.Error as exc:
@@ -77,6 +85,23 @@ class DetectionRunner:
                     report.rule_errors[rule.rule_id] = str(exc)
             conn.execute(f"DROP VIEW IF EXISTS temp.{SCOPE}")
         return report
+
+    def _scan(
+        self, conn: sqlite3.Connection, after: int, upto: int
+    ) -> tuple[dict[str, list[dict[str, Any]]], set[str]]:
+        """The event rules' rows from combined scans, and the rules left to run alone (those
+        of another shape, and those of a scan SQLite refused: each then reports its own error)."""
+        found: dict[str, list[dict[str, Any]]] = {}
+        alone = {rule.rule_id for rule in self._alone}
+        for scan in self.scans:
+            try:
+                found |= scan.rows(conn, after, upto)
+            except sqlite3.Error as exc:
+                log.warning(
+                    "combined scan of %d rules failed, running each: %s", len(scan.rules), exc
+                )
+                alone.update(rule.rule_id for rule in scan.rules)
+        return found, alone
 
     def _define_scope(self, conn: sqlite3.Connection, where: str) -> None:
         conn.execute(f"DROP VIEW IF EXISTS temp.{SCOPE}")
