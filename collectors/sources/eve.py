@@ -321,7 +321,7 @@ def _name(names: dict[str, str], prefix: str, key: str) -> str:
 
 
 def _network(r: dict[str, Any], event: Event) -> None:
-    put_all(event, r, ENDPOINTS)  # addresses, ports, community id, interface: one pass
+    put_all(event, r, ENDPOINTS, "suricata.eve.")  # addresses, ports, ...: one pass
     proto = r.get("proto")
     if isinstance(proto, str):
         event["network.transport"] = proto.lower()

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from citysoc.core import ecs
 from citysoc.core.ecs import Event
+from citysoc.core.ecs_reference import INTEGERS, NUMBERS, reference
 from collectors.domains import bare, domain_parts
 
 THREAT_METADATA = {
@@ -26,25 +27,70 @@ THREAT_METADATA = {
 SCALARS = frozenset({str, int, float, bool})
 
 
-def put(event: Event, name: str, value: Any) -> None:
-    """``event[name] = value`` for a non-empty scalar (what EVE keys that move must be)."""
-    if type(value) in SCALARS and value != "":
+def _accepted() -> dict[str, frozenset[type]]:
+    """The Python types each ECS field of the reference takes (``long``: int, not bool)."""
+    accepts: dict[str, frozenset[type]] = {}
+    for name, spec in reference().fields.items():
+        if spec.type in INTEGERS:
+            accepts[name] = frozenset({int})
+        elif spec.type in NUMBERS:
+            accepts[name] = frozenset({int, float})
+        elif spec.type == "boolean":
+            accepts[name] = frozenset({bool})
+        elif spec.type not in ("object", "flattened"):
+            accepts[name] = frozenset({str})
+    return accepts
+
+
+ACCEPTS = _accepted()
+IP_FIELDS = reference().typed("ip")
+_IP_TEXT: dict[str, bool] = {}  # address text -> whether it is one (bounded)
+
+
+def fits(name: str, value: Any) -> bool:
+    """Whether a non-empty scalar fits the ECS field ``name`` (its type; an address for ip)."""
+    if type(value) not in ACCEPTS.get(name, SCALARS) or value == "":
+        return False
+    if name in IP_FIELDS:
+        known = _IP_TEXT.get(value)
+        if known is None:
+            known = _is_ip(value)
+            if len(_IP_TEXT) >= 65536:
+                _IP_TEXT.clear()
+            _IP_TEXT[value] = known
+        return known
+    return True
+
+
+def put(event: Event, name: str, value: Any, elsewhere: str = "") -> None:
+    """``event[name] = value`` for a value that fits the field; a non-empty scalar that does
+    not goes to ``elsewhere`` (the ``suricata.eve.*`` name of a key that moves), if given."""
+    if fits(name, value):
         event[name] = value
+    elif elsewhere and type(value) in SCALARS and value != "":
+        event[elsewhere] = value
 
 
-def put_all(event: Event, section: dict[str, Any], names: tuple[tuple[str, str], ...]) -> None:
-    """:func:`put` of each ``(ecs_name, key)``: one call per section, which is hot."""
+def put_all(
+    event: Event, section: dict[str, Any], names: tuple[tuple[str, str], ...], prefix: str
+) -> None:
+    """:func:`put` of each ``(ecs_name, key)`` of a section, a value that does not fit going
+    to ``prefix + key``: one call per section, which is hot."""
     for name, key in names:
         value = section.get(key)
-        if type(value) in SCALARS and value != "":
+        if value is None:
+            continue
+        if fits(name, value):
             event[name] = value
+        elif type(value) in SCALARS and value != "":
+            event[prefix + key] = value
 
 
 def _alert(a: dict[str, Any], event: Event) -> None:
     put(event, "rule.id", str(a["signature_id"]) if "signature_id" in a else None)
     put(event, "rule.name", a.get("signature"))
     put(event, "rule.category", a.get("category"))
-    put(event, "event.severity", a.get("severity"))
+    put(event, "event.severity", a.get("severity"), "suricata.eve.alert.severity")
     action = a.get("action")
     if isinstance(action, str):
         event["event.type"] = ["denied"] if action == "blocked" else ["allowed"]
@@ -75,7 +121,7 @@ FLOW_COUNTS = (
 
 
 def _flow(f: dict[str, Any], event: Event) -> None:
-    put_all(event, f, FLOW_COUNTS)
+    put_all(event, f, FLOW_COUNTS, "suricata.eve.flow.")
     to_server, to_client = f.get("pkts_toserver"), f.get("pkts_toclient")
     if isinstance(to_server, int) and isinstance(to_client, int):
         event["network.packets"] = to_server + to_client
@@ -92,7 +138,7 @@ def _flow(f: dict[str, Any], event: Event) -> None:
     else:
         put(event, "suricata.eve.flow.end", f.get("end"))
     if start is not None and end is not None:
-        event["event.duration"] = round((end[0] - start[0]) * 1e9)
+        event["event.duration"] = round((end[0] - start[0]) * 1e6) * 1000  # EVE has µs
     state = f.get("state")
     event["event.type"] = (
         ["connection", "end"]
@@ -239,7 +285,7 @@ def _http(h: dict[str, Any], event: Event) -> None:
     status = h.get("status")
     if isinstance(status, int) and not isinstance(status, bool):
         event["event.outcome"] = "success" if status < 400 else "failure"
-    put_all(event, h, HTTP_FIELDS)
+    put_all(event, h, HTTP_FIELDS, "suricata.eve.http.")
     if isinstance(h.get("protocol"), str):
         event["http.version"] = h["protocol"].partition("/")[2]
 
@@ -327,9 +373,9 @@ def _cert_time(value: object) -> str | None:
 
 def _fileinfo(f: dict[str, Any], event: Event) -> None:
     name = f.get("filename")
-    put(event, "file.path", name)
+    put(event, "file.path", name, "suricata.eve.fileinfo.filename")
     put(event, "file.name", name.rsplit("/", 1)[-1] if isinstance(name, str) else None)
-    put(event, "file.size", f.get("size"))
+    put(event, "file.size", f.get("size"), "suricata.eve.fileinfo.size")
     for algo in ("md5", "sha1", "sha256"):
         put(event, f"file.hash.{algo}", f.get(algo))
     put(event, "file.mime_type", f.get("mimetype"))

@@ -15,7 +15,10 @@ MACs, certificate serials and validity times in ECS form; ``observer.*``, ``rela
 ``dns.answers``, ``dns.header_flags``, ``dns.question.*`` domain parts, ``tls.server.x509.*``,
 and the Community ID where Suricata wrote none): every event was compared with the parser
 before, and differed only in those fields; a certificate time that is not a time ("2020") is
-no longer copied to ``tls.server.not_before`` (it stays under ``suricata.eve.tls``).
+no longer copied to ``tls.server.not_before`` (it stays under ``suricata.eve.tls``), and
+``event.duration`` is counted in whole microseconds, EVE's precision (it was up to 116 ns off);
+a value of the wrong type for its ECS field (a port ``false``, a byte count ``3.5``, a file name
+``3``) stays under ``suricata.eve.*`` instead of reaching the ECS field.
 """
 
 from __future__ import annotations
