@@ -37,6 +37,21 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     attest.add_argument("--file", type=Path, required=True, help="the document")
     attest.add_argument("--by", required=True, help="who attests (recorded, and audited)")
     attest.set_defaults(func=run_attest)
+    incident = verbs.add_parser(
+        "incident",
+        help="the Circular 20/2017 notification (or final report) of one incident, as one "
+        "agency's operator sends it: JSON, HTML, PDF, signed",
+    )
+    incident.add_argument("--id", type=int, required=True, help="the incident's id")
+    incident.add_argument("--agency", required=True, help="the reporting agency (its part only)")
+    incident.add_argument(
+        "--final", action="store_true", help="the final report (every alert closed)"
+    )
+    incident.add_argument("--out", type=Path, required=True, help="folder to write the files to")
+    incident.add_argument("--lang", choices=("vi", "en"), default="vi", help="default: vi")
+    incident.add_argument("--at", help="the report's time, ISO 8601 UTC (default: now)")
+    incident.add_argument("--no-pdf", action="store_true", help="write JSON and HTML only")
+    incident.set_defaults(func=run_incident)
     check = verbs.add_parser("verify", help="prove a report's files against their signature")
     check.add_argument("file", type=Path, help="any file of the report, or its .sig.json")
     check.add_argument(
@@ -108,6 +123,48 @@ def run_attest(args: argparse.Namespace, settings: Settings) -> int:
         )  # fmt: skip
     say(f"kept {record.file_name} ({record.sha256}) for {chosen.id} {record.requirement}, "
         f"{args.agency} {period.name}")  # fmt: skip
+    return 0
+
+
+def run_incident(args: argparse.Namespace, settings: Settings) -> int:
+    from datetime import timedelta
+
+    from citysoc.core.topology import load_topology
+    from soc_api.audit import service as audit
+    from soc_api.audit.anchor import signing_key
+    from soc_api.auth.models import Principal, Role
+    from soc_api.compliance.incident_report import build_incident_report
+    from soc_api.compliance.period import iso
+    from soc_api.compliance.publish import write_report
+    from soc_api.db import init_state, make_engine, transaction
+    from soc_api.incidents.service import get_incident
+
+    topology = load_topology(settings.topology_path)
+    names = {a.id: a.name_vi or a.name for a in topology.agencies.values()}
+    at = args.at or iso(datetime.now(UTC))
+    sessions = init_state(make_engine(settings.resolved_state_url))
+    reporter = Principal(0, f"cli:{args.agency}", Role.AGENCY_ANALYST, args.agency)
+    with transaction(sessions) as session:
+        incident = get_incident(
+            session, incident_id=args.id, who=reporter, names=names,
+            window=timedelta(seconds=settings.incident_window_seconds),
+        )  # fmt: skip
+        report = build_incident_report(
+            incident, agency=args.agency, topology=topology,
+            kind="final" if args.final else "notification", lang=args.lang, at=at,
+        )  # fmt: skip
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        paths = write_report(report, args.out, signing_key(settings.data_dir), pdf=not args.no_pdf)
+        audit.append(
+            session, actor="cli", action="compliance.incident_report", object_type="incident",
+            object_id=str(args.id), agency=args.agency,
+            detail={"kind": report["kind"], "at": at, "files": [p.name for p in paths]},
+        )  # fmt: skip
+    state = report["incident"]
+    say(f"{report['kind']} of incident {args.id} for {args.agency}: {state['status']}, "
+        f"due {state['due']} ({'on time' if state['on_time'] else 'LATE'})")  # fmt: skip
+    for path in paths:
+        say(f"wrote {path}")
     return 0
 
 

@@ -1,4 +1,5 @@
-"""A report written to a folder: JSON, HTML, PDF and the signed manifest beside them."""
+"""A report (compliance or incident) written to a folder: JSON, HTML, PDF and the signed
+manifest beside them."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from soc_api.compliance.incident_report import incident_report_name
 from soc_api.compliance.render import to_html, to_json, to_pdf
 from soc_api.compliance.signing import SUFFIX, sign
 
@@ -15,6 +17,8 @@ log = logging.getLogger(__name__)
 
 
 def report_name(report: dict[str, Any]) -> str:
+    if "incident" in report:
+        return incident_report_name(report)
     return f"{report['framework']['id']}-{report['agency']['id']}-{report['period']['name']}"
 
 

@@ -51,11 +51,60 @@ LABELS: dict[str, dict[str, Any]] = {
 }  # fmt: skip
 
 
+INCIDENT_LABELS: dict[str, dict[str, Any]] = {
+    "vi": {
+        "title": {"notification": "Thông báo sự cố an toàn thông tin mạng",
+                  "final": "Báo cáo kết thúc ứng phó sự cố an toàn thông tin mạng"},
+        "basis": "Căn cứ", "reporting_unit": "Đơn vị vận hành báo cáo",
+        "recipients": "Nơi nhận", "generated": "Thời điểm lập", "incident": "Sự cố",
+        "name": "Tên sự cố", "types": "Loại sự cố", "severity": "Mức độ",
+        "first_activity": "Hoạt động đầu tiên", "detected": "Thời điểm phát hiện",
+        "last_activity": "Hoạt động gần nhất", "due": "Hạn gửi (5 ngày)",
+        "on_time": "đúng hạn", "late": "quá hạn", "status": "Trạng thái",
+        "statuses": {"resolved": "Đã xử lý xong", "ongoing": "Đang xử lý"},
+        "others": "Đơn vị khác", "unknown": "Chưa xác định",
+        "others_text": "Sự cố liên quan thêm {agencies} đơn vị khác ({alerts} cảnh báo), "
+                       "không nêu tên trong báo cáo này.",
+        "attacker": "Đối tượng tấn công", "systems": "Hệ thống bị ảnh hưởng",
+        "segment": "Phân vùng", "kind": "Loại", "level": "Cấp độ (NĐ 85)",
+        "targets": "Đối tượng bị tấn công", "targets_word": "đối tượng",
+        "timeline": "Diễn biến", "time": "Thời điểm", "stage": "Giai đoạn", "what": "Nội dung",
+        "handling": "Biện pháp xử lý", "response": "Xử lý", "assignee": "Người phụ trách",
+        "runbook": "Quy trình", "events": "sự kiện", "notes": "Ghi chú",
+        "severities": {"critical": "Nghiêm trọng", "high": "Cao", "medium": "Trung bình",
+                       "low": "Thấp", "informational": "Thông tin"},
+    },
+    "en": {
+        "title": {"notification": "Cyber information security incident notification",
+                  "final": "Final report on the response to a cyber information security "
+                           "incident"},
+        "basis": "Legal basis", "reporting_unit": "Reporting operator",
+        "recipients": "Recipients", "generated": "As of", "incident": "Incident",
+        "name": "Incident", "types": "Type", "severity": "Severity",
+        "first_activity": "First activity", "detected": "Detected",
+        "last_activity": "Last activity", "due": "Due (5 days)", "on_time": "on time",
+        "late": "late", "status": "Status",
+        "statuses": {"resolved": "Resolved", "ongoing": "Ongoing"},
+        "others": "Other agencies", "unknown": "Not identified",
+        "others_text": "The incident also involves {agencies} other agencies ({alerts} "
+                       "alerts), not named in this report.",
+        "attacker": "Attacker", "systems": "Systems affected", "segment": "Segment",
+        "kind": "Kind", "level": "Level (Decree 85)", "targets": "Targets",
+        "targets_word": "targets", "timeline": "Timeline", "time": "Time", "stage": "Stage",
+        "what": "What", "handling": "Handling", "response": "Response",
+        "assignee": "Assignee", "runbook": "Runbook", "events": "events", "notes": "Notes",
+        "severities": {"critical": "Critical", "high": "High", "medium": "Medium",
+                       "low": "Low", "informational": "Informational"},
+    },
+}  # fmt: skip
+
+
 def to_json(report: dict[str, Any]) -> bytes:
     return (json.dumps(report, sort_keys=True, ensure_ascii=False, indent=2) + "\n").encode()
 
 
 def to_html(report: dict[str, Any]) -> bytes:
+    """A compliance report, or a Circular 20 incident report, as one HTML page."""
     env = Environment(
         loader=FileSystemLoader(TEMPLATES),
         autoescape=select_autoescape(["html", "j2"]),
@@ -63,6 +112,9 @@ def to_html(report: dict[str, Any]) -> bytes:
         keep_trailing_newline=True,
     )
     lang = report["lang"]
+    if "incident" in report:
+        page = env.get_template("incident.html.j2")
+        return page.render(report=report, lang=lang, t=INCIDENT_LABELS[lang]).encode()
     html = env.get_template("report.html.j2").render(report=report, lang=lang, t=LABELS[lang])
     return html.encode()
 

@@ -86,3 +86,41 @@ def test_cli_bad_input_lists_the_valid(
     assert main(argv) == 2
     assert listed in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+@needs_pdf_tools
+def test_incident_report_pdf_has_vietnamese_text(topology: Topology, tmp_path: Path) -> None:
+    from soc_api.compliance.incident_report import build_incident_report
+    from soc_api.incidents.models import IncidentPublic
+
+    alert = {
+        "id": 7, "rule_id": "r", "rule_name": "credential_access_rtsp_brute_force",
+        "title": "Dò mật khẩu RTSP vào camera", "severity": "high", "risk_score": 73,
+        "status": "closed", "agency": "d1", "segment": "cam-d1", "security_level": 3,
+        "entity": {"source.ip": "203.0.113.50"}, "event_count": 12,
+        "first_seen": "2026-11-20T02:01:00Z", "last_seen": "2026-11-20T02:02:00Z",
+        "runbook": "camera-bruteforce.md", "tags": [], "note": "chặn địa chỉ tại tường lửa",
+        "assignee": "d1-analyst", "close_reason": "true_positive",
+        "closed_at": "2026-11-20T04:00:00Z", "observables": ["ip:203.0.113.50"],
+        "attacker": "ip:203.0.113.50", "targets": ["ip:10.31.0.21"], "target_count": 1,
+        "tactic": "credential_access",
+    }  # fmt: skip
+    incident = IncidentPublic.model_validate({
+        "id": 7, "title": "ip:203.0.113.50 → UBND Quận 1", "campaign": False,
+        "severity": "high", "first_seen": alert["first_seen"], "last_seen": alert["last_seen"],
+        "agencies": ["d1"], "other_agencies": 0, "other_alerts": 0,
+        "shared_observables": ["ip:203.0.113.50"], "actor": "ip:203.0.113.50",
+        "alerts": [alert], "timeline": [{"at": alert["first_seen"], "alert_id": 7,
+                                         "title": alert["title"], "agency": "d1",
+                                         "severity": "high", "tactic": "credential_access"}],
+    })  # fmt: skip
+    report = build_incident_report(
+        incident, agency="d1", topology=topology, kind="final", at="2026-11-21T00:00:00Z"
+    )
+    path = tmp_path / "incident.pdf"
+    path.write_bytes(to_pdf(to_html(report), "20261121000000"))
+    text = subprocess.run(["pdftotext", str(path), "-"], check=True, capture_output=True,
+                          timeout=60).stdout.decode()  # fmt: skip
+    for words in ("Báo cáo kết thúc ứng phó sự cố", "Thông tư 20/2017/TT-BTTTT",
+                  "Tấn công dò mật khẩu", "UBND Quận 1", "đúng hạn"):  # fmt: skip
+        assert words in text, words
