@@ -103,8 +103,9 @@ def modbus_record(tid: int, unit: int, request: Request, response: bytes | None)
     code = pdu[0]
     name = MODBUS_FUNCTIONS.get(code, f"function_{code}")
     fields: Event = {
-        "event.category": "network",
-        "event.type": "change" if code in MODBUS_WRITES else "protocol",
+        # A write changes a controller's settings: ECS files "change" under configuration.
+        "event.category": ["network", "configuration"] if code in MODBUS_WRITES else ["network"],
+        "event.type": ["change", "protocol"] if code in MODBUS_WRITES else ["protocol"],
         "event.action": "modbus_" + (name if code in MODBUS_FUNCTIONS else "request"),
         "network.protocol": "modbus",
         "modbus.function_code": code,

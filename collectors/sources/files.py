@@ -25,6 +25,7 @@ import yara  # type: ignore[import-not-found]  # yara-python ships no type hints
 from citysoc.core import ecs
 from citysoc.core.ecs import Event
 from citysoc.core.errors import Location, RuleError
+from collectors.related import add_related
 from collectors.stats import CollectorStats
 
 log = logging.getLogger(__name__)
@@ -114,8 +115,8 @@ def _file_event(
         "ecs.version": ecs.ECS_VERSION,
         "event.id": ecs.event_id("file.scan", path, digests["sha256"]),
         "event.kind": "event",
-        "event.category": "file",
-        "event.type": "info",
+        "event.category": ["file"],
+        "event.type": ["info"],
         "event.action": "file-scanned",
         "event.module": "yara",
         "event.dataset": "file.scan",
@@ -131,6 +132,7 @@ def _file_event(
         event["file.extension"] = path.suffix[1:].lower()
     for name, value in digests.items():
         event[f"file.hash.{name}"] = value
+    add_related(event)
     return event
 
 
@@ -143,8 +145,8 @@ def _yara(event: Event, matches: list[yara.Match]) -> None:
     if tags:
         event["yara.tags"] = ",".join(tags)
     event["event.kind"] = "alert"
-    event["event.category"] = "malware"
-    event["event.type"] = "info"
+    event["event.category"] = ["file", "malware"]
+    event["event.type"] = ["info"]
     event["rule.name"] = event["yara.rules"]
     event["message"] = f"YARA rules {event['yara.rules']} matched {event['file.name']}"
 

@@ -118,6 +118,7 @@ FACILITIES = (
     "security",
     "console",
     "solaris-cron",
+    *(f"local{n}" for n in range(8)),
 )
 SEVERITIES = (
     "emergency",

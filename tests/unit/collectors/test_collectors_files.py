@@ -49,8 +49,14 @@ def test_a_matching_file_becomes_an_alert_with_scalar_yara_fields(
         "php,webshell",
         1,
     )
-    assert event["event.kind"] == "alert"
-    assert all(isinstance(v, str | int | float | bool) for v in event.values())
+    assert event["event.kind"] == "alert" and event["event.category"] == ["file", "malware"]
+    assert event["related.hash"] == [
+        event["file.hash.md5"],
+        event["file.hash.sha1"],
+        event["file.hash.sha256"],
+    ]
+    arrays = {"event.category", "event.type", "related.hash"}  # ECS arrays; the rest scalars
+    assert all(isinstance(v, str | int | float | bool) for k, v in event.items() if k not in arrays)
 
 
 def test_a_clean_file_is_an_event_without_matches(tmp_path: Path, rules: YaraRules) -> None:
