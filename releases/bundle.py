@@ -25,7 +25,7 @@ import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import citysoc
 from citysoc.core.errors import ConfigError, RuleError
@@ -226,14 +226,31 @@ def _reset(info: tarfile.TarInfo) -> tarfile.TarInfo:
     return info
 
 
+RULE_FILES = ("sigma/*/*/rule.yml", "correlations/*/*/rule.yml", "yara/*/*/rule.yar")
+
+
+def rule_files_of(detections: Path) -> dict[str, str]:
+    """The rule files of a rules tree (Sigma, correlations, YARA, Suricata) -> SHA-256, by
+    their path under ``detections/``."""
+    paths = [p for pattern in RULE_FILES for p in detections.glob(pattern)]
+    paths += rule_files(detections / "suricata")
+    return {f"detections/{p.relative_to(detections).as_posix()}": sha256_file(p) for p in paths}
+
+
+def is_rule_file(name: str) -> bool:
+    """Whether a bundle path is one of its rule files (not a sample, runbook or output)."""
+    if name.startswith("detections/suricata/"):
+        return name.endswith(".rules")
+    path = PurePosixPath(name)
+    return any(path.match(f"detections/{pattern}") for pattern in RULE_FILES)
+
+
 def installed_differences(manifest: BundleManifest, detections: Path = RULES_ROOT) -> list[str]:
-    """Rules the installed citysoc would run that are not the bundle's (added, removed or
-    changed): a host must run exactly the rules of the bundle it was given."""
-    here = rule_hashes(detections)
-    return _differences(here, manifest.rules)
-
-
-def _differences(here: dict[str, str], bundled: dict[str, str]) -> list[str]:
+    """Rule files the installed citysoc would load that are not the bundle's (added, removed
+    or changed): a host must run exactly the rules of the bundle it was given. The manifest's
+    ``files`` are what its content hash, and so the signed decision, covers."""
+    here = rule_files_of(detections)
+    bundled = {name: digest for name, digest in manifest.files.items() if is_rule_file(name)}
     problems: Iterable[str] = (
         *(f"{n}: installed but not in the bundle" for n in sorted(set(here) - set(bundled))),
         *(f"{n}: in the bundle but not installed" for n in sorted(set(bundled) - set(here))),

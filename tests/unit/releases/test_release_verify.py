@@ -78,7 +78,7 @@ def test_no_decision_at_all_is_refused(copy: Path, keys: Keys) -> None:
 def test_the_installed_rules_are_compared_with_the_bundle(passed: Path, refused: Path) -> None:
     assert installed_differences(read_manifest(passed)) == []
     assert installed_differences(read_manifest(refused)) == [
-        f"{BROKEN_RULE}: installed rule differs from the bundle's"
+        f"detections/sigma/cameras/{BROKEN_RULE}/rule.yml: installed rule differs from the bundle's"
     ]
 
 
