@@ -10,7 +10,7 @@ import sys
 
 from citysoc.core.errors import Location
 from citysoc.core.settings import BUNDLED_TOPOLOGY
-from collectors import enrich
+from collectors import enrich, related
 from collectors.sources import eve, eve_fields
 from collectors.stats import CollectorStats
 
@@ -28,5 +28,5 @@ def digests(path: str) -> list[str]:
 
 
 if __name__ == "__main__":
-    files = [module.__file__ for module in (eve, eve_fields, enrich)]
+    files = [module.__file__ for module in (eve, eve_fields, enrich, related)]
     print(json.dumps({"files": files, "digests": digests(sys.argv[1])}))
