@@ -81,6 +81,29 @@ def risk_score(severity: str, security_level: int | None) -> int:
     return max(1, min(100, base + bump))
 
 
+def victim_placements(
+    rule_victim: str, events: Sequence[Event], attacker_agency: str
+) -> list[tuple[str, str, int | None]]:
+    """Agencies (with segment and level) owning the hosts an alert's evidence reached, other
+    than the one the alert is placed with: an attack from one agency's host on another's is
+    told to both. The victim field names the side (``destination.ip`` by default); a host's
+    own log (no such field) belongs to the host's agency."""
+    side = rule_victim.removesuffix(".ip")
+    found: dict[str, tuple[str, str, int | None]] = {}
+    for event in events:
+        if side in ("source", "destination") and event.get(rule_victim):
+            agency = event.get(f"citysoc.{side}.agency")
+            segment = event.get(f"citysoc.{side}.segment", "unknown")
+            level = _int(event.get(f"citysoc.{side}.level"))
+        else:
+            agency = event.get("organization.id")
+            segment = event.get("citysoc.segment", "unknown")
+            level = _int(event.get("citysoc.security_level"))
+        if agency and str(agency) not in (attacker_agency, "unknown") and agency not in found:
+            found[str(agency)] = (str(agency), str(segment), level)
+    return list(found.values())
+
+
 def record_hits(
     session: Session,
     hits: Sequence[Hit],
@@ -90,56 +113,74 @@ def record_hits(
 ) -> tuple[int, int]:
     """Create alerts for new hits, fold repeats into the open alert they repeat.
 
-    Returns (created, updated).
+    A hit is placed with the agency of its first entity inside the city (the attacker's, for
+    an attack from a city host) and also told to every other agency whose hosts it reached:
+    one alert per agency, each folding its own repeats. Returns (created, updated).
     """
     created = updated = 0
     for hit in hits:
         events = [evidence[i] for i in hit.event_ids if i in evidence]
-        times = sorted(str(e["@timestamp"]) for e in events) or [hit.first_seen, hit.last_seen]
-        first, last = times[0], times[-1]
         roles = roles_of(hit.rule, hit.group, events)
-        agency, segment, level = _placement(hit.rule.entity, events)
-        key = dedup_key(hit, roles.attacker, agency)
-        open_alert = session.scalars(
-            select(Alert)
-            .where(Alert.dedup_key == key, Alert.status != AlertStatus.CLOSED.value)
-            .order_by(Alert.id.desc())
-            .limit(1)
-        ).first()
-        if (
-            open_alert is not None
-            and parse_timestamp(first) - parse_timestamp(open_alert.last_seen) <= suppression
-        ):
-            _fold(open_alert, hit, roles, last)
-            updated += 1
-            continue
-        session.add(
-            Alert(
-                rule_id=hit.rule.rule_id,
-                rule_name=hit.rule.name,
-                title=hit.rule.title,
-                severity=hit.rule.level,
-                risk_score=risk_score(hit.rule.level, level),
-                agency=agency,
-                segment=segment,
-                security_level=level,
-                entity=hit.group,
-                dedup_key=key,
-                event_ids=list(hit.event_ids),
-                event_count=len(hit.event_ids),
-                first_seen=first,
-                last_seen=last,
-                runbook=hit.rule.runbook,
-                tags=list(hit.rule.tags),
-                observables=observables_of(hit.group),
-                attacker=roles.attacker,
-                targets=list(roles.targets),
-                target_count=len(roles.targets),
-                infrastructure=list(roles.infrastructure),
-                fingerprints=list(roles.fingerprints),
-                tactic=roles.tactic,
-            )
-        )
-        session.flush()
-        created += 1
+        placed = _placement(hit.rule.entity, events)
+        for placement in [placed, *victim_placements(hit.rule.victim, events, placed[0])]:
+            if _record(session, hit, events, roles, placement, suppression):
+                created += 1
+            else:
+                updated += 1
     return created, updated
+
+
+def _record(
+    session: Session,
+    hit: Hit,
+    events: Sequence[Event],
+    roles: Roles,
+    placement: tuple[str, str, int | None],
+    suppression: timedelta,
+) -> bool:
+    """Fold the hit into the agency's open alert it repeats (False) or create one (True)."""
+    times = sorted(str(e["@timestamp"]) for e in events) or [hit.first_seen, hit.last_seen]
+    first, last = times[0], times[-1]
+    agency, segment, level = placement
+    key = dedup_key(hit, roles.attacker, agency)
+    open_alert = session.scalars(
+        select(Alert)
+        .where(Alert.dedup_key == key, Alert.status != AlertStatus.CLOSED.value)
+        .order_by(Alert.id.desc())
+        .limit(1)
+    ).first()
+    if (
+        open_alert is not None
+        and parse_timestamp(first) - parse_timestamp(open_alert.last_seen) <= suppression
+    ):
+        _fold(open_alert, hit, roles, last)
+        return False
+    session.add(
+        Alert(
+            rule_id=hit.rule.rule_id,
+            rule_name=hit.rule.name,
+            title=hit.rule.title,
+            severity=hit.rule.level,
+            risk_score=risk_score(hit.rule.level, level),
+            agency=agency,
+            segment=segment,
+            security_level=level,
+            entity=hit.group,
+            dedup_key=key,
+            event_ids=list(hit.event_ids),
+            event_count=len(hit.event_ids),
+            first_seen=first,
+            last_seen=last,
+            runbook=hit.rule.runbook,
+            tags=list(hit.rule.tags),
+            observables=observables_of(hit.group),
+            attacker=roles.attacker,
+            targets=list(roles.targets),
+            target_count=len(roles.targets),
+            infrastructure=list(roles.infrastructure),
+            fingerprints=list(roles.fingerprints),
+            tactic=roles.tactic,
+        )
+    )
+    session.flush()
+    return True
