@@ -70,6 +70,18 @@ def auth_user(headers: dict[str, str]) -> str | None:
     return None
 
 
+UNRESERVED_ESCAPE = re.compile(r"%(2[dDeE]|3[0-9]|[46][1-9a-fA-F]|[57][0-9aA]|5[fF]|7[eE])")
+
+
+def normalised_path(path: str) -> str:
+    """The path with percent-encoded unreserved characters decoded (RFC 3986, 6.2.2.2), as a
+    server reads it: ``/SDK/web%4canguage`` is ``/SDK/webLanguage``. Reserved characters
+    (``%2F``, ``%3F``, ...) stay encoded, and ``url.original`` keeps the request as sent."""
+    if "%" not in path:
+        return path
+    return UNRESERVED_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), path)
+
+
 def url_fields(target: str, host: str | None) -> Event:
     """ECS ``url.*`` from a request target, with any password in it removed."""
     fields: Event = {}
@@ -81,7 +93,7 @@ def url_fields(target: str, host: str | None) -> Event:
         target = target.replace(parts.netloc, f"{user}@{hostport}" if user else hostport, 1)
         parts = urlsplit(target)
     fields["url.original"] = redact(target)
-    fields["url.path"] = parts.path or "/"
+    fields["url.path"] = normalised_path(parts.path) or "/"
     if parts.query:
         fields["url.query"] = redact(parts.query)
     if parts.scheme:

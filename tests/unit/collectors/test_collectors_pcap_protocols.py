@@ -142,3 +142,13 @@ def test_demo_modbus_writes_from_an_operator_workstation(demo: list[Event]) -> N
     assert multiple["modbus.exception_code"] == 2
     assert multiple["modbus.exception_name"] == "illegal_data_address"
     assert multiple["modbus.register.quantity"] == 2
+
+
+def test_url_path_decodes_escaped_unreserved_characters_only() -> None:
+    from collectors.packets.protocols import normalised_path, url_fields
+
+    assert normalised_path("/SDK/web%4canguage") == "/SDK/webLanguage"
+    assert normalised_path("/a%2Fb%3F%20") == "/a%2Fb%3F%20"  # reserved and space stay
+    fields = url_fields("/SDK/web%4Canguage?x=1", None)
+    assert fields["url.path"] == "/SDK/webLanguage"
+    assert fields["url.original"] == "/SDK/web%4Canguage?x=1"
