@@ -87,6 +87,12 @@ TYPED_FIELDS: Mapping[str, Mapping[str, Any]] = {
     "client.ip": _IP,
     "server.ip": _IP,
     "host.ip": _IP,
+    "related.ip": _IP,  # ECS arrays of addresses: a CIDR rule matches any of them
+    "dns.resolved_ip": _IP,
+    "tls.server.not_before": _DATE,
+    "tls.server.not_after": _DATE,
+    "tls.server.x509.not_before": _DATE,
+    "tls.server.x509.not_after": _DATE,
     "source.port": _LONG,
     "destination.port": _LONG,
     "source.bytes": _LONG,
