@@ -35,6 +35,7 @@ from soc_api.errors import ERROR_RESPONSES, install_error_handlers, json_errors
 from soc_api.incidents.views import router as incidents_router
 from soc_api.ingest.views import router as ingest_router
 from soc_api.iocs.views import router as iocs_router
+from soc_api.releases.views import router as releases_router
 from soc_api.rules.views import router as rules_router
 
 log = logging.getLogger(__name__)
@@ -112,7 +113,14 @@ def create_app(settings: Settings, *, startup: Sequence[StartupTask] = ()) -> Fa
         return response
 
     install_error_handlers(app)
-    for router in (alerts_router, incidents_router, iocs_router, ingest_router, rules_router):
+    for router in (
+        alerts_router,
+        incidents_router,
+        iocs_router,
+        ingest_router,
+        rules_router,
+        releases_router,
+    ):
         app.include_router(router, responses=ERROR_RESPONSES)
     app.include_router(audit_router, responses=ERROR_RESPONSES)
     for router in (

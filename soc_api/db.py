@@ -39,6 +39,7 @@ def import_models() -> None:
     from soc_api.auth import models as _auth  # noqa: F401
     from soc_api.incidents import models as _incidents  # noqa: F401
     from soc_api.iocs import models as _iocs  # noqa: F401
+    from soc_api.releases import models as _releases  # noqa: F401
 
 
 def init_state(engine: Engine) -> sessionmaker[Session]:

@@ -107,6 +107,11 @@ class Settings(BaseSettings):
         description="Compiled hot-path modules kept per source version, so a fresh clone "
         "restores them instead of compiling (citysoc native).",
     )
+    release_public_key: Path | None = Field(
+        default=None,
+        description="Ed25519 public key (PEM) the SOC API verifies recorded gate decisions "
+        "with; empty: the public half of CITYSOC_RELEASE_SIGNING_KEY.",
+    )
     release_signing_key: Path | None = Field(
         default=None,
         description="Ed25519 private key (PEM) that signs the release gate's decisions "

@@ -73,6 +73,10 @@ CASES: dict[tuple[str, str], Case] = {
     ("GET", "/api/v1/audit"): Case(frozenset({200, 403})),  # 200 for an agency's auditor
     ("GET", "/api/v1/audit/verify"): Case(frozenset({200, 403})),
     ("GET", "/api/v1/audit/verify/anchored"): Case(frozenset({200, 403})),
+    ("GET", "/api/v1/releases"): Case(frozenset({200, 403})),  # 200 for auditors: no agency data
+    ("POST", "/api/v1/releases"): Case(frozenset({403}), json={"manifest": {}, "decision": {}}),
+    ("POST", "/api/v1/releases/{release_id}/promote"): Case(frozenset({403}), json={}),
+    ("POST", "/api/v1/releases/rollback"): Case(frozenset({403}), json={}),
     ("GET", "/health"): Case(OK),
     ("GET", "/metrics"): Case(frozenset({403})),
 }
@@ -111,7 +115,9 @@ def call(soc: Soc, caller: str, method: str, path: str, case: Case, ids: dict[st
     if caller.startswith("token:"):
         soc.client.cookies.clear()
         headers["Authorization"] = f"Bearer {soc.tokens[caller.removeprefix('token:')]}"
-    url = path.format(alert_id=ids["alert"], incident_id=ids["incident"], ioc_id=ids["ioc"])
+    url = path.format(
+        alert_id=ids["alert"], incident_id=ids["incident"], ioc_id=ids["ioc"], release_id=1
+    )
     body = case.json
     if isinstance(body, dict) and body.get("ids") == ["{alert}"]:
         body = {**body, "ids": [ids["alert"]]}
