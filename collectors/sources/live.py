@@ -54,6 +54,7 @@ class LiveOptions:
     count: int | None = None
     include_media: bool = False
     netns: str | None = None
+    buffer_mib: int | None = None  # the kernel capture buffer (tshark -B); None: tshark's 2 MiB
 
 
 def capture_filter(bpf: str | None, include_media: bool) -> str | None:
@@ -66,6 +67,8 @@ def capture_filter(bpf: str | None, include_media: bool) -> str | None:
 def capture_command(options: LiveOptions, tshark: str = "tshark") -> list[str]:
     command = ["ip", "netns", "exec", options.netns] if options.netns else []
     command += [tshark, "-n", "-i", options.interface, "-w", "-", "-F", "pcap"]
+    if options.buffer_mib is not None:
+        command += ["-B", str(options.buffer_mib)]
     kernel_filter = capture_filter(options.bpf, options.include_media)
     if kernel_filter:
         command += ["-f", kernel_filter]
