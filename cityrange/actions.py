@@ -142,6 +142,7 @@ def syn_scan(src: str, dst: str, p: Params) -> None:
     """Half-open SYN probes from a raw socket (the kernel answers the replies with RST)."""
     ports = _ports(p)
     raw = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_TCP)
+    raw.bind((src, 0))  # the kernel writes the IP header: from the actor's own address
     base = random.Random(src).randint(40000, 60000)
     try:
         for target in _targets(p, dst):

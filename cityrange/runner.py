@@ -114,6 +114,7 @@ def run_range(
     *,
     progress: Progress,
     bundle: str | None = None,
+    keep_data: bool = False,
 ) -> RangeScore:
     preflight()
     stale = range_namespaces()
@@ -169,7 +170,10 @@ def run_range(
         stop.set()
         removed = network.remove()
         log.info("range removed: %s", ", ".join(removed) or "nothing")
-        shutil.rmtree(data_dir, ignore_errors=True)
+        if keep_data:
+            progress(f"events and alerts of the run kept in {data_dir}")
+        else:
+            shutil.rmtree(data_dir, ignore_errors=True)
 
 
 def _plan(topology: Topology, scenarios: Sequence[Scenario], baseline: Baseline) -> RangePlan:

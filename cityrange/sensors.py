@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 BATCH_EVENTS = 200
 BATCH_SECONDS = 0.5
 SYSLOG_PORT = 514
+CAPTURE_MIB = 128  # bursts of a bulk transfer must fit while the engine catches up
 
 
 class Sensor:
@@ -45,7 +46,8 @@ class Sensor:
     def __init__(self, settings: Settings, topology: Topology) -> None:
         self.settings, self.topology = settings, topology
         self.stats = CollectorStats()
-        self.capture = LiveCapture(LiveOptions(interface=SENSOR_IFACE, netns=SENSOR_NS), self.stats)
+        options = LiveOptions(interface=SENSOR_IFACE, netns=SENSOR_NS, buffer_mib=CAPTURE_MIB)
+        self.capture = LiveCapture(options, self.stats)
         self.stored = 0
         self._thread: threading.Thread | None = None
 

@@ -26,6 +26,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     run.add_argument(
         "--bundle", type=Path, metavar="DIR", help="an analytics bundle: its content hash is recorded"
     )
+    run.add_argument(
+        "--keep-data", action="store_true", help="keep the run's event store and SOC state"
+    )
     run.set_defaults(func=run_command)
     listing = kinds.add_parser("list", help="show the scenario library")
     listing.set_defaults(func=list_command)
@@ -74,6 +77,7 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
         load_baseline(),
         progress=lambda text: note(f"  {text}"),
         bundle=bundle_hash(args.bundle) if args.bundle else None,
+        keep_data=args.keep_data,
     )
     show(score)
     if args.out:
