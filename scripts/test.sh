@@ -27,6 +27,10 @@ suite() {
   .venv/bin/pytest "$@"
   times+=("$(printf '%-44s %5d s' "$name" $((SECONDS - started)))")
 }
+started=$SECONDS
+echo "==> release gate: build and gate the analytics bundle (scripts/release-gate.sh)"
+scripts/release-gate.sh
+times+=("$(printf '%-44s %5d s' "release gate (build + every check)" $((SECONDS - started)))")
 suite "unit" tests/unit
 suite "integration and end to end (without the slow)" tests/integration tests/e2e \
   --ignore=tests/integration/eventstore --ignore=tests/integration/box --ignore=tests/e2e/box
