@@ -8,6 +8,7 @@ library; :data:`ACTIONS` names them.
 from __future__ import annotations
 
 import base64
+import contextlib
 import random
 import select
 import socket
@@ -30,10 +31,14 @@ def _connect(src: str, dst: str, port: int, timeout: float = TIMEOUT) -> socket.
 
 
 def _try(do: Callable[[], None]) -> None:
-    try:
+    # refused, reset, timed out, dropped by the firewall: the wire has it all the same
+    with contextlib.suppress(OSError):
         do()
-    except OSError:
-        pass  # refused, reset, timed out, dropped by the firewall: the wire has it all the same
+
+
+def _send(sock: socket.socket, data: bytes, to: tuple[str, int]) -> None:
+    with contextlib.suppress(OSError):  # unreachable, refused: the datagram left all the same
+        sock.sendto(data, to)
 
 
 def _recv_until(sock: socket.socket, marker: bytes, limit: int = 65536) -> bytes:
@@ -52,7 +57,7 @@ def http(src: str, dst: str, p: Params) -> None:
     for n in range(int(p.get("count", 1))):
         for request in p["requests"]:
             raw = request.replace("{n}", str(n)).replace("{host}", dst)
-            head, sep, body = raw.partition("\n\n")
+            head, _, body = raw.partition("\n\n")
             lines = [ln for ln in head.split("\n") if ln]
             lines.append(f"Content-Length: {len(body.encode())}") if body else None
             lines.append("Connection: close")
@@ -80,8 +85,8 @@ def rtsp(src: str, dst: str, p: Params) -> None:
                 sock.sendall(
                     f"{p.get('method', 'DESCRIBE')} rtsp://{dst}/Streaming/Channels/101 RTSP/1.0"
                     "\r\nCSeq: 2\r\n"
-                    f"Authorization: Basic {secret}\r\nUser-Agent: {p.get('agent', 'LibVLC/3.0.18')}"
-                    "\r\n\r\n".encode()
+                    f"Authorization: Basic {secret}\r\n"
+                    f"User-Agent: {p.get('agent', 'LibVLC/3.0.18')}\r\n\r\n".encode()
                 )
                 _recv_until(sock, b"\r\n\r\n")
 
@@ -135,7 +140,7 @@ def _checksum(data: bytes) -> int:
     total = sum(struct.unpack(f"!{len(data) // 2}H", data))
     total = (total >> 16) + (total & 0xFFFF)
     total += total >> 16
-    return ~total & 0xFFFF
+    return int(~total & 0xFFFF)
 
 
 def syn_scan(src: str, dst: str, p: Params) -> None:
@@ -143,7 +148,7 @@ def syn_scan(src: str, dst: str, p: Params) -> None:
     ports = _ports(p)
     raw = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_TCP)
     raw.bind((src, 0))  # the kernel writes the IP header: from the actor's own address
-    base = random.Random(src).randint(40000, 60000)
+    base = random.Random(src).randint(40000, 60000)  # noqa: S311 - a port, not a secret
     try:
         for target in _targets(p, dst):
             for port in ports:
@@ -153,7 +158,7 @@ def syn_scan(src: str, dst: str, p: Params) -> None:
                 )
                 checksum = _checksum(pseudo + header)
                 packet = header[:16] + struct.pack("!H", checksum) + header[18:]
-                _try(lambda target=target, packet=packet: raw.sendto(packet, (target, 0)))
+                _send(raw, packet, (target, 0))
                 time.sleep(float(p.get("delay", 0.002)))
     finally:
         raw.close()
@@ -183,7 +188,7 @@ def udp(src: str, dst: str, p: Params) -> None:
     try:
         for target in _targets(p, dst):
             for port in _ports(p):
-                _try(lambda target=target, port=port: sock.sendto(payload, (target, port)))
+                _send(sock, payload, (target, port))
                 time.sleep(float(p.get("delay", 0.002)))
     finally:
         sock.close()
@@ -193,7 +198,7 @@ def dns(src: str, dst: str, p: Params) -> None:
     """DNS queries for names made from a template (``{n}`` and ``{chunk}`` are filled)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.bind((src, 0))
-    rng = random.Random(src)
+    rng = random.Random(src)  # noqa: S311 - tunnel-like names, not secrets
     try:
         for n in range(int(p.get("count", 1))):
             chunk = "".join(rng.choice("abcdefghijklmnopqrstuvwxyz234567") for _ in range(48))
@@ -201,7 +206,7 @@ def dns(src: str, dst: str, p: Params) -> None:
             query = struct.pack("!HHHHHH", n & 0xFFFF, 0x0100, 1, 0, 0, 0)
             query += b"".join(bytes([len(x)]) + x.encode() for x in name.split(".")) + b"\0"
             query += struct.pack("!HH", int(p.get("qtype", 16)), 1)
-            _try(lambda query=query: sock.sendto(query, (dst, 53)))
+            _send(sock, query, (dst, 53))
             time.sleep(float(p.get("delay", 0.005)))
     finally:
         sock.close()

@@ -16,8 +16,8 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from citysoc.core.errors import Location, RangeError
 from cityrange.library import Step
+from citysoc.core.errors import Location, RangeError
 
 BASELINE = Path(__file__).parent / "baseline.yml"
 

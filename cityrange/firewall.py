@@ -22,7 +22,7 @@ ROLE = Path(__file__).resolve().parent.parent / "playbooks" / "roles" / "nftable
 def router_ruleset(topology: Topology, role: Path = ROLE) -> str:
     """The ruleset text ``nft -f`` loads in the range's router namespace."""
     defaults: dict[str, Any] = yaml.safe_load((role / "defaults" / "main.yml").read_text())
-    template = jinja2.Environment(
+    template = jinja2.Environment(  # noqa: S701 - an nftables ruleset, not HTML
         undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=False
     ).from_string((role / "templates" / "citysoc.nft.j2").read_text())
     variables = {**defaults, **router_vars(topology)}

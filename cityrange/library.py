@@ -15,9 +15,9 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from cityrange.actions import ACTIONS
 from citysoc.core.errors import Location, RangeError
 from citysoc.core.topology import INTERNET, Topology
-from cityrange.actions import ACTIONS
 
 LIBRARY = Path(__file__).parent / "library"
 TCP_ACTIONS = {"http", "rtsp", "telnet", "ssh", "modbus", "dnp3", "stream", "tls"}

@@ -13,10 +13,10 @@ import logging
 import tempfile
 from pathlib import Path
 
-from citysoc.core.topology import Topology
 from cityrange.firewall import router_ruleset
 from cityrange.netns import range_namespaces, run
 from cityrange.plan import ROUTER_NS, SENSOR_IFACE, SENSOR_NS, SWITCH_NS, RangePlan
+from citysoc.core.topology import Topology
 
 log = logging.getLogger(__name__)
 

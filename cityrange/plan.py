@@ -18,10 +18,10 @@ import ipaddress
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from citysoc.core.errors import RangeError
-from citysoc.core.topology import INTERNET, Topology
 from cityrange.library import Scenario, resolve
 from cityrange.netns import PREFIX
+from citysoc.core.errors import RangeError
+from citysoc.core.topology import INTERNET, Topology
 
 SWITCH_NS = f"{PREFIX}-switch"
 ROUTER_NS = f"{PREFIX}-router"
@@ -77,7 +77,9 @@ def make_plan(
     def host(netns: str, segment: str) -> RangeHost:
         if netns not in plan.hosts:
             cidr = ipaddress.ip_network(segments[segment])
-            plan.hosts[netns] = RangeHost(netns, segment, _gateway(segments[segment]), cidr.prefixlen)
+            plan.hosts[netns] = RangeHost(
+                netns, segment, _gateway(segments[segment]), cidr.prefixlen
+            )
         return plan.hosts[netns]
 
     collectors = [h for h in topology.soc_hosts() if h.role == "collector"]

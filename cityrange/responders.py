@@ -73,7 +73,7 @@ async def _read_http(reader: asyncio.StreamReader) -> tuple[str, str, dict[str, 
 
 def http(log_to: Syslog) -> Handler:
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        method, path, _ = await _read_http(reader)
+        _, path, _ = await _read_http(reader)
         bare = path.split("?", 1)[0]
         found = any(bare == p or (p.endswith("/") and bare.startswith(p)) for p in KNOWN_PATHS)
         status = "200 OK" if found else "404 Not Found"
@@ -136,9 +136,7 @@ def ssh(log_to: Syslog) -> Handler:
         if banner and method == "publickey":
             log_to.send("sshd", f"Accepted publickey for {user} from {peer[0]} port {peer[1]} ssh2")
         elif banner:
-            log_to.send(
-                "sshd", f"Failed password for {user} from {peer[0]} port {peer[1]} ssh2"
-            )
+            log_to.send("sshd", f"Failed password for {user} from {peer[0]} port {peer[1]} ssh2")
 
     return handle
 
@@ -216,9 +214,7 @@ def serve(victim: Victim, ready: threading.Event, stop: threading.Event) -> None
         servers = []
         for port in victim.tcp_ports:
             make = PROTOCOLS.get(port, sink)
-            servers.append(
-                await asyncio.start_server(_guarded(make(log_to)), victim.address, port)
-            )
+            servers.append(await asyncio.start_server(_guarded(make(log_to)), victim.address, port))
         ready.set()
         while not stop.is_set():
             await asyncio.sleep(0.1)

@@ -19,14 +19,12 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 
-from citysoc.core.errors import RangeError
-from citysoc.core.settings import Settings
-from citysoc.core.topology import INTERNET, Topology
 from cityrange import network
 from cityrange.actions import ACTIONS
 from cityrange.baseline import Baseline, Conversation
@@ -42,6 +40,9 @@ from cityrange.score import (
     score_scenario,
 )
 from cityrange.sensors import Collector, Sensor
+from citysoc.core.errors import RangeError
+from citysoc.core.settings import Settings
+from citysoc.core.topology import INTERNET, Topology
 from soc_api.alerts.models import Alert
 from soc_api.context import SocContext, build_context
 from soc_api.db import transaction
@@ -130,7 +131,9 @@ def run_range(
         try:
             check_against(topology, list(scenarios), {r.name for r in ctx.rules})
             plan = _plan(topology, scenarios, baseline)
-            progress(f"building the range: {len(plan.hosts)} hosts in {len(plan.segments)} segments")
+            progress(
+                f"building the range: {len(plan.hosts)} hosts in {len(plan.segments)} segments"
+            )
             network.build(plan, topology)
             _start_victims(plan, topology, stop)
             sensor = Sensor(run_settings, topology)
@@ -195,7 +198,7 @@ def _start_victims(plan: RangePlan, topology: Topology, stop: threading.Event) -
         victim = Victim(name, address, tuple(sorted(ports)),
                         str(collector.address) if collector else None)  # fmt: skip
         ready = threading.Event()
-        thread_in(plan.netns_of(address), lambda v=victim, r=ready: serve(v, r, stop), f"victim-{address}")
+        thread_in(plan.netns_of(address), partial(serve, victim, ready, stop), f"victim-{address}")
         readies.append((address, ready))
     for address, ready in readies:
         if not ready.wait(10):
@@ -209,7 +212,9 @@ def _resolved(topology: Topology, step: Step) -> dict[str, Any]:
     return params
 
 
-def _act(netns: str, src: str, dst: str, steps: Sequence[tuple[str, dict[str, Any]]], name: str) -> threading.Thread:
+def _act(
+    netns: str, src: str, dst: str, steps: Sequence[tuple[str, dict[str, Any]]], name: str
+) -> threading.Thread:
     def body() -> None:
         for action, params in steps:
             ACTIONS[action](src, dst, params)

@@ -47,7 +47,9 @@ class BaselineResult(BaseModel):
 
 
 class RangeScore(BaseModel):
-    schema_: Literal["citysoc.range.score/1"] = Field(default=SCHEMA, alias="schema")
+    schema_: Literal["citysoc.range.score/1"] = Field(
+        default="citysoc.range.score/1", alias="schema"
+    )
     started: datetime
     seconds: float
     bundle: str | None = None

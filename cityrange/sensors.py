@@ -16,6 +16,8 @@ import time
 from collections.abc import Iterator
 from contextlib import closing
 
+from cityrange.netns import enter
+from cityrange.plan import COLLECTOR_NS, SENSOR_IFACE, SENSOR_NS
 from citysoc.core.ecs import Event
 from citysoc.core.errors import Location, StoreError
 from citysoc.core.settings import Settings
@@ -28,8 +30,6 @@ from collectors.pipeline import ship
 from collectors.sources.live import LiveCapture, LiveOptions
 from collectors.sources.receiver import Endpoint, SyslogReceiver
 from collectors.stats import CollectorStats
-from cityrange.netns import enter
-from cityrange.plan import COLLECTOR_NS, SENSOR_IFACE, SENSOR_NS
 from eventstore.open import open_event_store
 
 log = logging.getLogger(__name__)

@@ -6,13 +6,13 @@ import argparse
 import hashlib
 from pathlib import Path
 
+from cityrange.baseline import load_baseline
+from cityrange.library import Scenario, load_library
+from cityrange.score import RangeScore
 from citysoc.cli.output import note, say, table
 from citysoc.core.errors import RangeError
 from citysoc.core.settings import Settings
 from citysoc.core.topology import load_topology
-from cityrange.baseline import load_baseline
-from cityrange.library import Scenario, load_library
-from cityrange.score import RangeScore
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -24,7 +24,10 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     run.add_argument("--scenarios", metavar="ID,...", help="only these scenarios (default: all)")
     run.add_argument("--out", type=Path, help="write the score as JSON to this file")
     run.add_argument(
-        "--bundle", type=Path, metavar="DIR", help="an analytics bundle: its content hash is recorded"
+        "--bundle",
+        type=Path,
+        metavar="DIR",
+        help="an analytics bundle: its content hash is recorded",
     )
     run.add_argument(
         "--keep-data", action="store_true", help="keep the run's event store and SOC state"
@@ -117,8 +120,14 @@ def _rules(rules: dict[str, int]) -> str:
 
 def list_command(args: argparse.Namespace, settings: Settings) -> int:
     rows = [
-        (s.id, s.technique, "yes" if s.critical else "", s.attacker, s.victim,
-         ",".join(s.expected_rules))  # fmt: skip
+        (
+            s.id,
+            s.technique,
+            "yes" if s.critical else "",
+            s.attacker,
+            s.victim,
+            ",".join(s.expected_rules),
+        )
         for s in load_library()
     ]
     table(("scenario", "technique", "critical", "attacker", "victim", "expected rules"), rows)

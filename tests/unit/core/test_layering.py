@@ -12,6 +12,7 @@ PROJECT = {
     "soc_api",
     "infra",
     "citybox",
+    "cityrange",
     "scenarios",
     "releases",
 }
@@ -78,7 +79,9 @@ def test_citybox_imports_only_the_core_and_infra() -> None:
     assert all(m.startswith(ok) for m in application), application
 
 
-PRODUCT = ("citysoc", "collectors", "eventstore", "detections", "soc_api", "infra", "citybox")
+PRODUCT = (
+    "citysoc", "collectors", "eventstore", "detections", "soc_api", "infra", "citybox", "cityrange",
+)  # fmt: skip
 
 
 def test_the_product_never_imports_the_made_up_traffic() -> None:
