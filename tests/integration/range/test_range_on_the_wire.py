@@ -1,0 +1,73 @@
+"""A few scenarios of the library on the wire: namespaces, nftables router, live capture,
+syslog, the SOC's detections, the score; and nothing of the range left afterwards.
+
+The whole library takes about 80 s here (docs/range.md); this test plays three scenarios.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+from cityrange.baseline import load_baseline
+from cityrange.library import load_library
+from cityrange.netns import range_namespaces
+from cityrange.runner import run_range
+from citysoc.core.settings import Settings
+from citysoc.core.topology import Topology
+
+pytestmark = [
+    pytest.mark.root,
+    pytest.mark.skipif(os.geteuid() != 0, reason="the range builds network namespaces: root"),
+    *[
+        pytest.mark.skipif(shutil.which(tool) is None, reason=f"the range needs {tool}")
+        for tool in ("ip", "tc", "nft", "tshark")
+    ],
+]
+
+PLAYED = (
+    "camera-hikvision-cve-2021-36260-urlencoded",  # an exploit's other encoding, in clear
+    "dc-rdp-lateral-movement",  # dropped by the router, seen on the wire, two agencies
+    "dc-ssh-brute-force-fast",  # seen through the server's syslog only
+    "ics-modbus-write-register",
+)
+
+
+def test_scenarios_are_scored_on_the_wire(settings: Settings, topology: Topology) -> None:
+    scenarios = [s for s in load_library() if s.id in PLAYED]
+    notes: list[str] = []
+    score = run_range(settings, topology, scenarios, load_baseline(), progress=notes.append)
+
+    assert range_namespaces() == []  # nothing of the range is left
+    results = {s.id: s for s in score.scenarios}
+    assert set(results) == set(PLAYED)
+    for result in results.values():
+        assert result.detected, (result.id, notes)
+        assert result.victim_told, result
+        assert result.seconds_to_detect is not None and result.seconds_to_detect < 60
+    rdp = results["dc-rdp-lateral-movement"]
+    assert rdp.attacker_agency == "ioc" and rdp.victim_agency == "dc"
+    assert {"ioc", "dc"} <= set(rdp.agencies_told) and rdp.attacker_told
+    assert rdp.alerts == 1  # told to two agencies, still one alert per attack
+    ssh = results["dc-ssh-brute-force-fast"]
+    assert "credential_access_ssh_brute_force" in ssh.rules
+    assert score.baseline.simulated_hours == 1.0
+    assert score.baseline.alerts == 0, score.baseline.rules
+    assert any("building the range" in note for note in notes)
+
+
+def test_an_interrupted_run_leaves_nothing_behind(settings: Settings, topology: Topology) -> None:
+    scenarios = [s for s in load_library() if s.id == "ics-modbus-write-register"]
+    built: list[str] = []
+
+    def interrupt(note: str) -> None:
+        if note.startswith("baseline"):  # the network is up, responders and capture running
+            built.extend(range_namespaces())
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_range(settings, topology, scenarios, load_baseline(), progress=interrupt)
+    assert "crg-router" in built and "crg-sensor" in built
+    assert range_namespaces() == []
