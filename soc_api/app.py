@@ -28,6 +28,7 @@ from soc_api.console.compliance import compliance_schedule
 from soc_api.console.compliance import router as console_compliance_router
 from soc_api.console.oversight import router as console_oversight_router
 from soc_api.console.pages import router as console_pages_router
+from soc_api.console.releases import router as console_releases_router
 from soc_api.console.views import router as console_router
 from soc_api.context import SocContext, build_context
 from soc_api.deps import ContextDep, CurrentAnalyst
@@ -128,6 +129,7 @@ def create_app(settings: Settings, *, startup: Sequence[StartupTask] = ()) -> Fa
         console_pages_router,
         console_oversight_router,
         console_compliance_router,
+        console_releases_router,
     ):
         app.include_router(router)
     app.mount(

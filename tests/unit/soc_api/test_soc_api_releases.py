@@ -3,6 +3,7 @@ passing release is promoted, rollback returns to the one before, and all of it i
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -105,3 +106,26 @@ def test_only_ops_and_admins_change_releases_and_agencies_read_none(soc: Soc) ->
     soc.login("auditor")
     assert soc.client.get("/api/v1/releases").status_code == 200
     assert soc.client.post("/api/v1/releases/rollback", json={}).status_code == 403
+
+
+def test_the_releases_page_shows_history_newly_missed_and_deploys(ops: Soc) -> None:
+    good = ops.client.post("/api/v1/releases", json=upload("2026.12.1")).json()
+    bad = upload("2026.12.2", passed=False, rule="d", failures=("camera-dahua-exploit",))
+    refused = ops.client.post("/api/v1/releases", json=bad).json()
+    page = ops.client.get("/releases").text
+    assert f'data-release="{good["id"]}" data-passed="yes" data-deployed="no"' in page
+    assert f'data-release="{refused["id"]}" data-passed="no"' in page
+    assert 'class="failed"><strong>' in page and "camera-dahua-exploit" in page
+    assert page.count('action="/releases/') == 1  # only the passing one can be deployed
+    token = re.search(r'name="csrf" content="([^"]+)"', page)
+    assert token is not None  # ops has no alert queue: the token of this page
+    form = {"csrf": token.group(1), "note": "first deployment"}
+    assert ops.client.post(f"/releases/{good['id']}/promote", data=form).status_code == 200
+    page = ops.client.get("/releases").text
+    assert f'data-release="{good["id"]}" data-passed="yes" data-deployed="yes"' in page
+    assert "first deployment" in page and 'id="rollback-form"' in page
+    forged = ops.client.post(f"/releases/{good['id']}/promote", data={"csrf": "x"})
+    assert forged.status_code == 403
+    ops.login("auditor")  # reads, cannot deploy
+    page = ops.client.get("/releases").text
+    assert "data-release" in page and 'action="/releases/' not in page
