@@ -194,6 +194,7 @@ def ascii_lower(text: str) -> str:
 
 
 _ASCII_LOWER = {c: c + 32 for c in range(ord("A"), ord("Z") + 1)}
+_NUMERIC = re.compile(r"^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$")
 
 
 def required_values(node: Node, field: str) -> frozenset[str] | None:
@@ -201,10 +202,13 @@ def required_values(node: Node, field: str) -> frozenset[str] | None:
     condition to hold; None when the condition does not pin the field down."""
     if node.kind == "cmp":
         literal = node.literal
-        if node.column == field and literal is not None and node.op in ("=", "==", "LIKE"):
-            # only ASCII: a lower() that also folded other letters could miss a match
-            return frozenset({ascii_lower(literal)}) if literal.isascii() else None
-        return None
+        if node.column != field or literal is None or node.op not in ("=", "==", "LIKE"):
+            return None
+        if not literal.isascii():  # a lower() that also folded other letters could miss it
+            return None
+        if node.op != "LIKE" and _NUMERIC.match(literal):  # a numeric column would convert it
+            return None
+        return frozenset({ascii_lower(literal)})
     if node.kind == "and":
         pinned = [v for v in (required_values(p, field) for p in node.parts) if v is not None]
         return min(pinned, key=len) if pinned else None

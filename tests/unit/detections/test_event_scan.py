@@ -164,6 +164,8 @@ def test_a_rule_of_another_shape_runs_alone() -> None:
         ("NOT COALESCE((`event.action`='x'), 0)", "event.action", None),
         ("`event.action`='đăng_nhập'", "event.action", None),  # not ASCII: no shortcut
         ("`event.action` >= 'x'", "event.action", None),
+        ("`seq` = '05'", "seq", None),  # a number in a numeric column: 5 equals it
+        ("`user.name` LIKE '888888'", "user.name", {"888888"}),  # LIKE compares text
     ],
 )  # fmt: skip
 def test_required_values(text: str, field: str, values: set[str] | None) -> None:
