@@ -17,13 +17,19 @@ across the example city's segments), then times, in one run:
 * CLI: the command ``citysoc collect eve FILE`` itself, start-up included, in a fresh data
   directory;
 * follow: ``citysoc collect eve --follow FILE`` from its start until every line is stored
-  (the store is polled every 0.1 s), start-up included.
+  (the store is polled every 0.1 s), start-up included;
+* the store's own limit: the same enriched events, parsed and enriched beforehand, written
+  by ``SqliteEventStore.write`` in batches of 2,000 (what a sink is handed), and by plain
+  ``executemany`` of the same rows into the same table layout (grouped by field set, 20,000
+  rows a transaction, the store's connection settings); then every path above as a ratio of
+  plain ``executemany``, and the CPU time per event of each step (where the time goes).
 
 ``--memory`` runs the buffered path and the command in child processes on N and 10 x N lines
 and prints the peak resident set size of each (bounded memory: it must not grow with the
 input; for the command, of the larger of its two processes).
 
     .venv/bin/python benchmarks/bench_eve.py --lines 500000
+    .venv/bin/python benchmarks/bench_eve.py --lines 200000 --rounds 3 --paths process,cli
     .venv/bin/python benchmarks/bench_eve.py --memory --lines 50000
     .venv/bin/python benchmarks/bench_eve.py --profile --lines 100000
 """
@@ -42,6 +48,7 @@ import resource
 import shutil
 import signal
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -64,7 +71,7 @@ from collectors.enrich import Enricher, enricher_for
 from collectors.pipeline import ship
 from collectors.sources.eve import BATCH_LINES, parse_lines, read_eve, read_eve_lines
 from collectors.stats import CollectorStats
-from eventstore.sqlite import SqliteEventStore, connect
+from eventstore.sqlite import TABLE, SqliteEventStore, connect, quote
 
 REPO = Path(__file__).resolve().parents[1]
 CLIENTS = [f"10.20.0.{n}" for n in range(10, 60)] + [f"203.0.113.{n}" for n in range(1, 40)]
@@ -306,8 +313,21 @@ def follow_run(eve: Path, work: Path) -> tuple[float, int]:
     return seconds, count
 
 
-def throughput(lines: int) -> None:
+PATHS = {
+    "direct": ("parse+enrich+store", partial(timed_run, buffered=False)),
+    "buffered": ("through disk buffer", partial(timed_run, buffered=True)),
+    "background": ("background shipper", background_run),
+    "process": ("own process", process_run),
+    "cli": ("collect eve (CLI)", cli_run),
+    "follow": ("--follow (CLI)", follow_run),
+}
+
+
+def throughput(lines: int, *, rounds: int = 1, paths: list[str] | None = None) -> None:
     say_machine()
+    runs: list[tuple[str, Callable[[Path, Path], tuple[float, int]]]] = [
+        PATHS[key] for key in paths or list(PATHS)
+    ]
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         eve = work / "eve.json"
@@ -317,26 +337,109 @@ def throughput(lines: int) -> None:
             f"generated {lines:,} EVE lines ({eve.stat().st_size / 1e6:.0f} MB) "
             f"in {time.perf_counter() - started:.1f}s"
         )
-        settle(work, keep=eve)
-        stats = CollectorStats()
-        started = time.perf_counter()
-        parsed = sum(1 for _ in read_eve(eve, stats))
-        seconds = time.perf_counter() - started
-        print(f"parse only:        {parsed / seconds:10,.0f} events/s ({seconds:.1f}s)")
-        runs: list[tuple[str, Callable[[Path, Path], tuple[float, int]]]] = [
-            ("parse+enrich+store", partial(timed_run, buffered=False)),
-            ("through disk buffer", partial(timed_run, buffered=True)),
-            ("background shipper", background_run),
-            ("own process", process_run),
-            ("collect eve (CLI)", cli_run),
-            ("--follow (CLI)", follow_run),
-        ]
-        for name, run in runs:
+        rates: dict[str, list[float]] = {}
+        for round_ in range(1, rounds + 1):
+            if rounds > 1:
+                print(f"round {round_} of {rounds}")
             settle(work, keep=eve)
-            seconds, stored = run(eve, work)
-            print(
-                f"{name:19s}{stored / seconds:10,.0f} events/s ({seconds:.1f}s, {stored:,} stored)"
+            stats = CollectorStats()
+            started = time.perf_counter()
+            parsed = sum(1 for _ in read_eve(eve, stats))
+            seconds = time.perf_counter() - started
+            print(f"parse only:        {parsed / seconds:10,.0f} events/s ({seconds:.1f}s)")
+            rates.setdefault("parse only", []).append(parsed / seconds)
+            for name, run in runs:
+                settle(work, keep=eve)
+                seconds, stored = run(eve, work)
+                rates.setdefault(name, []).append(stored / seconds)
+                print(
+                    f"{name:19s}{stored / seconds:10,.0f} events/s "
+                    f"({seconds:.1f}s, {stored:,} stored)"
+                )
+            settle(work, keep=eve)
+            for name, rate in store_limit(eve, work).items():
+                rates.setdefault(name, []).append(rate)
+        plain = statistics.median(rates["plain executemany"])
+        print(
+            f"median of {rounds}, events/s, and as a ratio of plain executemany of the same rows:"
+        )
+        for name, found in rates.items():
+            rate = statistics.median(found)
+            print(f"  {name:26s}{rate:10,.0f}{rate / plain:7.2f}x")
+
+
+def store_limit(eve: Path, work: Path) -> dict[str, float]:
+    """The same enriched events into the store by ``SqliteEventStore.write`` and by plain
+    ``executemany``, each step timed apart: events/s by name, and the steps printed."""
+    stats = CollectorStats()
+    started = time.perf_counter()
+    parsed = list(read_eve(eve, stats))
+    parse = time.perf_counter() - started
+    enrich = Enricher(load_topology(BUNDLED_TOPOLOGY), "dic")
+    started = time.perf_counter()
+    events = [enrich(event) for event in parsed]
+    enriching = time.perf_counter() - started
+    del parsed
+    with SqliteEventStore(work / "write.db") as store:
+        started = time.perf_counter()
+        stored = sum(
+            store.write(events[n : n + 2000]).inserted for n in range(0, len(events), 2000)
+        )
+        writing = time.perf_counter() - started
+    settle(work, keep=eve)
+    with SqliteEventStore(work / "plain.db") as store:  # the same table layout, empty
+        store.ensure_columns({name for event in events for name in event})
+    transactions = plain_batches(events)
+    count = max(1, len(events))
+    del events
+    conn = connect(work / "plain.db")
+    started = time.perf_counter()
+    plain_stored = 0
+    for statements in transactions:
+        with conn:
+            for sql, rows in statements:
+                plain_stored += conn.executemany(sql, rows).rowcount
+    plain = time.perf_counter() - started
+    conn.close()
+    for name, seconds in (
+        ("parse (read_eve, in one process)", parse),
+        ("enrich", enriching),
+        ("SqliteEventStore.write", writing),
+        ("plain executemany", plain),
+    ):
+        print(f"  {name:34s}{seconds / count * 1e6:6.1f} µs per event")
+    print(f"store.write{stored / writing:18,.0f} events/s ({writing:.1f}s, {stored:,} stored)")
+    print(
+        f"plain executemany{plain_stored / plain:12,.0f} events/s "
+        f"({plain:.1f}s, {plain_stored:,} stored)"
+    )
+    return {"store.write": stored / writing, "plain executemany": plain_stored / plain}
+
+
+def plain_batches(
+    events: list[dict[str, object]],
+) -> list[list[tuple[str, list[tuple[object, ...]]]]]:
+    """Transactions of 20,000 events, each a list of (INSERT, rows) by field set; lists and
+    objects as JSON text, as the store keeps them."""
+    transactions = []
+    for n in range(0, len(events), 20_000):
+        groups: dict[tuple[str, ...], list[tuple[object, ...]]] = {}
+        for event in events[n : n + 20_000]:
+            row = tuple(
+                json.dumps(v) if isinstance(v, list | tuple | dict) else v for v in event.values()
             )
+            groups.setdefault(tuple(event), []).append(row)
+        transactions.append(
+            [
+                (
+                    f"INSERT OR IGNORE INTO {TABLE} ({', '.join(map(quote, keys))}) "
+                    f"VALUES ({', '.join('?' * len(keys))})",
+                    rows,
+                )
+                for keys, rows in groups.items()
+            ]
+        )
+    return transactions
 
 
 def settle(work: Path, *, keep: Path) -> None:
@@ -404,6 +507,10 @@ def main() -> None:
     parser.add_argument("--lines", type=int, default=500_000)
     parser.add_argument("--memory", action="store_true")
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--rounds", type=int, default=1, help="repeat; print medians")
+    parser.add_argument(
+        "--paths", help=f"comma-separated, of: {', '.join(PATHS)} (default: all)", default=""
+    )
     parser.add_argument("--child-rss", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child_rss:
@@ -413,7 +520,11 @@ def main() -> None:
     elif args.profile:
         profile(args.lines)
     else:
-        throughput(args.lines)
+        paths = [p for p in args.paths.split(",") if p]
+        unknown = sorted(set(paths) - set(PATHS))
+        if unknown:
+            parser.error(f"unknown paths: {', '.join(unknown)}")
+        throughput(args.lines, rounds=args.rounds, paths=paths)
 
 
 if __name__ == "__main__":
