@@ -12,7 +12,12 @@ import logging
 from collections import Counter
 from typing import Any, Literal
 
-from soc_api.compliance import checks_flow, checks_state, checks_topology  # noqa: F401 (register)
+from soc_api.compliance import (  # noqa: F401 (register the checks)
+    checks_flow,
+    checks_release,
+    checks_state,
+    checks_topology,
+)
 from soc_api.compliance.attestations import load as load_attestations
 from soc_api.compliance.evidence import CHECKS, Context, Evidence, Status
 from soc_api.compliance.frameworks import ComplianceError, Framework, Requirement

@@ -238,3 +238,50 @@ def test_report_is_stable_and_rejects_unknown_agency(topology: Topology) -> None
     with pytest.raises(ComplianceError, match="agencies: d1, dc, dic"):
         build_report(Context(topology=topology, agency="nope", period=PERIOD),
                      framework("decree85"))  # fmt: skip
+
+
+def _release(session: Session, version: str, *, range_passed: bool, detail: str) -> int:
+    from soc_api.releases.models import Release
+
+    checks = [{"name": "rule-proofs", "passed": True, "detail": "proven", "failures": []},
+              {"name": "range-score", "passed": range_passed, "detail": detail,
+               "failures": []}]  # fmt: skip
+    release = Release(
+        version=version, content_hash=version * 8, citysoc_version="0.1.0",
+        created="2026-09-01T00:00:00+00:00", passed=True, key_id="k", manifest={},
+        decision={"checks": checks}, recorded_at="2026-09-01T00:00:00Z", recorded_by="ops",
+    )  # fmt: skip
+    session.add(release)
+    session.flush()
+    return release.id
+
+
+def test_release_gate_evidence_follows_what_was_deployed(
+    topology: Topology, sessions: sessionmaker[Session]
+) -> None:
+    from soc_api.releases.models import ReleasePromotion
+
+    ctx = Context(topology=topology, agency="d1", period=PERIOD, sessions=sessions)
+    assert CHECKS["release_gate"](ctx).status is Status.NOT_MET  # nothing deployed
+    with transaction(sessions) as session:
+        unscored = _release(session, "v1", range_passed=True, detail="not run: no score given")
+        session.add(ReleasePromotion(release_id=unscored, action="promote", actor="ops",
+                                     at="2026-09-02T00:00:00Z", note=""))  # fmt: skip
+    evidence = CHECKS["release_gate"](ctx)
+    assert evidence.status is Status.PARTLY_MET and "without a passing range score" in str(
+        evidence.findings
+    )
+    with transaction(sessions) as session:
+        scored = _release(session, "v2", range_passed=True, detail="33 of 34 scenarios")
+        session.add(ReleasePromotion(release_id=scored, action="promote", actor="ops",
+                                     at="2026-10-02T00:00:00Z", note=""))  # fmt: skip
+        later = _release(session, "v3", range_passed=False, detail="never deployed")
+        session.add(
+            ReleasePromotion(
+                release_id=later, action="promote", actor="ops", at="2027-02-01T00:00:00Z", note=""
+            )
+        )  # after the period
+    evidence = CHECKS["release_gate"](ctx)
+    assert evidence.status is Status.MET, evidence.findings
+    assert evidence.data["deployed"]["version"] == "v2"
+    assert [d["version"] for d in evidence.data["deployments_in_period"]] == ["v1", "v2"]
