@@ -23,11 +23,6 @@ READERS: dict[str, Reader] = {".pcap": read_pcap, ".json": read_eve, ".log": rea
 SHOWN = 20
 
 
-def event_problems(event: Event) -> list[str]:
-    """What is wrong with one event: names, types and categories against the ECS reference."""
-    return problems(event)
-
-
 def check_ecs(topology: Topology, default_agency: str, samples: Path = SAMPLES) -> CheckResult:
     """Every bundled sample through its collector and the enrichment, every event checked."""
     enrich = Enricher(topology, default_agency)
@@ -38,10 +33,10 @@ def check_ecs(topology: Topology, default_agency: str, samples: Path = SAMPLES) 
         stats = CollectorStats()
         for number, event in enumerate(READERS[path.suffix](path, stats), start=1):
             events += 1
-            problems = event_problems(enrich(event))
-            bad += bool(problems)
+            found = problems(enrich(event))
+            bad += bool(found)
             where = f"{path.name} event {number} ({event.get('event.dataset', '?')})"
-            failures += [f"{where}: {p}" for p in problems]
+            failures += [f"{where}: {p}" for p in found]
         refused += sum(stats.errors.values())
     if not files:
         failures.append(f"no collector samples in {samples}")

@@ -20,6 +20,7 @@ import yaml
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import ValidationError
 
+import citysoc
 from citysoc.core.errors import ConfigError, Location
 from citysoc.core.topology import Topology
 from detections.engine.compiler import CompiledRule, compile_catalog
@@ -82,6 +83,11 @@ def run_gate(
                                         decided_at=datetime.now(UTC)))  # fmt: skip
     checks: list[CheckResult] = []
     tampered = file_problems(bundle, manifest)
+    if manifest.citysoc_version != citysoc.__version__:
+        tampered.append(
+            f"built by citysoc {manifest.citysoc_version}, gated by {citysoc.__version__}: "
+            "gate a bundle with the citysoc that built it"
+        )
     checks.append(CheckResult(name="manifest", passed=not tampered,
                               detail=f"{len(manifest.files)} files as the manifest lists them",
                               failures=tampered))  # fmt: skip

@@ -79,6 +79,10 @@ def gate_command(args: argparse.Namespace, settings: Settings) -> int:
             "no release signing key: set CITYSOC_RELEASE_SIGNING_KEY (or --key); "
             "citysoc release keygen --out FILE makes one"
         )
+    if key_path.exists() and key_path.stat().st_mode & 0o077:
+        raise ConfigError(
+            f"{key_path} can be read by other users: chmod 600 it (and consider it exposed)"
+        )
     key = load_private_key(key_path)
     policy, policy_hash = load_policy(args.policy or DEFAULT_POLICY)
     inputs = GateInputs(

@@ -87,3 +87,26 @@ def test_keygen_makes_a_private_key_only_its_owner_reads(tmp_path: Path) -> None
     assert main(["release", "keygen", "--out", str(key)]) == 0
     assert key.stat().st_mode & 0o777 == 0o600 and key.with_suffix(".pub").is_file()
     assert main(["release", "keygen", "--out", str(key)]) == 2  # never overwrites a key
+
+
+def test_the_gate_refuses_a_signing_key_others_can_read(passed: Path, keys: Keys) -> None:
+    keys.private_path.chmod(0o644)
+    try:
+        assert main(["release", "gate", str(passed), "--key", str(keys.private_path)]) == 2
+    finally:
+        keys.private_path.chmod(0o600)
+
+
+def test_a_bundle_built_by_another_citysoc_is_refused(copy: Path, keys: Keys) -> None:
+    from citysoc.core.settings import BUNDLED_TOPOLOGY
+    from citysoc.core.topology import load_topology
+    from releases.gate import GateInputs, run_gate
+    from releases.models import MANIFEST, GatePolicy
+
+    manifest = read_manifest(copy)
+    older = manifest.model_copy(update={"citysoc_version": "0.0.1"})
+    (copy / MANIFEST).write_text(older.model_dump_json(by_alias=True), encoding="utf-8")
+    inputs = GateInputs(load_topology(BUNDLED_TOPOLOGY))
+    decision = run_gate(copy, GatePolicy(checks=[]), "none", inputs, keys.private).decision
+    assert not decision.passed
+    assert "built by citysoc 0.0.1" in decision.failed()[0].failures[0]
