@@ -10,8 +10,6 @@ from infra.offline import run_offline, stack_config_file
 from infra.policy.evaluate import evaluate
 from tests.unit.releases.conftest import Keys
 
-pytest.importorskip("pulumi", reason="needs the Pulumi SDK (the infra extra)")
-
 
 def violations(bundle: Path | None, key: Path | None) -> list[str]:
     config = stack_config_file("hcmc-demo")
