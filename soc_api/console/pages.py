@@ -12,11 +12,18 @@ from soc_api.alerts.models import AlertPublic, AlertStatus, AlertUpdate, CloseRe
 from soc_api.alerts.queries import get_alert, visible_evidence
 from soc_api.alerts.workflow import allowed_transitions, update_alert
 from soc_api.audit import service as audit
+from soc_api.auth.models import TRIAGERS
 from soc_api.console.common import check_csrf, render
 from soc_api.console.graph import HEIGHT, WIDTH, agency_graph
 from soc_api.console.views import Csrf, require_console_user, to_login
 from soc_api.deps import ContextDep, MaybeAnalyst, ObjectId, SessionDep
-from soc_api.incidents.service import get_incident, list_incidents, list_targets
+from soc_api.incidents.models import IncidentNoteCreate
+from soc_api.incidents.service import (
+    annotate_incident,
+    get_incident,
+    list_incidents,
+    list_targets,
+)
 from soc_api.incidents.views import agency_names
 from soc_api.iocs.models import IocCreate, IocKind, Tlp
 from soc_api.iocs.service import create_ioc, list_iocs
@@ -124,8 +131,30 @@ def incident_page(
             "nodes": nodes,
             "width": WIDTH,
             "height": HEIGHT,
+            "may_annotate": analyst.role in TRIAGERS and analyst.token_scope is None,
         },
     )
+
+
+@router.post("/incidents/{incident_id}/notes")
+def incident_note_form(
+    request: Request,
+    ctx: ContextDep,
+    session: SessionDep,
+    analyst: MaybeAnalyst,
+    csrf: Csrf,
+    incident_id: ObjectId,
+    note: Annotated[str, Form(max_length=4000)] = "",
+    assignee: Annotated[str, Form(max_length=64)] = "",
+) -> Response:
+    """A note or an assignment on an incident, from its page (as the API's notes route)."""
+    check_csrf(request, csrf)
+    who = require_console_user(analyst)
+    change = IncidentNoteCreate(note=note, assignee=assignee.strip() or None)
+    window = timedelta(seconds=ctx.settings.incident_window_seconds)
+    annotate_incident(session, incident_id=incident_id, who=who, window=window, change=change)
+    session.commit()
+    return RedirectResponse(f"/incidents/{incident_id}", status_code=303)
 
 
 @router.get("/iocs", response_class=HTMLResponse)

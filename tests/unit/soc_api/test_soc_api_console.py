@@ -140,3 +140,21 @@ def test_the_queue_header_never_contradicts_the_list(soc: Soc) -> None:
     soc.client.post("/lang?back=/alerts", data={"csrf": soc.csrf(), "lang": "en"})
     head = soc.client.get("/alerts").text.split('id="last-run">', 1)[1].split("</p>", 1)[0]
     assert "The last new events were checked at" in head and "city-wide" not in head
+
+
+def test_notes_and_assignments_from_the_incident_page(soc: Soc) -> None:
+    soc.login("d1")
+    incident = soc.client.get("/api/v1/incidents").json()["items"][0]["id"]
+    page = soc.client.get(f"/incidents/{incident}").text
+    assert 'id="incident-note-form"' in page
+    form = {"csrf": soc.csrf(), "note": "blocked at the edge <b>now</b>", "assignee": "d1"}
+    answer = soc.client.post(f"/incidents/{incident}/notes", data=form, follow_redirects=False)
+    assert answer.status_code == 303
+    page = soc.client.get(f"/incidents/{incident}").text
+    assert "blocked at the edge &lt;b&gt;now&lt;/b&gt;" in page
+    assert 'id="incident-assignee">d1<' in page
+    forged = soc.client.post(f"/incidents/{incident}/notes", data={"csrf": "x", "note": "n"})
+    assert forged.status_code == 403
+    soc.login("auditor")  # reads the incident and its notes, writes none
+    page = soc.client.get(f"/incidents/{incident}").text
+    assert "blocked at the edge" in page and 'id="incident-note-form"' not in page
