@@ -64,7 +64,10 @@ SESSIONS: dict[str, type[TextSession | ModbusSession | SshSession | TelnetSessio
 }
 DNP3_START = b"\x05\x64"  # the start bytes of every DNP3 link-layer frame
 LINGER = 2.0
-IDLE_TIMEOUT = {"tcp": 300.0, "udp": 60.0}
+# A TCP connection attempt nothing answered (a firewall dropped it, or a scan) is reported
+# after 20 s, not after the 300 s of an idle connection: a client still retrying its SYN past
+# that is then reported again, as a new attempt.
+IDLE_TIMEOUT = {"tcp": 300.0, "udp": 60.0, "unanswered": 20.0}
 IP_PROTOCOLS = {"tcp": 6, "udp": 17}
 Endpoint = tuple[str, int]
 FlowKey = tuple[str, Endpoint, Endpoint]

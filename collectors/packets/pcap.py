@@ -103,6 +103,7 @@ class PacketEngine:
         self.idle: dict[str, OrderedDict[FlowKey, None]] = {
             "tcp": OrderedDict(),
             "udp": OrderedDict(),
+            "unanswered": OrderedDict(),  # TCP flows whose server has sent nothing yet
             "closed": OrderedDict(),
         }
         self.media: set[Endpoint] = set()
@@ -183,10 +184,16 @@ class PacketEngine:
                 flow.protocol = "rtp"
         records = flow.add(d, when, wirelen)
         if flow.closed_at is None:
-            self.idle[d.transport][key] = None
-            self.idle[d.transport].move_to_end(key)
+            kind = d.transport
+            if kind == "tcp" and not flow.packets[1]:
+                kind = "unanswered"
+            elif kind == "tcp":
+                self.idle["unanswered"].pop(key, None)
+            self.idle[kind][key] = None
+            self.idle[kind].move_to_end(key)
         elif key not in self.idle["closed"]:
             self.idle[d.transport].pop(key, None)
+            self.idle["unanswered"].pop(key, None)
             self.idle["closed"][key] = None
         for record in records:
             yield self._emit(flow.app_event(record))

@@ -316,3 +316,19 @@ def test_stream_reorders_and_drops_retransmissions() -> None:
     assert stream.feed(1006, b"ghi") == b""  # early: held
     assert stream.feed(1000, b"abc") == b""  # retransmission
     assert stream.feed(1002, b"cdef") == b"def" + b"ghi"  # overlap trimmed, hole filled
+
+
+def test_an_unanswered_syn_is_reported_after_twenty_seconds_not_five_minutes() -> None:
+    from scapy.layers.inet import TCP, UDP
+
+    from collectors.packets.pcap import PacketEngine
+    from scenarios.packetcraft import frame
+
+    engine = PacketEngine(CollectorStats())
+    syn = frame("10.31.0.50", "10.10.1.5", TCP(sport=40000, dport=3389, flags="S"), 1000.0)
+    seen = list(engine.record(1, bytes(syn), 1000.0, len(syn), 1))
+    for n, when in enumerate((1010.0, 1019.0, 1031.0)):  # other traffic keeps the clock going
+        other = frame("10.20.0.10", "10.50.0.10", UDP(sport=5000 + n, dport=514), when)
+        seen += engine.record(1, bytes(other), when, len(other), n + 2)
+    flows = [e for e in seen if e["event.action"] == "network_flow"]
+    assert [(f["destination.port"], f["event.outcome"]) for f in flows] == [(3389, "failure")]
