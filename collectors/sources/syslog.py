@@ -24,7 +24,9 @@ then goes to the first program parser that recognises it:
       vms-audit: action=login result=success user=op.nguyen src=10.20.0.101 console=wall-2
 
   (``action`` is ``login`` or ``logout``, ``result`` ``success`` or ``failure``;
-  ``vms.audit``, ``event.action`` ``vms_login``).
+  ``vms.audit``, ``event.action`` ``vms_login``);
+* **web servers** (nginx, Apache): combined-format access lines (``nginx.access``,
+  ``apache.access``; ``event.action`` ``http_request``, :mod:`collectors.sources.weblog`).
 
 Anything else is kept as ``syslog.generic`` with ``message`` and ``event.original``. Every
 event gets the ECS ``related.*`` fields (addresses, host names, users) and arrays for
@@ -45,6 +47,7 @@ from citysoc.core import ecs
 from citysoc.core.ecs import Event
 from citysoc.core.errors import CollectorError, Location
 from collectors.related import add_related
+from collectors.sources.weblog import parse_access
 from collectors.stats import CollectorStats
 
 log = logging.getLogger(__name__)
@@ -459,4 +462,6 @@ def _vms(program: str, body: str, event: Event) -> bool:
     return True
 
 
-PROGRAM_PARSERS: tuple[Callable[[str, str, Event], bool], ...] = (_sshd, _camera, _firewall, _vms)
+PROGRAM_PARSERS: tuple[Callable[[str, str, Event], bool], ...] = (
+    _sshd, _camera, _firewall, _vms, parse_access,
+)  # fmt: skip

@@ -206,3 +206,24 @@ def test_structured_data_is_an_ecs_object() -> None:
     broken = parse("<165>1 2026-11-20T02:00:00Z cam-01 vms 1 ID1 [x y] hello")
     assert "log.syslog.structured_data" not in broken
     assert broken["citysoc.syslog.structured_data"] == "[x y]"
+
+
+def test_web_server_access_lines_become_http_requests() -> None:
+    line = (
+        "<30>Dec  2 02:26:07 portal-01 nginx[812]: 203.0.113.20 - - [02/Dec/2026:02:26:07 +0000] "
+        '"GET /tra-cuu?q=1+union+select+1&password=hunter2 HTTP/1.1" 404 15 "-" "sqlmap/1.7"'
+    )
+    event = syslog.parse_syslog(line, Location("udp"), CollectorStats(), received=1_796_000_000.0)
+    assert event["event.dataset"] == "nginx.access"
+    assert event["event.action"] == "http_request"
+    assert event["source.ip"] == "203.0.113.20"
+    assert event["url.path"] == "/tra-cuu"
+    assert "union+select" in event["url.query"]
+    assert event["http.response.status_code"] == 404 and event["event.outcome"] == "failure"
+    assert event["user_agent.original"] == "sqlmap/1.7"
+    assert "hunter2" not in str(event)
+    other = syslog.parse_syslog(
+        "<30>Dec  2 02:26:07 portal-01 nginx[812]: worker process started",
+        Location("udp"), CollectorStats(), received=1_796_000_000.0,
+    )  # fmt: skip
+    assert other["event.dataset"] == "syslog.generic"
