@@ -289,6 +289,7 @@ class SqliteEventStore:
                 keep = [n for n, name in enumerate(names) if _usable(name)]
                 ready.append((tuple(names[n] for n in keep), [_pick(row, keep) for row in good]))
         self._learn_kinds(ready)
+        ready = [(names, self._bindable(names, rows)) for names, rows in ready]
         try:
             try:
                 return self._insert(ready, rejected)
@@ -297,6 +298,24 @@ class SqliteEventStore:
         except _UnboundValueError:
             stored = [(names, [_stored(row) for row in rows]) for names, rows in ready]
             return self._insert(stored, rejected)
+
+    def _bindable(
+        self, names: tuple[str, ...], rows: list[tuple[Any, ...]]
+    ) -> list[tuple[Any, ...]]:
+        """The rows with the lists and mappings of fields known to hold them as stored (JSON
+        text, an array of one as its value): converting only those fields spares converting
+        every value of the batch after SQLite refuses one."""
+        spots = [n for n, name in enumerate(names) if self._kinds.get(name, BOOLEAN) != BOOLEAN]
+        if not spots:
+            return rows
+        bindable = []
+        for row in rows:
+            values = list(row)
+            for n in spots:
+                if isinstance(values[n], list | tuple | dict):
+                    values[n] = _sql_value(values[n])
+            bindable.append(tuple(values))
+        return bindable
 
     def _insert(
         self, groups: Iterable[tuple[tuple[str, ...], list[tuple[Any, ...]]]], rejected: int
