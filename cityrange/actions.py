@@ -277,10 +277,11 @@ def tls(src: str, dst: str, p: Params) -> None:
     for _ in range(int(p.get("count", 1))):
 
         def hello() -> None:
-            with _connect(src, dst, int(p.get("port", 443)), timeout=0.5) as sock:
+            with _connect(src, dst, int(p.get("port", 443)), timeout=2.0) as sock:
                 try:
                     with context.wrap_socket(sock, server_hostname=str(p["sni"])) as tls_sock:
                         tls_sock.sendall(str(p.get("request", "GET / HTTP/1.1\r\n\r\n")).encode())
+                        _recv_until(tls_sock, b"</html>")
                 except (ssl.SSLError, TimeoutError):
                     pass  # the portal's answer is not ours to read: the hello has gone out
 

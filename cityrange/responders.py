@@ -12,6 +12,7 @@ import asyncio
 import logging
 import re
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -22,7 +23,9 @@ log = logging.getLogger(__name__)
 READ = 65536
 EXPORT_PACE = 0.02  # seconds per MiB sent
 EXPORT = re.compile(rb"^COPY .* bytes=(\d+)")
-KNOWN_PATHS = ("/", "/index.html", "/SDK/webLanguage", "/RPC2_Login", "/ISAPI/", "/cgi-bin/")
+KNOWN_PATHS = ("/", "/index.html", "/tra-cuu", "/tai-lieu", "/upload", "/SDK/webLanguage",
+               "/RPC2_Login")  # fmt: skip
+KNOWN_PREFIXES = ("/ISAPI/", "/cgi-bin/", "/Security/")
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,8 @@ class Victim:
     address: str
     tcp_ports: tuple[int, ...]
     syslog_to: str | None  # collector address, or None when the host does not log
+    web_server: bool = False  # logs its HTTP(S) requests as nginx access lines
+    tls: ssl.SSLContext | None = None  # serves real TLS on 443/8443 when given
 
 
 class Syslog:
@@ -71,11 +76,11 @@ async def _read_http(reader: asyncio.StreamReader) -> tuple[str, str, dict[str, 
     return method, path, headers
 
 
-def http(log_to: Syslog) -> Handler:
+def http(log_to: Syslog, access_log: bool = False) -> Handler:
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        _, path, _ = await _read_http(reader)
+        method, path, headers = await _read_http(reader)
         bare = path.split("?", 1)[0]
-        found = any(bare == p or (p.endswith("/") and bare.startswith(p)) for p in KNOWN_PATHS)
+        found = bare in KNOWN_PATHS or bare.startswith(KNOWN_PREFIXES)
         status = "200 OK" if found else "404 Not Found"
         body = b"<html>ok</html>" if found else b"<html>not found</html>"
         writer.write(
@@ -84,6 +89,15 @@ def http(log_to: Syslog) -> Handler:
             + body
         )
         await writer.drain()
+        if access_log:
+            peer = writer.get_extra_info("peername")[0]
+            stamp = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime())
+            agent = headers.get("user-agent", "-").replace('"', "'")
+            log_to.send(
+                "nginx",
+                f'{peer} - - [{stamp}] "{method} {path} HTTP/1.1" {status[:3]} {len(body)} '
+                f'"-" "{agent}"',
+            )
 
     return handle
 
@@ -206,6 +220,16 @@ def _guarded(handler: Handler) -> Handler:
     return handle
 
 
+TLS_PORTS = (443, 8443)
+
+
+def _handler(victim: Victim, port: int, log_to: Syslog) -> Handler:
+    """HTTP (logged as a web server does) on web ports and, with a certificate, on TLS ports."""
+    if port in (80, 8080) or (port in TLS_PORTS and victim.tls is not None):
+        return http(log_to, access_log=victim.web_server)
+    return PROTOCOLS.get(port, sink)(log_to)
+
+
 def serve(victim: Victim, ready: threading.Event, stop: threading.Event) -> None:
     """Run the victim's servers until ``stop`` is set (call inside the victim's namespace)."""
 
@@ -213,8 +237,10 @@ def serve(victim: Victim, ready: threading.Event, stop: threading.Event) -> None
         log_to = Syslog(victim.name, victim.address, victim.syslog_to)
         servers = []
         for port in victim.tcp_ports:
-            make = PROTOCOLS.get(port, sink)
-            servers.append(await asyncio.start_server(_guarded(make(log_to)), victim.address, port))
+            handler = _handler(victim, port, log_to)
+            secure = victim.tls if port in TLS_PORTS else None
+            server = await asyncio.start_server(_guarded(handler), victim.address, port, ssl=secure)
+            servers.append(server)
         ready.set()
         while not stop.is_set():
             await asyncio.sleep(0.1)

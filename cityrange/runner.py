@@ -28,6 +28,7 @@ from sqlalchemy import select
 from cityrange import network
 from cityrange.actions import ACTIONS
 from cityrange.baseline import Baseline, Conversation
+from cityrange.certificate import server_context
 from cityrange.library import Scenario, Step, check_against, resolve
 from cityrange.netns import range_namespaces, thread_in
 from cityrange.plan import COLLECTOR_NS, RangePlan, make_plan
@@ -135,7 +136,7 @@ def run_range(
                 f"building the range: {len(plan.hosts)} hosts in {len(plan.segments)} segments"
             )
             network.build(plan, topology)
-            _start_victims(plan, topology, stop)
+            _start_victims(plan, topology, stop, data_dir)
             sensor = Sensor(run_settings, topology)
             sensor.start()
             collector = Collector(run_settings, topology, plan.hosts[COLLECTOR_NS].addresses)
@@ -187,16 +188,29 @@ def _plan(topology: Topology, scenarios: Sequence[Scenario], baseline: Baseline)
     return make_plan(topology, scenarios, baseline.hosts(), ports)
 
 
-def _start_victims(plan: RangePlan, topology: Topology, stop: threading.Event) -> None:
+WEB_ROLES = ("web", "app")
+
+
+def _start_victims(
+    plan: RangePlan, topology: Topology, stop: threading.Event, data_dir: Path
+) -> None:
+    tls = server_context(data_dir / "tls")
     readies = []
     for address, ports in sorted(plan.ports.items()):
         if not ports:
             continue
         placed = topology.locate(address)
         collector = topology.collector_of(placed.segment) if placed else None
-        name = next((h.name for h in topology.model.hosts if str(h.address) == address), address)
-        victim = Victim(name, address, tuple(sorted(ports)),
-                        str(collector.address) if collector else None)  # fmt: skip
+        host = next((h for h in topology.model.hosts if str(h.address) == address), None)
+        web = host is not None and host.role in WEB_ROLES
+        victim = Victim(
+            host.name if host else address,
+            address,
+            tuple(sorted(ports)),
+            str(collector.address) if collector else None,
+            web_server=web,
+            tls=tls if web else None,
+        )
         ready = threading.Event()
         thread_in(plan.netns_of(address), partial(serve, victim, ready, stop), f"victim-{address}")
         readies.append((address, ready))
