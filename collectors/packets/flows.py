@@ -20,6 +20,7 @@ from functools import lru_cache
 
 from citysoc.core import ecs
 from citysoc.core.ecs import Event
+from collectors.packets.dnp3 import Dnp3Session
 from collectors.packets.logins import SshSession, TelnetSession
 from collectors.packets.modbus import ModbusSession
 from collectors.packets.packet import ACK, FIN, RST, SYN, Datagram
@@ -55,10 +56,13 @@ PORT_PROTOCOLS = {
     37777: "dahua-dvrip",
     47808: "bacnet",
 }
-SESSIONS: dict[str, type[TextSession | ModbusSession | SshSession | TelnetSession]] = {
+SESSIONS: dict[
+    str, type[TextSession | ModbusSession | Dnp3Session | SshSession | TelnetSession]
+] = {
     "http": TextSession,
     "rtsp": TextSession,
     "modbus": ModbusSession,
+    "dnp3": Dnp3Session,
     "ssh": SshSession,
     "telnet": TelnetSession,
 }
@@ -170,7 +174,7 @@ class Flow:
         if payload.startswith(b"SSH-"):
             self.protocol, self.session = "ssh", SshSession()
         elif payload.startswith(DNP3_START) and len(payload) >= 10:
-            self.protocol = "dnp3"
+            self.protocol, self.session = "dnp3", Dnp3Session()
 
     def add(self, d: Datagram, when: float, wirelen: int) -> list[AppRecord]:
         """Count a packet; returns application records it completed."""

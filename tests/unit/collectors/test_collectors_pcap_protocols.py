@@ -152,3 +152,24 @@ def test_url_path_decodes_escaped_unreserved_characters_only() -> None:
     fields = url_fields("/SDK/web%4Canguage?x=1", None)
     assert fields["url.path"] == "/SDK/webLanguage"
     assert fields["url.original"] == "/SDK/web%4Canguage?x=1"
+
+
+def dnp3_frame(sequence: int, function: int, objects: bytes = b"\x3c\x02\x06") -> bytes:
+    user = bytes([0xC0 | sequence, 0xC0 | sequence, function]) + objects
+    header = bytes([0x05, 0x64, 5 + len(user), 0xC4]) + (10).to_bytes(2, "little")
+    blocks = b"".join(user[i : i + 16] + b"\x00\x00" for i in range(0, len(user), 16))
+    return header + (1).to_bytes(2, "little") + b"\x00\x00" + blocks
+
+
+def test_dnp3_requests_name_their_function_and_mark_control(tmp_path: Path) -> None:
+    frames = dnp3_frame(0, 1) + dnp3_frame(1, 5, bytes(20)) + dnp3_frame(2, 13)
+    events = of(
+        conversation(tmp_path, ("10.41.0.10", 20000), [("c", frames)], seed=3),
+        "network_traffic.dnp3",
+    )
+    assert [e["dnp3.function_name"] for e in events] == ["read", "direct_operate", "cold_restart"]
+    assert [e["event.type"] for e in events][1] == ["change", "protocol"]
+    assert events[0]["dnp3.destination_address"] == 10 and events[0]["dnp3.source_address"] == 1
+    assert events[1]["event.action"] == "dnp3_direct_operate"
+    not_dnp3 = conversation(tmp_path, ("10.41.0.10", 20000), [("c", b"GET / HTTP/1.0\r\n\r\n")])
+    assert of(not_dnp3, "network_traffic.dnp3") == []
