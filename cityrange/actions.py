@@ -237,7 +237,8 @@ def dnp3(src: str, dst: str, p: Params) -> None:
                 )
                 user = bytes([0xC0 | (n & 0x3F)]) + app
                 header = bytes([0x05, 0x64, 5 + len(user), 0xC4]) + struct.pack("<HH", 10, 1)
-                sock.sendall(header + b"\0\0" + user + b"\0\0")
+                blocks = b"".join(user[i : i + 16] + b"\0\0" for i in range(0, len(user), 16))
+                sock.sendall(header + b"\0\0" + blocks)  # CRCs left zero
                 time.sleep(0.02)
 
     _try(send)
