@@ -54,6 +54,7 @@ SUMMARIES = {
     "store": "prepare and check the event store",
     "report": "compliance reports for auditors (signed)",
     "release": "build, gate and verify analytics bundles",
+    "range": "the attack range: replay the scenario library on the wire and score it",
 }
 
 
