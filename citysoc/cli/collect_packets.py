@@ -11,16 +11,15 @@ import argparse
 import shutil
 import signal
 import time
-from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
 from types import FrameType
 
 from citysoc.cli.collect import collect_events, summary_line
 from citysoc.cli.output import ByteProgress, note, say
-from citysoc.core.ecs import Event
 from citysoc.core.settings import Settings
 from citysoc.core.topology import load_topology
+from collectors.delivery.batches import TimedBatches
 from collectors.pipeline import ShipReport
 from collectors.stats import CollectorStats
 from eventstore.open import open_event_store
@@ -140,34 +139,19 @@ def run_iface(args: argparse.Namespace, settings: Settings) -> int:
     total = ShipReport()
     try:
         with closing(open_event_store(settings)) as store:
-            events = capture.events()
-            while True:
-                batch = _LiveSlice(events)
+            # Small batches, so events reach the store while the capture runs, each ending on
+            # time even when the segment goes quiet.
+            batches = TimedBatches(
+                capture.events(), max_events=LIVE_BATCH_EVENTS, seconds=LIVE_BATCH_SECONDS
+            )
+            while not batches.ended:
                 report = collect_events(
-                    iter(batch), stats, store=store, topology=topology, default_agency=agency
+                    batches.batch(), stats, store=store, topology=topology, default_agency=agency
                 )
                 total.stored += report.stored
                 total.duplicates += report.duplicates
-                if batch.ended:
-                    break
     finally:
         signal.signal(signal.SIGINT, previous)
     _closing_summary(capture.name, stats, total, started)
     say(summary_line(capture.name, stats, total))
     return 0
-
-
-class _LiveSlice:
-    """Events of a live capture in small batches, so they reach the store while it runs."""
-
-    def __init__(self, events: Iterator[Event]) -> None:
-        self.events = events
-        self.ended = False
-
-    def __iter__(self) -> Iterator[Event]:
-        deadline = time.monotonic() + LIVE_BATCH_SECONDS
-        for n, event in enumerate(self.events, start=1):
-            yield event
-            if n >= LIVE_BATCH_EVENTS or time.monotonic() >= deadline:
-                return
-        self.ended = True
