@@ -32,6 +32,7 @@ PORT = 8088
 # What the roles install from the box's source (the JRE for an engine-backed event store).
 APT_PACKAGES = (
     "nftables",
+    "ulogd2",
     "chrony",
     "auditd",
     "nginx-light",
