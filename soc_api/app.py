@@ -64,7 +64,9 @@ def create_app(settings: Settings, *, startup: Sequence[StartupTask] = ()) -> Fa
         for task in startup:
             task(ctx)
         ctx.scheduler.start()
-        sealer = Sealer(ctx.sessions, settings.data_dir, settings.audit_seal_interval_seconds)
+        sealer = Sealer(
+            ctx.sessions, settings.data_dir, settings.audit_seal_interval_seconds, ctx.store
+        )
         sealer.start()
         reports = compliance_schedule(ctx)
         reports.start()

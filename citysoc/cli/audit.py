@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+from contextlib import closing
 from pathlib import Path
 
 from citysoc.cli.output import fail, say
 from citysoc.core.settings import Settings
+from eventstore.open import open_event_store
 from soc_api.audit.anchor import load_public_key, seal, verify_anchored
 from soc_api.db import init_state, make_engine
 
@@ -32,8 +34,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 def run_verify(args: argparse.Namespace, settings: Settings) -> int:
     sessions = init_state(make_engine(settings.resolved_state_url))
     public = load_public_key(args.public_key) if args.public_key else None
-    with sessions() as session:
-        report = verify_anchored(session, settings.data_dir, public)
+    with sessions() as session, closing(open_event_store(settings)) as store:
+        report = verify_anchored(session, settings.data_dir, public, store)
     if report.ok:
         latest = report.latest
         anchored = (
@@ -52,8 +54,8 @@ def run_verify(args: argparse.Namespace, settings: Settings) -> int:
 
 def run_seal(_args: argparse.Namespace, settings: Settings) -> int:
     sessions = init_state(make_engine(settings.resolved_state_url))
-    with sessions() as session:
-        checkpoint = seal(session, settings.data_dir)
+    with sessions() as session, closing(open_event_store(settings)) as store:
+        checkpoint = seal(session, settings.data_dir, store)
     if checkpoint is None:
         say("nothing to seal: the chain is empty or its head is sealed already")
     else:

@@ -4,9 +4,12 @@ The hash chain alone proves that rows fit together, not that they are all there:
 the last rows, or rewriting a row and re-hashing every row after it, leaves a chain that
 verifies. So at intervals the head of the chain (its last id, its hash, how many entries)
 is sealed into a checkpoint signed with Ed25519 and appended to
-``<data dir>/audit-checkpoints.jsonl``. The signing key is generated on first use into
-``<data dir>/audit-signing.key`` (mode 0600) with its public half beside it; keep a copy of
-the public key away from the SOC host and verify with it.
+``<data dir>/audit-checkpoints.jsonl``, and each checkpoint is also written to the event
+store (``event.dataset`` ``citysoc.audit``, event id ``citysoc-audit-checkpoint-<n>`` for
+the n-th), which lives apart from the SOC database (often on other hosts): cutting or
+editing the file is then found against the store's copies. The signing key is generated on
+first use into ``<data dir>/audit-signing.key`` (mode 0600) with its public half beside
+it; keep a copy of the public key away from the SOC host and verify with it.
 
 :func:`verify_anchored` checks the chain, then every checkpoint's signature, then that each
 checkpoint's entry still exists with the sealed hash and the sealed number of entries up to
@@ -31,8 +34,9 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from citysoc.core.errors import ConfigError
+from citysoc.core.errors import CitysocError, ConfigError
 from citysoc.core.keys import key_id
+from eventstore.base import EventStore
 from soc_api.audit.models import AuditEntry
 from soc_api.audit.service import verify_chain
 from soc_api.auth.secret import create_private_file, refuse_open_file
@@ -43,6 +47,10 @@ CHECKPOINTS = "audit-checkpoints.jsonl"
 PRIVATE_KEY = "audit-signing.key"
 PUBLIC_KEY = "audit-signing.pub"
 MAX_LINE = 4096
+STORE_DATASET = "citysoc.audit"
+STORE_ID = "citysoc-audit-checkpoint-{}"
+STORE_FIELD = "citysoc.audit.checkpoint"
+PROBE = 16  # store copies looked for past the file's last checkpoint, per round
 
 
 class Checkpoint(BaseModel):
@@ -139,14 +147,47 @@ def _head(session: Session) -> tuple[int, int, str] | None:
     return int(count), int(last[0]), str(last[1])
 
 
-def seal(session: Session, data_dir: Path) -> Checkpoint | None:
-    """Append a signed checkpoint of the chain's head, unless it is already sealed."""
+def _store_event(number: int, checkpoint: Checkpoint) -> dict[str, object]:
+    return {
+        "event.id": STORE_ID.format(number),
+        "@timestamp": checkpoint.at,
+        "event.kind": "state",
+        "event.dataset": STORE_DATASET,
+        "event.action": "audit-checkpoint",
+        STORE_FIELD: checkpoint.model_dump_json(),
+    }
+
+
+def ship(store: EventStore, checkpoints: list[Checkpoint]) -> int:
+    """Write to the event store the checkpoints it does not hold yet; how many were written.
+    A failure is logged: the file keeps them, and the next seal ships them again."""
+    ids = [STORE_ID.format(n) for n in range(1, len(checkpoints) + 1)]
+    try:
+        held = {str(e.get("event.id")) for e in store.get(ids)}
+        missing = [
+            _store_event(n, c)
+            for n, c in enumerate(checkpoints, start=1)
+            if STORE_ID.format(n) not in held
+        ]
+        if missing:
+            store.write(missing)
+    except CitysocError as exc:
+        log.warning("audit checkpoints not shipped to the event store (kept in the file): %s", exc)
+        return 0
+    return len(missing)
+
+
+def seal(session: Session, data_dir: Path, store: EventStore | None = None) -> Checkpoint | None:
+    """Append a signed checkpoint of the chain's head, unless it is already sealed; ship
+    the checkpoints to ``store`` too when given."""
     head = _head(session)
     if head is None:
         return None
     path = data_dir / CHECKPOINTS
     sealed, _ = read_checkpoints(path)
     if sealed and (sealed[-1].last_id, sealed[-1].head) == head[1:]:
+        if store is not None:
+            ship(store, sealed)
         return None
     key = signing_key(data_dir)
     checkpoint = Checkpoint(
@@ -162,20 +203,76 @@ def seal(session: Session, data_dir: Path) -> Checkpoint | None:
         out.flush()
         os.fsync(out.fileno())
     log.info("audit chain sealed at entry %d (%d entries)", checkpoint.last_id, checkpoint.entries)
+    if store is not None:
+        ship(store, [*sealed, checkpoint])
     return checkpoint
 
 
+def _store_copies(store: EventStore, known: int) -> dict[int, Checkpoint | str]:
+    """The store's checkpoints by number: the file's ``known`` and any past them."""
+    found: dict[int, Checkpoint | str] = {}
+    start, upto = 1, known + PROBE
+    while True:
+        ids = {STORE_ID.format(n): n for n in range(start, upto + 1)}
+        for event in store.get(list(ids)):
+            number = ids.get(str(event.get("event.id")), 0)
+            try:
+                found[number] = Checkpoint.model_validate_json(str(event.get(STORE_FIELD, "")))
+            except ValidationError:
+                found[number] = "not a checkpoint"
+        if max(found, default=0) <= upto - PROBE:  # nothing in the last numbers looked at
+            return found
+        start, upto = upto + 1, upto + PROBE
+
+
+def _compare_with_store(
+    checkpoints: list[Checkpoint], store: EventStore, report: AnchorReport
+) -> list[Checkpoint]:
+    """Problems where the file and the store's copies disagree; the checkpoints to verify
+    (the file's, and those only the store still has)."""
+    try:
+        copies = _store_copies(store, len(checkpoints))
+    except CitysocError as exc:
+        report.problems.append(f"the event store's copies of the checkpoints are unreadable: {exc}")
+        return checkpoints
+    extra: list[Checkpoint] = []
+    for number, copy in sorted(copies.items()):
+        mine = checkpoints[number - 1] if number <= len(checkpoints) else None
+        if isinstance(copy, str):
+            report.problems.append(f"the event store's checkpoint {number} is {copy}")
+        elif mine is None:
+            report.problems.append(
+                f"the checkpoint file lost checkpoint {number} (sealed {copy.at} at entry "
+                f"{copy.last_id}): the event store still holds it"
+            )
+            extra.append(copy)
+        elif mine != copy:
+            report.problems.append(
+                f"checkpoint {number} in the file (entry {mine.last_id}, sealed {mine.at}) "
+                f"differs from its copy in the event store (entry {copy.last_id}, sealed "
+                f"{copy.at})"
+            )
+            extra.append(copy)
+    return [*checkpoints, *extra]
+
+
 def verify_anchored(
-    session: Session, data_dir: Path, public_key: Ed25519PublicKey | None = None
+    session: Session,
+    data_dir: Path,
+    public_key: Ed25519PublicKey | None = None,
+    store: EventStore | None = None,
 ) -> AnchorReport:
     """The chain, then each checkpoint (signed by ``public_key``, by default the one in
-    ``data_dir``) against the rows it sealed."""
+    ``data_dir``) against the rows it sealed; with ``store``, the file against the store's
+    copies too (a cut or edited file is named, and the store's copies are verified)."""
     chain = verify_chain(session)
     report = AnchorReport(entries=chain.entries, chain_intact=chain.intact, checkpoints=0)
     if not chain.intact:
         report.problems.append(f"entry {chain.first_broken_id}: {chain.problem}")
     checkpoints, unreadable = read_checkpoints(data_dir / CHECKPOINTS)
     report.problems.extend(unreadable)
+    if store is not None:
+        checkpoints = _compare_with_store(checkpoints, store, report)
     report.checkpoints = len(checkpoints)
     if not checkpoints:
         return report
@@ -234,6 +331,7 @@ class Sealer:
     sessions: sessionmaker[Session]
     data_dir: Path
     interval: float
+    store: EventStore | None = None
     _stop: threading.Event | None = None
     _thread: threading.Thread | None = None
 
@@ -245,7 +343,7 @@ class Sealer:
     def seal_now(self) -> Checkpoint | None:
         try:
             with self.sessions() as session:
-                return seal(session, self.data_dir)
+                return seal(session, self.data_dir, self.store)
         except Exception:  # a failed seal is logged; the next interval tries again
             log.exception("could not seal the audit chain")
             return None

@@ -52,4 +52,4 @@ def verify_audit_anchored(
     """The hash chain checked against the signed checkpoints of its head: names entries
     removed from the end, removed and re-hashed, or rewritten and re-hashed."""
     require_auditor(analyst)
-    return verify_anchored(session, ctx.settings.data_dir)
+    return verify_anchored(session, ctx.settings.data_dir, store=ctx.store)

@@ -212,7 +212,7 @@ def audit_chain(ctx: Context) -> tuple[Status, list[str], dict[str, Any]]:
     if ctx.data_dir is None:
         return Status.NOT_MET, ["no data directory: the signed checkpoints cannot be read"], {}
     with ctx.sessions() as session:
-        report = verify_anchored(session, ctx.data_dir)
+        report = verify_anchored(session, ctx.data_dir, store=ctx.store)
         ats = session.scalars(select(AuditEntry.at).where(AuditEntry.agency == ctx.agency))
         in_period = sum(ctx.period.contains(at) for at in ats)
     data = {

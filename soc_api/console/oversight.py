@@ -39,7 +39,7 @@ def audit_page(
     require_auditor(analyst)
     # verified before this read is appended, so the page's count and the verifier's agree
     chain = audit.verify_chain(session) if verify else None
-    anchor = verify_anchored(session, ctx.settings.data_dir) if verify else None
+    anchor = verify_anchored(session, ctx.settings.data_dir, store=ctx.store) if verify else None
     total, entries = audit.read_log(
         session,
         who=analyst,

@@ -159,9 +159,11 @@ def test_verifying_with_a_public_key_kept_elsewhere(
         session.execute(delete(AuditEntry))
     add(state, 1)
     assert main(["audit", "seal"]) == 0
-    assert main(["audit", "verify"]) == 0  # self-consistent with the new key...
     capsys.readouterr()
-    assert main(["audit", "verify", "--public-key", str(kept)]) == 1  # ...but not with ours
+    # self-consistent with the new key, but the event store kept the first checkpoint...
+    assert main(["audit", "verify"]) == 1
+    assert "differs from its copy in the event store" in capsys.readouterr().err
+    assert main(["audit", "verify", "--public-key", str(kept)]) == 1  # ...and our key says so
     assert "bad signature" in capsys.readouterr().err
 
 
@@ -212,3 +214,58 @@ def test_the_console_audit_page_shows_the_anchored_check(soc: Any) -> None:
     # the check runs before the page's own read is logged: the removal shows as truncation
     anchor = page.split('id="audit-anchor"', 1)[1].split("</div>", 1)[0]
     assert 'data-anchored="no"' in anchor and "truncated" in anchor, anchor
+
+
+def test_the_event_store_keeps_copies_that_catch_a_cut_or_edited_file(
+    state: sessionmaker[Session], tmp_path: Path
+) -> None:
+    from eventstore.sqlite import SqliteEventStore
+
+    with SqliteEventStore(tmp_path / "events.db") as store:
+        add(state, 3)
+        with state() as session:
+            seal(session, tmp_path, store)
+        add(state, 2, start=3)
+        with state() as session:
+            seal(session, tmp_path, store)
+            assert verify_anchored(session, tmp_path, store=store).ok
+        copies = store.get(["citysoc-audit-checkpoint-1", "citysoc-audit-checkpoint-2"])
+        assert [e["event.dataset"] for e in copies] == ["citysoc.audit", "citysoc.audit"]
+
+        # An attacker with the SOC host removes the last entries and the last checkpoint.
+        path = tmp_path / CHECKPOINTS
+        path.write_text(path.read_text().splitlines()[0] + "\n")
+        with transaction(state) as session:
+            session.execute(delete(AuditEntry).where(AuditEntry.id > 3))
+        with state() as session:
+            assert verify_anchored(session, tmp_path).ok  # the file alone is fooled
+            report = verify_anchored(session, tmp_path, store=store)
+        assert not report.ok
+        assert any("lost checkpoint 2" in p for p in report.problems), report.problems
+        assert any(p.startswith("truncated") for p in report.problems), report.problems
+
+        # ...or edits the file's checkpoint: it no longer matches the store's copy.
+        first = json.loads(path.read_text())
+        path.write_text(json.dumps({**first, "at": "2020-01-01T00:00:00Z"}) + "\n")
+        with state() as session:
+            report = verify_anchored(session, tmp_path, store=store)
+        assert any("differs from its copy in the event store" in p for p in report.problems)
+
+
+def test_an_unreachable_store_is_named_not_fatal(
+    state: sessionmaker[Session], tmp_path: Path
+) -> None:
+    from citysoc.core.errors import StoreError
+
+    class Down:
+        def get(self, _ids: object, **_kw: object) -> list[object]:
+            raise StoreError("the engine did not answer")
+
+    add(state, 2)
+    with state() as session:
+        seal(session, tmp_path)
+        report = verify_anchored(session, tmp_path, store=Down())  # type: ignore[arg-type]
+    assert report.chain_intact and report.checkpoints == 1
+    assert report.problems == [
+        "the event store's copies of the checkpoints are unreadable: the engine did not answer"
+    ]
