@@ -209,6 +209,7 @@ def soak(minutes: float, rate: int, every: float, api_rate: float) -> dict[str, 
             time.sleep(2)
         final = stored(data / "events.db")
     finally:
+        writer.stop.set()
         load.stop.set()
         for proc in (collector, server):
             proc.send_signal(signal.SIGINT)
