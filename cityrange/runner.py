@@ -138,12 +138,12 @@ def run_range(
             network.build(plan, topology)
             _start_victims(plan, topology, stop, data_dir)
             sensor = Sensor(run_settings, topology)
-            sensor.start()
             collector = Collector(run_settings, topology, plan.hosts[COLLECTOR_NS].addresses)
-            collector.start()
             watch = Watch(ctx)
-            watch.start()
-            try:
+            try:  # whatever started is stopped, however the run ends
+                sensor.start()
+                collector.start()
+                watch.start()
                 progress(f"baseline: {len(baseline.conversations)} kinds of benign conversation")
                 _play_baseline(topology, plan, baseline)
                 runs = _play_scenarios(topology, plan, scenarios, progress)

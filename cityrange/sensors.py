@@ -74,9 +74,14 @@ class Sensor:
 
     def stop(self, timeout: float = 30.0) -> None:
         """tshark flushes, open flows are reported and stored; returns once they are."""
+        if self.capture.process is None:
+            return  # never started
         self.capture.stop()
         if self._thread is not None:
             self._thread.join(timeout)
+        if self.capture.process.poll() is None:  # did not flush in time: end it
+            self.capture.process.kill()
+            self.capture.process.wait(5)
 
 
 class _Slice:
