@@ -26,6 +26,7 @@ from collectors.packets.modbus import ModbusSession
 from collectors.packets.packet import ACK, FIN, RST, SYN, Datagram
 from collectors.packets.protocols import AppRecord, Session, TextSession
 from collectors.packets.tcpstream import Stream
+from collectors.packets.tls import TlsSession
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +58,7 @@ PORT_PROTOCOLS = {
     47808: "bacnet",
 }
 SESSIONS: dict[
-    str, type[TextSession | ModbusSession | Dnp3Session | SshSession | TelnetSession]
+    str, type[TextSession | ModbusSession | Dnp3Session | SshSession | TelnetSession | TlsSession]
 ] = {
     "http": TextSession,
     "rtsp": TextSession,
@@ -65,6 +66,7 @@ SESSIONS: dict[
     "dnp3": Dnp3Session,
     "ssh": SshSession,
     "telnet": TelnetSession,
+    "tls": TlsSession,
 }
 DNP3_START = b"\x05\x64"  # the start bytes of every DNP3 link-layer frame
 LINGER = 2.0
@@ -175,6 +177,8 @@ class Flow:
             self.protocol, self.session = "ssh", SshSession()
         elif payload.startswith(DNP3_START) and len(payload) >= 10:
             self.protocol, self.session = "dnp3", Dnp3Session()
+        elif payload[:2] == b"\x16\x03" and len(payload) >= 6 and payload[5] == 1:
+            self.protocol, self.session = "tls", TlsSession()  # a ClientHello record
 
     def add(self, d: Datagram, when: float, wirelen: int) -> list[AppRecord]:
         """Count a packet; returns application records it completed."""
