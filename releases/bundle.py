@@ -16,7 +16,6 @@ A bundle is a folder ``citysoc-analytics-<version>/`` (and a ``.tar.gz`` of it) 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import shutil
@@ -43,7 +42,7 @@ from detections.engine.suricata_rules import (
 from eventstore.engine.layout import component_template, index_template, ingest_pipeline
 from eventstore.engine.lifecycle import DEFAULT_LEVEL, agency_levels
 from releases.models import MANIFEST, BundleManifest, Changelog, content_hash
-from releases.signing import read_manifest, sha256_file
+from releases.signing import read_manifest, rule_hashes, sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -74,25 +73,6 @@ def _write(path: Path, text: str) -> None:
 
 def _json(value: object) -> str:
     return json.dumps(value, indent=2, sort_keys=True) + "\n"
-
-
-def rule_hashes(detections: Path) -> dict[str, str]:
-    """Each rule of a rules tree by name: Sigma and correlation rules by folder name, YARA
-    rules as ``yara:<name>``, Suricata rules as ``suricata:<sid>`` (SHA-256 of the line)."""
-    found: dict[str, str] = {}
-    for kind in ("sigma", "correlations"):
-        for rule in sorted((detections / kind).glob("*/*/rule.yml")):
-            found[rule.parent.name] = sha256_file(rule)
-    for rule in sorted((detections / "yara").glob("*/*/rule.yar")):
-        found[f"yara:{rule.parent.name}"] = sha256_file(rule)
-    for path in rule_files(detections / "suricata"):
-        for line in path.read_text(encoding="utf-8").splitlines():
-            sid = next(
-                (o.split(":")[1] for o in line.split(";") if o.strip().startswith("sid:")), ""
-            )
-            if sid and not line.lstrip().startswith("#"):
-                found[f"suricata:{sid.strip()}"] = hashlib.sha256(line.strip().encode()).hexdigest()
-    return found
 
 
 def changelog(rules: dict[str, str], previous: BundleManifest | None) -> Changelog:

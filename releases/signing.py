@@ -35,6 +35,25 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+def rule_hashes(detections: Path) -> dict[str, str]:
+    """Each rule of a rules tree by name: Sigma and correlation rules by folder name, YARA
+    rules as ``yara:<name>``, Suricata rules as ``suricata:<sid>`` (SHA-256 of the line)."""
+    found: dict[str, str] = {}
+    for kind in ("sigma", "correlations"):
+        for rule in sorted((detections / kind).glob("*/*/rule.yml")):
+            found[rule.parent.name] = sha256_file(rule)
+    for rule in sorted((detections / "yara").glob("*/*/rule.yar")):
+        found[f"yara:{rule.parent.name}"] = sha256_file(rule)
+    for path in sorted((detections / "suricata").glob("**/*.rules")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            sid = next(
+                (o.split(":")[1] for o in line.split(";") if o.strip().startswith("sid:")), ""
+            )
+            if sid and not line.lstrip().startswith("#"):
+                found[f"suricata:{sid.strip()}"] = hashlib.sha256(line.strip().encode()).hexdigest()
+    return found
+
+
 def sign_decision(decision: GateDecision, key: Ed25519PrivateKey) -> GateDecision:
     """The decision with ``key_id`` and ``signature`` set (Ed25519 signs deterministically)."""
     unsigned = decision.model_copy(update={"key_id": key_id(key.public_key()), "signature": ""})
@@ -101,6 +120,8 @@ def verify_release(bundle: Path, public_key: Ed25519PublicKey | Path) -> list[st
     except ConfigError as exc:
         return [str(exc)]
     problems = file_problems(bundle, manifest)
+    if not problems and rule_hashes(bundle / "detections") != manifest.rules:
+        problems.append(f"{MANIFEST}: its rules map is not the bundle's rule files")
     try:
         decision = read_decision(bundle)
     except ConfigError as exc:

@@ -110,3 +110,15 @@ def test_a_bundle_built_by_another_citysoc_is_refused(copy: Path, keys: Keys) ->
     decision = run_gate(copy, GatePolicy(checks=[]), "none", inputs, keys.private).decision
     assert not decision.passed
     assert "built by citysoc 0.0.1" in decision.failed()[0].failures[0]
+
+
+def test_a_rules_map_that_is_not_the_bundles_rules_is_refused(copy: Path, keys: Keys) -> None:
+    from releases.models import MANIFEST
+
+    manifest = read_manifest(copy)
+    rules = {**manifest.rules, BROKEN_RULE: "0" * 64}  # a changelog could then lie
+    edited = manifest.model_copy(update={"rules": rules})
+    (copy / MANIFEST).write_text(edited.model_dump_json(by_alias=True), encoding="utf-8")
+    assert verify_release(copy, keys.public_path) == [
+        "manifest.json: its rules map is not the bundle's rule files"
+    ]
