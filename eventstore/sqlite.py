@@ -25,6 +25,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from citysoc.core.ecs import Event, EventGroup
 from citysoc.core.ecs_reference import reference
 from citysoc.core.errors import StoreError
@@ -148,10 +150,19 @@ def _sql_value(value: Any) -> Any:
     if isinstance(value, list | tuple):
         if len(value) == 1:
             return _sql_value(value[0])
-        return json.dumps(list(value), default=str)
+        return _json_text(list(value))
     if isinstance(value, dict):
-        return json.dumps(value, default=str)
+        return _json_text(value)
     return value
+
+
+def _json_text(value: list[Any] | dict[Any, Any]) -> str:
+    """JSON text of an array or object (orjson: several times faster; json for what it
+    refuses, such as integers beyond 64 bits)."""
+    try:
+        return orjson.dumps(value, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError:
+        return json.dumps(value, default=str)
 
 
 def connect(

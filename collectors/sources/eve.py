@@ -7,7 +7,12 @@ Every record gains the ECS fields: ``rule.*`` and ``event.severity`` for alerts,
 ``suricata.eve.*`` (flattened; lists become JSON text). Like Elastic's integration, the fields
 it renames to ECS (``MOVED``: addresses and ports, the flow's counts and times, most HTTP
 fields, ...) are not also kept there: a value is stored once, at its ECS field, or under
-``suricata.eve.*`` when it does not fit the ECS field. ``event.original`` keeps the line.
+``suricata.eve.*`` when it does not fit the ECS field (its type in the ECS reference,
+``citysoc/core/ecs_fields.yml``). ``event.original`` keeps the line.
+
+``event.category``/``event.type`` are ECS arrays; ``observer.*`` names the sensor (OISF
+Suricata, an IDS); MACs are written as ECS writes them; the Community ID is computed when the
+sensor wrote none; ``related.*`` gathers the event's addresses, host names and hashes.
 """
 
 from __future__ import annotations
@@ -28,8 +33,8 @@ from citysoc.core.ecs import Event
 from citysoc.core.errors import CollectorError, Location
 from collectors.community_id import community_id, protocol_number
 from collectors.delivery.raw_lines import RawLines
-from collectors.related import add_related
-from collectors.sources.eve_fields import MAPPERS, SCALARS, put, put_all, read_stamp
+from collectors.related import EVE_GROUPS, add_related
+from collectors.sources.eve_fields import MAPPERS, SCALARS, kinded, put, put_all, read_stamp
 from collectors.stats import CollectorStats
 
 log = logging.getLogger(__name__)
@@ -70,15 +75,17 @@ MAX_LINE = 1024 * 1024
 MAX_DEPTH = 8
 SECTIONS = ("flow", "http", "tls", "dns", "fileinfo")
 _ID_PREFIX = b"suricata.eve\x1f"
-ENDPOINTS = (
-    ("source.ip", "src_ip"),
-    ("source.port", "src_port"),
-    ("destination.ip", "dest_ip"),
-    ("destination.port", "dest_port"),
-    ("source.address", "src_ip"),
-    ("destination.address", "dest_ip"),
-    ("network.community_id", "community_id"),
-    ("observer.ingress.interface.name", "in_iface"),
+ENDPOINTS = kinded(
+    (
+        ("source.ip", "src_ip"),
+        ("source.port", "src_port"),
+        ("destination.ip", "dest_ip"),
+        ("destination.port", "dest_port"),
+        ("source.address", "src_ip"),
+        ("destination.address", "dest_ip"),
+        ("network.community_id", "community_id"),
+        ("observer.ingress.interface.name", "in_iface"),
+    )
 )
 MOVED = {  # keys Elastic's integration renames to ECS fields instead of copying: not kept twice
     "suricata.eve.": ("timestamp", "src_ip", "src_port", "dest_ip", "dest_port", "proto"),
@@ -224,7 +231,7 @@ def _event(record: dict[str, Any], kind: str, stamped: tuple[float, str], line: 
     mapper, own = MAPPERS.get(kind), record.get(kind)
     if mapper is not None:
         mapper(own if type(own) is dict else {}, event)
-    add_related(event)
+    add_related(event, EVE_GROUPS)
     return event
 
 

@@ -27,31 +27,40 @@ THREAT_METADATA = {
 SCALARS = frozenset({str, int, float, bool})
 
 
-def _accepted() -> dict[str, frozenset[type]]:
-    """The Python types each ECS field of the reference takes (``long``: int, not bool)."""
-    accepts: dict[str, frozenset[type]] = {}
+ANY, TEXT, INTEGER, NUMBER, BOOLEAN, ADDRESS = range(6)  # what an ECS field takes
+
+
+def _kinds() -> dict[str, int]:
+    """What each ECS field of the reference takes (``long``: an int, not a bool)."""
+    kinds: dict[str, int] = {}
     for name, spec in reference().fields.items():
         if spec.type in INTEGERS:
-            accepts[name] = frozenset({int})
+            kinds[name] = INTEGER
         elif spec.type in NUMBERS:
-            accepts[name] = frozenset({int, float})
+            kinds[name] = NUMBER
         elif spec.type == "boolean":
-            accepts[name] = frozenset({bool})
+            kinds[name] = BOOLEAN
+        elif spec.type == "ip":
+            kinds[name] = ADDRESS
         elif spec.type not in ("object", "flattened"):
-            accepts[name] = frozenset({str})
-    return accepts
+            kinds[name] = TEXT
+    return kinds
 
 
-ACCEPTS = _accepted()
-IP_FIELDS = reference().typed("ip")
+KINDS = _kinds()
 _IP_TEXT: dict[str, bool] = {}  # address text -> whether it is one (bounded)
 
 
-def fits(name: str, value: Any) -> bool:
-    """Whether a non-empty scalar fits the ECS field ``name`` (its type; an address for ip)."""
-    if type(value) not in ACCEPTS.get(name, SCALARS) or value == "":
-        return False
-    if name in IP_FIELDS:
+def fits(kind: int, value: Any) -> bool:
+    """Whether a value is a non-empty scalar of the ``kind`` an ECS field takes."""
+    t = type(value)
+    if kind == TEXT:
+        return t is str and value != ""
+    if kind == INTEGER:
+        return t is int
+    if kind == ADDRESS:
+        if t is not str:
+            return False
         known = _IP_TEXT.get(value)
         if known is None:
             known = _is_ip(value)
@@ -59,28 +68,37 @@ def fits(name: str, value: Any) -> bool:
                 _IP_TEXT.clear()
             _IP_TEXT[value] = known
         return known
-    return True
+    if kind == NUMBER:
+        return t is int or t is float
+    if kind == BOOLEAN:
+        return t is bool
+    return (t is str and value != "") or t is int or t is float or t is bool
 
 
 def put(event: Event, name: str, value: Any, elsewhere: str = "") -> None:
     """``event[name] = value`` for a value that fits the field; a non-empty scalar that does
     not goes to ``elsewhere`` (the ``suricata.eve.*`` name of a key that moves), if given."""
-    if fits(name, value):
+    if fits(KINDS.get(name, ANY), value):
         event[name] = value
     elif elsewhere and type(value) in SCALARS and value != "":
         event[elsewhere] = value
 
 
+def kinded(names: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str, int], ...]:
+    """``(ecs_name, key)`` pairs with what each ECS field takes, for :func:`put_all`."""
+    return tuple((name, key, KINDS.get(name, ANY)) for name, key in names)
+
+
 def put_all(
-    event: Event, section: dict[str, Any], names: tuple[tuple[str, str], ...], prefix: str
+    event: Event, section: dict[str, Any], names: tuple[tuple[str, str, int], ...], prefix: str
 ) -> None:
-    """:func:`put` of each ``(ecs_name, key)`` of a section, a value that does not fit going
-    to ``prefix + key``: one call per section, which is hot."""
-    for name, key in names:
+    """:func:`put` of each ``(ecs_name, key, kind)`` of a section (see :func:`kinded`), a
+    value that does not fit going to ``prefix + key``: one call per section, which is hot."""
+    for name, key, kind in names:
         value = section.get(key)
         if value is None:
             continue
-        if fits(name, value):
+        if fits(kind, value):
             event[name] = value
         elif type(value) in SCALARS and value != "":
             event[prefix + key] = value
@@ -112,11 +130,13 @@ def _strings(value: object) -> list[str]:
     return [str(v) for v in items if isinstance(v, str | int | float) and v != ""]
 
 
-FLOW_COUNTS = (
-    ("source.packets", "pkts_toserver"),
-    ("source.bytes", "bytes_toserver"),
-    ("destination.packets", "pkts_toclient"),
-    ("destination.bytes", "bytes_toclient"),
+FLOW_COUNTS = kinded(
+    (
+        ("source.packets", "pkts_toserver"),
+        ("source.bytes", "bytes_toserver"),
+        ("destination.packets", "pkts_toclient"),
+        ("destination.bytes", "bytes_toclient"),
+    )
 )
 
 
@@ -180,7 +200,9 @@ def _dns(d: dict[str, Any], event: Event) -> None:
     if answers:
         event["dns.answers"] = answers
         resolved = [
-            a["data"] for a in answers if a.get("type") in ADDRESS_TYPES and _is_ip(a.get("data"))
+            a["data"]
+            for a in answers
+            if a.get("type") in ADDRESS_TYPES and fits(ADDRESS, a.get("data"))
         ]
         if resolved:
             event["dns.resolved_ip"] = resolved
@@ -249,13 +271,15 @@ def _is_ip(value: object) -> bool:
     return True
 
 
-HTTP_FIELDS = (
-    ("http.request.method", "http_method"),
-    ("http.response.status_code", "status"),
-    ("http.response.body.bytes", "length"),
-    ("user_agent.original", "http_user_agent"),
-    ("http.request.referrer", "http_refer"),
-    ("http.response.mime_type", "http_content_type"),
+HTTP_FIELDS = kinded(
+    (
+        ("http.request.method", "http_method"),
+        ("http.response.status_code", "status"),
+        ("http.response.body.bytes", "length"),
+        ("user_agent.original", "http_user_agent"),
+        ("http.request.referrer", "http_refer"),
+        ("http.response.mime_type", "http_content_type"),
+    )
 )
 DN_KEYS = {
     "CN": "common_name",
