@@ -100,7 +100,9 @@ def test_demo_shows_alerts_quickly_stops_cleanly_and_runs_twice(tmp_path: Path) 
                 assert time.monotonic() < deadline
                 time.sleep(0.25)
             time.sleep(5)  # the feed re-reads every sample; two detection runs follow
-            assert client.get("/health").json()["events"] == events
+            again = client.get("/health").json()["events"]
+            # no sample read twice; the audit checkpoints sealed meanwhile are events too
+            assert events <= again <= events + 3
             assert client.get("/api/v1/alerts").json()["total"] == total
     finally:
         stop(proc)
