@@ -1,8 +1,9 @@
 """Run compiled rules over a slice of the event store and report hits.
 
 The scheduler calls :meth:`DetectionRunner.run` with a range of store sequence numbers.
-Event rules see only the new events; correlation rules also see the events that came
-before them within the rule's timespan, so a burst split across two runs still fires.
+Event rules see only the new events, all of them in one scan (:mod:`detections.engine.
+event_scan`); correlation rules also see the events that came before them within the rule's
+timespan, so a burst split across two runs still fires.
 Correlation windows are sliding (the SQLite backend's semantics); overlapping qualifying
 windows of one group are merged into one hit.
 """
