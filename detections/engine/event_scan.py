@@ -102,18 +102,19 @@ def plan(rules: Sequence[CompiledRule]) -> tuple[list[CombinedScan], list[Compil
     return scans, alone
 
 
-def _prefilter(rules: Sequence[CompiledRule]) -> str:
+def _prefilter(rules: Sequence[CompiledRule], known: frozenset[str] = frozenset()) -> str:
     """A condition that holds on every row some rule matches, and costs less per row than
     all the rules' conditions: a rule that pins a field's value is evaluated only on rows
-    with that value (one ``CASE`` on the field for all such rules), a rule that needs one of
-    a few columns only where one of them is set, the others as they are."""
+    with that value (one ``CASE`` on the field for all such rules; within it, the same again
+    on the other fields), a rule that needs one of a few columns only where one of them is
+    set, the others as they are. ``known``: fields already dispatched on."""
     shapes = {rule.rule_id: parse(f"{condition(rule)}") for rule in rules}
-    pinned = _pin(rules, shapes)
+    pinned = _pin(rules, shapes, known)
     branches: list[str] = []
     placed: set[str] = set()
     for field, by_value in pinned.items():
         whens = " ".join(
-            f"WHEN {_literal(value)} THEN ({' OR '.join(f'({condition(r)})' for r in chosen)})"
+            f"WHEN {_literal(value)} THEN ({_prefilter(chosen, known | {field})})"
             for value, chosen in sorted(by_value.items())
         )
         branches.append(f"CASE lower(CAST({quote(field)} AS TEXT)) {whens} ELSE 0 END")
@@ -123,7 +124,7 @@ def _prefilter(rules: Sequence[CompiledRule]) -> str:
             continue
         node = shapes[rule.rule_id]
         needed = needed_columns(node) if node is not None else None
-        if needed:
+        if needed and not needed & known:
             present = " OR ".join(f"{quote(c)} IS NOT NULL" for c in sorted(needed))
             branches.append(f"(({present}) AND ({condition(rule)}))")
         else:
@@ -132,7 +133,7 @@ def _prefilter(rules: Sequence[CompiledRule]) -> str:
 
 
 def _pin(
-    rules: Sequence[CompiledRule], shapes: dict[str, Node | None]
+    rules: Sequence[CompiledRule], shapes: dict[str, Node | None], known: frozenset[str]
 ) -> dict[str, dict[str, list[CompiledRule]]]:
     """Rules by the field whose value they pin and that value (a rule pinning several values
     is under each), choosing first the field that pins the most rules."""
@@ -141,7 +142,7 @@ def _pin(
         node = shapes[rule.rule_id]
         if node is None:
             continue
-        fields = {c for c in (node_columns(node)) if c}
+        fields = node_columns(node) - known
         found = {f: v for f in fields if (v := required_values(node, f))}
         if found:
             pins[rule.rule_id] = found
