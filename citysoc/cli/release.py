@@ -1,4 +1,5 @@
-"""``citysoc release build|gate|verify|keygen``: the analytics bundle, its gate, its proof.
+"""``citysoc release build|gate|verify|record|promote|rollback|keygen``: the analytics
+bundle, its gate, its proof, and its record and deployment in the SOC.
 
 ``build`` makes a versioned bundle of the rules and what they compile to; ``gate`` runs every
 check of the gate policy on it and writes a decision signed with the release key; ``verify``
@@ -11,12 +12,18 @@ import argparse
 import os
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from citysoc.cli.output import fail, note, say, table
 from citysoc.core.errors import ConfigError
 from citysoc.core.keys import key_id, load_private_key, load_public_key, private_pem, public_pem
 from citysoc.core.settings import Settings
 from citysoc.core.topology import load_topology
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from soc_api.auth.models import Principal
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -42,6 +49,18 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "--installed", action="store_true", help="also: the installed rules are the bundle's"
     )
     verify.set_defaults(func=verify_command)
+    record = verbs.add_parser(
+        "record", help="record a gated bundle in the SOC (its decision checked with the key)"
+    )
+    record.add_argument("bundle", type=Path)
+    record.set_defaults(func=record_command)
+    promote = verbs.add_parser("promote", help="deploy a recorded release (one that passed)")
+    promote.add_argument("release", help="the release's version or id")
+    promote.add_argument("--note", default="", help="why (kept in the audit log)")
+    promote.set_defaults(func=promote_command)
+    rollback = verbs.add_parser("rollback", help="deploy again the release deployed before")
+    rollback.add_argument("--note", default="", help="why (kept in the audit log)")
+    rollback.set_defaults(func=rollback_command)
     keygen = verbs.add_parser("keygen", help="make an Ed25519 release signing key pair")
     keygen.add_argument("--out", type=Path, required=True, help="private key file (mode 0600)")
     keygen.set_defaults(func=keygen_command)
@@ -137,4 +156,76 @@ def keygen_command(args: argparse.Namespace, _settings: Settings) -> int:
     public = args.out.with_suffix(".pub")
     public.write_bytes(public_pem(key.public_key()))
     say(f"release key {key_id(key.public_key())}: private {args.out} (0600), public {public}")
+    return 0
+
+
+def _ops() -> Principal:
+    """How the audit log names the person running these commands."""
+    from citysoc.cli.serve import cli_actor
+    from soc_api.auth.models import Principal, Role
+
+    return Principal(0, cli_actor(), Role.OPS, None)
+
+
+def record_command(args: argparse.Namespace, settings: Settings) -> int:
+    import json
+
+    from releases.models import DECISION, MANIFEST
+    from soc_api.db import init_state, make_engine, transaction
+    from soc_api.releases.models import ReleaseUpload
+    from soc_api.releases.service import record_release
+    from soc_api.releases.views import release_public_key
+
+    try:
+        upload = ReleaseUpload(
+            manifest=json.loads((args.bundle / MANIFEST).read_text(encoding="utf-8")),
+            decision=json.loads((args.bundle / DECISION).read_text(encoding="utf-8")),
+        )
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{args.bundle} is not a gated bundle: {exc}") from exc
+    sessions = init_state(make_engine(settings.resolved_state_url))
+    with transaction(sessions) as session:
+        release = record_release(
+            session, upload=upload, public=release_public_key(settings), who=_ops()
+        )
+        version, passed, ident = release.version, release.passed, release.id
+    say(f"recorded release {version} (#{ident}): the gate {'passed' if passed else 'REFUSED'} it")
+    return 0
+
+
+def _release_id(session: Session, wanted: str) -> int:
+    from sqlalchemy import select
+
+    from soc_api.releases.models import Release
+
+    found = session.scalars(
+        select(Release.id).where(
+            (Release.version == wanted) | (Release.id == (int(wanted) if wanted.isdigit() else -1))
+        )
+    ).first()
+    if found is None:
+        raise ConfigError(f"no recorded release {wanted!r} (citysoc release record BUNDLE)")
+    return int(found)
+
+
+def promote_command(args: argparse.Namespace, settings: Settings) -> int:
+    from soc_api.db import init_state, make_engine, transaction
+    from soc_api.releases.service import promote
+
+    sessions = init_state(make_engine(settings.resolved_state_url))
+    with transaction(sessions) as session:
+        step = promote(session, release_id=_release_id(session, args.release), who=_ops(),
+                       note=args.note)  # fmt: skip
+        say(f"release #{step.release_id} is now the deployed one")
+    return 0
+
+
+def rollback_command(args: argparse.Namespace, settings: Settings) -> int:
+    from soc_api.db import init_state, make_engine, transaction
+    from soc_api.releases.service import rollback
+
+    sessions = init_state(make_engine(settings.resolved_state_url))
+    with transaction(sessions) as session:
+        step = rollback(session, who=_ops(), note=args.note)
+        say(f"rolled back: release #{step.release_id} is the deployed one again")
     return 0
