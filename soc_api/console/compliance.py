@@ -7,6 +7,7 @@ Every generation and download is written to the audit log. Reports are kept unde
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime
 from pathlib import Path
@@ -168,6 +169,38 @@ def generate_report(
     )
     session.commit()
     return RedirectResponse(f"/compliance#report-{written[0].stem}", status_code=303)
+
+
+@router.get("/compliance/reports/{stem}", response_class=HTMLResponse)
+def report_page(
+    request: Request, stem: str, ctx: ContextDep, session: SessionDep, analyst: MaybeAnalyst
+) -> Response:
+    """A kept report on the page: each requirement's status, and the evidence that decided
+    it (findings, query, time, hash, what was found), for those who may see its agency."""
+    if analyst is None:
+        return to_login()
+    _require(analyst)
+    name = f"{stem}.json"
+    match = FILE_NAME.match(name)
+    agencies = _visible(analyst, sorted(ctx.topology.agencies))
+    path = ctx.settings.data_dir / FOLDER / name
+    if match is None or match["agency"] not in agencies or not path.is_file():
+        raise NotFoundError(f"no report {stem[:80]!r}")
+    report = json.loads(path.read_text(encoding="utf-8"))
+    audit.append(
+        session, actor=analyst.actor, action="compliance.view", object_type="report",
+        object_id=name[:64], agency=match["agency"],
+    )  # fmt: skip
+    session.commit()
+    shown = {
+        name: json.dumps(piece.get("data", {}), ensure_ascii=False, indent=1, sort_keys=True)
+        for name, piece in report.get("evidence", {}).items()
+    }
+    return render(
+        request,
+        "compliance_report.html",
+        {"analyst": analyst, "report": report, "stem": stem, "data": shown},
+    )
 
 
 @router.get("/compliance/files/{name}")

@@ -126,3 +126,21 @@ def test_schedule_failures_are_shown(soc: Soc) -> None:
     page = soc.client.get("/compliance").text
     assert 'data-failures="1"' in page
     assert "decree85-dot-2026-H2: OSError: disk full" in page
+
+
+def test_a_kept_report_drills_down_to_its_evidence_on_the_page(soc: Soc) -> None:
+    soc.login("auditor")
+    assert _generate(soc, "d1", lang="en") == 303
+    listed = soc.client.get("/compliance").text
+    assert 'href="/compliance/reports/circular31-d1-2026-H2"' in listed
+    page = soc.client.get("/compliance/reports/circular31-d1-2026-H2").text
+    assert 'data-requirement="c31-continuous"' in page
+    assert '<details class="evidence" data-check="event_flow">' in page and "SHA-256" in page
+    soc.login("aud-tb")  # another agency's auditor: not theirs to see
+    assert soc.client.get("/compliance/reports/circular31-d1-2026-H2").status_code == 404
+    assert soc.client.get("/compliance/reports/..%2Fsoc").status_code == 404
+    with soc.ctx.sessions() as session:
+        viewed = session.scalars(
+            select(AuditEntry.action).where(AuditEntry.action == "compliance.view")
+        ).all()
+    assert viewed == ["compliance.view"]
