@@ -102,10 +102,10 @@ def preflight() -> None:
 
 
 def range_settings(settings: Settings, data_dir: Path) -> Settings:
-    """The run's own SOC: a fresh data folder (SQLite events and state) unless an engine is set."""
-    return settings.model_copy(
-        update={"data_dir": data_dir, "state_url": "", "detection_settle_seconds": 0.0}
-    )
+    """The run's own SOC: a fresh data folder (SQLite events and SOC state). An engine named by
+    ``CITYSOC_EVENT_STORE`` is used as it is: give the range one of its own, since the run's
+    fresh checkpoint reads every event already there."""
+    return settings.model_copy(update={"data_dir": data_dir, "state_url": ""})
 
 
 def run_range(

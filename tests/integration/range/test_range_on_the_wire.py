@@ -1,7 +1,8 @@
 """A few scenarios of the library on the wire: namespaces, nftables router, live capture,
 syslog, the SOC's detections, the score; and nothing of the range left afterwards.
 
-The whole library takes about 80 s here (docs/range.md); this test plays three scenarios.
+The whole library takes about 90 s here (docs/range.md): one test plays it all, the others a
+few scenarios each.
 """
 
 from __future__ import annotations
@@ -71,3 +72,15 @@ def test_an_interrupted_run_leaves_nothing_behind(settings: Settings, topology: 
         run_range(settings, topology, scenarios, load_baseline(), progress=interrupt)
     assert "crg-router" in built and "crg-sensor" in built
     assert range_namespaces() == []
+
+
+def test_the_whole_library_meets_the_gates_bars(settings: Settings, topology: Topology) -> None:
+    """The whole library (about 1.5 minutes): every critical scenario passes, nearly all do,
+    and the benign hour raises nothing."""
+    notes: list[str] = []
+    score = run_range(settings, topology, load_library(), load_baseline(), progress=notes.append)
+    assert range_namespaces() == []
+    failed = [(s.id, s.rules, s.agencies_told) for s in score.scenarios if not s.passed]
+    assert score.critical[0] == score.critical[1], failed
+    assert score.passed >= 0.95 * len(score.scenarios), failed
+    assert score.baseline.alerts == 0, score.baseline.rules
