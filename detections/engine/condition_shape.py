@@ -198,13 +198,14 @@ _NUMERIC = re.compile(r"^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$")
 
 
 def required_values(node: Node, field: str) -> frozenset[str] | None:
-    """Lower-cased texts one of which ``field`` (as text, ASCII-lowered) must equal for the
-    condition to hold; None when the condition does not pin the field down."""
+    """Lower-cased texts one of which ``field`` must equal, as text and without regard to the
+    case of ASCII letters (``CAST(field AS TEXT) COLLATE NOCASE``), for the condition to hold;
+    None when the condition does not pin the field down."""
     if node.kind == "cmp":
         literal = node.literal
         if node.column != field or literal is None or node.op not in ("=", "==", "LIKE"):
             return None
-        if not literal.isascii():  # a lower() that also folded other letters could miss it
+        if not literal.isascii():  # only ASCII letters are folded alike everywhere
             return None
         if node.op != "LIKE" and _NUMERIC.match(literal):  # a numeric column would convert it
             return None

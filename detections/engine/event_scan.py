@@ -117,7 +117,8 @@ def _prefilter(rules: Sequence[CompiledRule], known: frozenset[str] = frozenset(
             f"WHEN {_literal(value)} THEN ({_prefilter(chosen, known | {field})})"
             for value, chosen in sorted(by_value.items())
         )
-        branches.append(f"CASE lower(CAST({quote(field)} AS TEXT)) {whens} ELSE 0 END")
+        value_of = f"CAST({quote(field)} AS TEXT) COLLATE NOCASE"  # as LIKE and NOCASE see it
+        branches.append(f"CASE {value_of} {whens} ELSE 0 END")
         placed.update(r.rule_id for chosen in by_value.values() for r in chosen)
     for rule in rules:
         if rule.rule_id in placed:

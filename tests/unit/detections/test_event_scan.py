@@ -207,3 +207,24 @@ def test_needed_columns(text: str, columns: set[str] | None) -> None:
 )
 def test_text_outside_the_grammar_is_not_read(text: str) -> None:
     assert parse(text) is None
+
+
+def test_a_pinned_value_is_found_whatever_type_and_case_the_field_holds() -> None:
+    rule = CompiledRule(
+        rule_id="pin", name="pin", title="t", level="low", kind="event",
+        sql=f"SELECT * FROM {SCOPE} WHERE `user.name` LIKE '888888' OR `user.name` LIKE 'Admin'",
+        fields=("user.name",), entity=("user.name",),
+    )  # fmt: skip
+    assert "CASE CAST" in plan([rule])[0][0].sql  # the rule is narrowed by the pinned values
+    store = SqliteEventStore(Path(":memory:"))
+    values: list[object] = [888888, "888888", "ADMIN", "admin", 888888.5, "admins", None]
+    store.write(
+        [
+            {"event.id": event_id("pin", n), "@timestamp": "2026-11-20T02:00:00Z", "user.name": v}
+            for n, v in enumerate(values)
+        ]
+    )
+    report = DetectionRunner(store, [rule]).run(0, store.head())
+    assert sorted(hit.event_ids[0] for hit in report.hits) == sorted(
+        event_id("pin", n) for n in range(4)
+    )
