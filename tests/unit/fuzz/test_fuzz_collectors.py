@@ -69,8 +69,11 @@ DNS_SEEDS = [
 
 
 def flat(events: list[dict[str, object]]) -> None:
+    """Dotted names with scalar values, or arrays of scalars where ECS has arrays."""
     for event in events:
-        assert all(isinstance(v, SCALARS) for v in event.values()), event
+        for value in event.values():
+            values = value if isinstance(value, list) else [value]
+            assert all(isinstance(v, SCALARS) for v in values), event
         json.dumps(event, ensure_ascii=False).encode("utf-8")
 
 
