@@ -4,7 +4,8 @@ splits, alerts per attack and campaigns of one actor.
 
 The labels come from the scenario, not from the alerts: an alert belongs to the actor whose
 address starts its evidence events (``source.ip``), and to the attack of that actor on the
-segment the alert was raised in.
+segment the alert was raised in. An attack from one agency's host on another's is told to
+both: the victim's copy is raised in the victim's segment.
 """
 
 from __future__ import annotations
@@ -31,8 +32,20 @@ ACTORS = {  # actor address → the attacks of the scenario, by the segment they
         "cam-tanbinh": "Hikvision command injection on a Tân Bình camera",
         "dc-app": "SSH password guessing on a data-centre server",
     },
-    generator.INFECTED_CAMERA: {"cam-tanbinh": "telnet sweep from an infected camera"},
-    generator.OPERATOR_WORKSTATION: {"ioc": "Modbus writes on a flood pump from the IOC"},
+    generator.INFECTED_CAMERA: {
+        "cam-tanbinh": "telnet sweep from an infected camera",
+        "cam-d1": "the same sweep, told to District 1, whose cameras it reached",
+    },
+    generator.OPERATOR_WORKSTATION: {
+        "ioc": "Modbus writes on a flood pump from the IOC",
+        "ics-flood": "the same writes, told to the drainage company, whose pump they reached",
+    },
+}
+# Actors whose attacks reach another agency's hosts: a campaign across these agencies each.
+CAMPAIGNS = {
+    f"ip:{generator.EXPLOITER}": {"tanbinh", "dc"},
+    f"ip:{generator.INFECTED_CAMERA}": {"tanbinh", "d1"},
+    f"ip:{generator.OPERATOR_WORKSTATION}": {"ioc", "drainage"},
 }
 MAX_ALERTS_PER_ATTACK = 3
 # Known excess, written in docs/detections.md: four rules each see one side of the infected
@@ -76,8 +89,8 @@ def test_demo_attacks_are_correlated_by_actor(settings: Settings) -> None:
     assert wrong_merges == [] and splits == {}
     assert set(incidents_of) == set(ACTORS)  # every actor was seen
     assert {len({actor_of[a.id] for a in g.alerts}) for g in campaigns} == {1}
-    assert [g.attackers for g in campaigns] == [[f"ip:{generator.EXPLOITER}"]]
-    assert campaigns[0].agencies == {"tanbinh", "dc"}
+    assert {g.attackers[0]: g.agencies for g in campaigns} == CAMPAIGNS
+    assert all(len(g.attackers) == 1 for g in campaigns)
     over = {k: n for k, n in per_attack.items() if n > MAX_ALERTS_PER_ATTACK}
     assert over == KNOWN_EXCESS, over
-    assert sum(per_attack.values()) == 12 and len(per_attack) == 5
+    assert sum(per_attack.values()) == 15 and len(per_attack) == 7
