@@ -23,10 +23,12 @@ log = logging.getLogger(__name__)
 
 def dedup_key(hit: Hit, attacker: str | None = None, agency: str = "") -> str:
     """One open alert per rule, attacker and agency (a scan of 80 cameras is one alert with
-    80 targets); a hit without an attacker is keyed by its whole group, as before."""
+    80 targets); a hit without an attacker (from an infrastructure host, such as the VMS) is
+    keyed by its whole group, and its agency: each agency told of it has its own alert."""
     if attacker:
         return f"{hit.rule.rule_id}|{attacker}|{agency}"
-    return hit.rule.rule_id + "|" + json.dumps(hit.group, sort_keys=True, default=str)
+    key = hit.rule.rule_id + "|" + json.dumps(hit.group, sort_keys=True, default=str)
+    return f"{key}|{agency}" if agency else key
 
 
 def _fold(alert: Alert, hit: Hit, roles: Roles, last: str) -> None:
