@@ -2,6 +2,12 @@
 Ansible over SSH through the bastion, twice (the second run changes nothing), then taken down
 with nothing left behind.
 
+After the deploy, end to end: the VMS pulls RTSP from a District 1 camera through the routers
+and the sensor mirroring the camera segment stores the exchange in the engine; an attack on
+that camera is captured, detected by the SOC API's schedule on the engine and read by a
+District 1 analyst over HTTPS through the bastion (a Tan Binh analyst does not see it); a
+denied flow is dropped by nftables and its log line read on the host that dropped it.
+
 Slow (a first converge installs every role's packages): it runs in its own suite of
 ``scripts/test.sh``. It needs root, debootstrap, systemd-nspawn, nft, tc, ssh and curl, and
 skips with the reason where any is missing. Traffic goes only to the namespaces it creates.
@@ -9,13 +15,19 @@ skips with the reason where any is missing. Traffic goes only to the namespaces 
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
+import re
+import secrets
 import shutil
 import socket
 import subprocess
 import time
+import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -71,8 +83,20 @@ def _assert_nothing_left(paths: BoxPaths, before: BoxState | None) -> None:
     assert str(paths.cache) not in mounts
     if before is not None:
         pids = [h.pid for h in before.hosts if h.pid] + [before.server_pid or 0]
-        assert all(not Path(f"/proc/{pid}").exists() or _zombie(pid) for pid in pids if pid)
+        # A process that has just been told to end may take a moment to be gone.
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not _all_gone(pids):
+            time.sleep(0.5)
+        assert _all_gone(pids), [p for p in pids if p and not _gone(p)]
     assert not paths.state.exists()
+
+
+def _all_gone(pids: list[int]) -> bool:
+    return all(_gone(pid) for pid in pids if pid)
+
+
+def _gone(pid: int) -> bool:
+    return not Path(f"/proc/{pid}").exists() or _zombie(pid)
 
 
 def _zombie(pid: int) -> bool:
@@ -82,12 +106,15 @@ def _zombie(pid: int) -> bool:
         return True
 
 
-def _ssh(paths: BoxPaths, address: str, command: str) -> subprocess.CompletedProcess[str]:
+def _ssh(
+    paths: BoxPaths, address: str, command: str, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
     config = paths.folder / "ssh_config"
     bastion = "10.60.0.5"
     jump = [] if address == bastion else ["-J", f"citysoc-ops@{bastion}"]
     return subprocess.run(
         ["ssh", "-F", str(config), *jump, address, command],
+        input=stdin,
         capture_output=True,
         text=True,
         timeout=60,
@@ -287,3 +314,379 @@ def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+# --- End to end after the deploy: video, an attack and its alert, a denied flow ---------------
+
+CAMERA = "cam-q1-0011"
+CAMERA_IP = "10.31.0.11"  # a District 1 camera; only the VMS may reach it (tcp 554 and 80)
+VMS_NETNS = "cbx-h-ioc-vms-01"
+STORE = "10.50.0.30"
+API = "10.50.0.40"
+BASTION = "10.60.0.5"
+HIKVISION_BYPASS = "fb49713f-c1db-50a9-8757-63409175173c"  # Sigma rule: CVE-2017-7921
+
+# A camera's RTSP service and web interface, run in the camera host's namespace by the test: a
+# 200 to every RTSP method with the headers a real camera sends, and the user list that
+# firmware vulnerable to CVE-2017-7921 hands out for the magic auth parameter.
+CAMERA_SERVICE = r"""
+import socketserver, sys, threading
+
+SDP = ("v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=Channel 101\r\nc=IN IP4 0.0.0.0\r\nt=0 0\r\n"
+       "m=video 0 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\na=control:track1\r\n")
+
+
+def read_headers(rfile):
+    headers = {}
+    while True:
+        line = rfile.readline().decode("latin-1")
+        if line in ("\r\n", "\n", ""):
+            return headers
+        key, _, value = line.partition(":")
+        headers[key.strip().lower()] = value.strip()
+
+
+class Rtsp(socketserver.StreamRequestHandler):
+    def handle(self):
+        while True:
+            line = self.rfile.readline().decode("latin-1")
+            if not line:
+                return
+            if not line.strip():
+                continue
+            method, url, _ = line.split(" ", 2)
+            headers = read_headers(self.rfile)
+            extra, body = {}, ""
+            if method == "OPTIONS":
+                extra["Public"] = "OPTIONS, DESCRIBE, SETUP, PLAY, TEARDOWN"
+            elif method == "DESCRIBE":
+                body = SDP
+                extra["Content-Type"] = "application/sdp"
+                extra["Content-Base"] = url + "/"
+            elif method == "SETUP":
+                extra["Transport"] = headers.get("transport", "") + ";server_port=6970-6971"
+                extra["Session"] = "4F2A19C3;timeout=60"
+            else:
+                extra["Session"] = "4F2A19C3"
+            reply = "RTSP/1.0 200 OK\r\nCSeq: " + headers.get("cseq", "0") + "\r\n"
+            reply += "".join(k + ": " + v + "\r\n" for k, v in extra.items())
+            reply += "Content-Length: " + str(len(body)) + "\r\n\r\n" + body
+            self.wfile.write(reply.encode())
+            if method == "TEARDOWN":
+                return
+
+
+class Web(socketserver.StreamRequestHandler):
+    def handle(self):
+        request = self.rfile.readline().decode("latin-1")
+        read_headers(self.rfile)
+        found = request.startswith("GET /Security/users?")
+        body = "<UserList><User><id>1</id><userName>admin</userName></User></UserList>"
+        status = "200 OK" if found else "404 Not Found"
+        self.wfile.write((
+            "HTTP/1.1 " + status + "\r\nContent-Type: application/xml\r\n"
+            "Content-Length: " + str(len(body)) + "\r\nConnection: close\r\n\r\n" + body
+        ).encode())
+
+
+socketserver.ThreadingTCPServer.allow_reuse_address = True
+socketserver.ThreadingTCPServer.daemon_threads = True
+for port, handler in ((554, Rtsp), (80, Web)):
+    server = socketserver.ThreadingTCPServer(("0.0.0.0", port), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+print("ready", flush=True)
+sys.stdin.read()  # serves until the test closes this pipe
+"""
+
+# The VMS pulling a stream: one RTSP session, OPTIONS to TEARDOWN, each answer's status printed.
+VMS_PULL = r"""
+import socket, sys
+
+camera = sys.argv[1]
+url = "rtsp://" + camera + ":554/Streaming/Channels/101"
+sock = socket.create_connection((camera, 554), timeout=10)
+answers = sock.makefile("rb")
+session, seen = None, []
+for cseq, method in enumerate(("OPTIONS", "DESCRIBE", "SETUP", "PLAY", "TEARDOWN"), start=1):
+    lines = [method + " " + (url + "/track1" if method == "SETUP" else url) + " RTSP/1.0",
+             "CSeq: " + str(cseq), "User-Agent: ioc-vms/2.1"]
+    if method == "DESCRIBE":
+        lines.append("Accept: application/sdp")
+    if method == "SETUP":
+        lines.append("Transport: RTP/AVP;unicast;client_port=50000-50001")
+    if session and method in ("PLAY", "TEARDOWN"):
+        lines.append("Session: " + session)
+    sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+    status = answers.readline().decode().split()[1]
+    headers = {}
+    while True:
+        line = answers.readline().decode().strip()
+        if not line:
+            break
+        key, _, value = line.partition(":")
+        headers[key.strip().lower()] = value.strip()
+    answers.read(int(headers.get("content-length", "0")))
+    if method == "SETUP":
+        session = headers["session"].split(";")[0]
+    seen.append(method + "=" + status)
+print(" ".join(seen))
+"""
+
+# A compromised VMS (the one host allowed to reach the camera) exploiting CVE-2017-7921.
+ATTACK = """
+import sys, urllib.request
+answer = urllib.request.urlopen(
+    "http://" + sys.argv[1] + "/Security/users?auth=YWRtaW46MTEK", timeout=10)
+print(answer.status)
+"""
+
+# Run on the store host: the engine's matching events (the query comes on stdin).
+SEARCH = """
+import json, sys, urllib.request
+request = urllib.request.Request(
+    "http://10.50.0.30:9200/logs-*/_search", data=sys.stdin.read().encode(),
+    headers={"Content-Type": "application/json"})
+hits = json.loads(urllib.request.urlopen(request).read())["hits"]["hits"]
+print(json.dumps([hit["_source"] for hit in hits]))
+"""
+
+
+def _converged(paths: BoxPaths) -> None:
+    if not (paths.folder / "converge-seconds.txt").exists():
+        pytest.skip("the box was not converged (see the converge test)")
+
+
+def _field(doc: dict[str, Any], name: str) -> Any:
+    """A field of a stored event, whether the engine kept it dotted or nested."""
+    if name in doc:
+        return doc[name]
+    value: Any = doc
+    for part in name.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return None
+        value = value[part]
+    return value
+
+
+def _search(paths: BoxPaths, *terms: tuple[str, Any], size: int = 50) -> list[dict[str, Any]]:
+    query = {
+        "query": {"bool": {"filter": [{"term": {k: v}} for k, v in terms]}},
+        "size": size,
+    }
+    done = _ssh(paths, STORE, f"python3 -c '{SEARCH}'", stdin=json.dumps(query))
+    assert done.returncode == 0, done.stderr
+    found: list[dict[str, Any]] = json.loads(done.stdout)
+    return found
+
+
+def _in_netns(netns: str, script: str, *args: str) -> str:
+    done = subprocess.run(
+        ["ip", "netns", "exec", netns, "python3", "-c", script, *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+@pytest.fixture(scope="module")
+def camera_service(box: tuple[BoxPaths, BoxState]) -> Iterator[None]:
+    """The District 1 camera's RTSP and web services, stopped by their own pid at the end."""
+    _converged(box[0])
+    service = subprocess.Popen(
+        ["ip", "netns", "exec", f"cbx-h-{CAMERA}", "python3", "-u", "-c", CAMERA_SERVICE],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert service.stdout is not None and service.stdout.readline().strip() == "ready"
+        yield
+    finally:
+        service.terminate()
+        service.wait(timeout=10)
+
+
+@contextlib.contextmanager
+def _console_tunnel(paths: BoxPaths) -> Iterator[int]:
+    """An analyst's SSH tunnel through the bastion to the SOC API's HTTPS port."""
+    port = _free_port()
+    tunnel = subprocess.Popen(
+        ["ssh", "-F", str(paths.folder / "ssh_config"), "-N", "-o", "ExitOnForwardFailure=yes",
+         "-L", f"127.0.0.1:{port}:{API}:443", BASTION],
+    )  # fmt: skip
+    try:
+        yield port
+    finally:
+        tunnel.terminate()
+        tunnel.wait(timeout=10)
+
+
+class Analyst:
+    """A console user talking HTTPS to the SOC API through the tunnel, trusting the box's CA."""
+
+    def __init__(self, paths: BoxPaths, port: int, jar: Path) -> None:
+        self.base = f"https://soc-api-01:{port}"
+        self.common = [
+            "curl", "-sS", "--retry", "10", "--retry-connrefused", "--retry-delay", "1",
+            "--cacert", str(paths.folder / "tls" / "ca.crt"),
+            "--resolve", f"soc-api-01:{port}:127.0.0.1", "-b", str(jar), "-c", str(jar),
+        ]  # fmt: skip
+
+    def _curl(self, *args: str, stdin: str | None = None) -> str:
+        done = subprocess.run(
+            [*self.common, *args], input=stdin, capture_output=True, text=True, timeout=90
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    def login(self, username: str, password: str) -> None:
+        page = self._curl(f"{self.base}/login")
+        csrf = re.search(r'name="csrf" value="([^"]+)"', page)
+        assert csrf is not None, page[:500]
+        form = urllib.parse.urlencode(
+            {"username": username, "password": password, "csrf": csrf.group(1)}
+        )
+        # The form (and its password) goes on curl's stdin, never on a command line.
+        status = self._curl(
+            "-o", "/dev/null", "-w", "%{http_code}", "--data-binary", "@-",
+            "-H", "Content-Type: application/x-www-form-urlencoded", f"{self.base}/login",
+            stdin=form,
+        )  # fmt: skip
+        assert status == "303", f"login of {username} answered {status}"
+
+    def alerts(self) -> list[dict[str, Any]]:
+        page = json.loads(self._curl("--fail", f"{self.base}/api/v1/alerts?limit=500"))
+        items: list[dict[str, Any]] = page["items"]
+        return items
+
+
+def _make_analyst(paths: BoxPaths, username: str, agency: str) -> str:
+    """An agency analyst made with ``citysoc user`` on the SOC API host, as the service's user
+    with the service's settings; the password goes over SSH on stdin, never on a command line."""
+    password = secrets.token_urlsafe(18)
+    command = (
+        "sudo systemd-run --quiet --pipe --wait --collect --property=User=citysoc "
+        "--property=EnvironmentFile=/etc/citysoc/soc-api.env "
+        f"/opt/citysoc/.venv/bin/citysoc user {username} --role agency_analyst --agency {agency}"
+    )
+    done = _ssh(paths, API, command, stdin=password + "\n")
+    assert done.returncode == 0, (done.stdout, done.stderr)
+    return password
+
+
+def test_the_vms_pulls_rtsp_from_a_camera_and_the_sensor_stores_the_exchange(
+    box: tuple[BoxPaths, BoxState], camera_service: None
+) -> None:
+    """A real RTSP session from the VMS to a District 1 camera crosses the core router (tcp 554
+    is an allowed flow), and the sensor mirroring the camera segment stores each request with
+    the camera's answer in the engine."""
+    paths, _state = box
+    answers = _in_netns(VMS_NETNS, VMS_PULL, CAMERA_IP)
+    assert answers == "OPTIONS=200 DESCRIBE=200 SETUP=200 PLAY=200 TEARDOWN=200"
+    deadline = time.monotonic() + 90
+    methods: dict[str, Any] = {}
+    while time.monotonic() < deadline and "PLAY" not in methods:
+        time.sleep(3)
+        found = _search(
+            paths, ("destination.ip", CAMERA_IP), ("event.action", "rtsp_request"), size=100
+        )
+        methods = {
+            _field(d, "rtsp.request.method"): _field(d, "rtsp.response.status_code")
+            for d in found
+            if _field(d, "source.ip") == "10.20.0.10"
+        }
+    assert {"DESCRIBE", "SETUP", "PLAY"} <= set(methods), methods
+    assert methods["PLAY"] == 200
+    stored = _search(paths, ("destination.ip", CAMERA_IP), ("event.action", "rtsp_request"))
+    play = next(d for d in stored if _field(d, "rtsp.request.method") == "PLAY")
+    assert _field(play, "organization.id") == "d1"
+    assert _field(play, "citysoc.source.role") == "vms"
+
+
+def test_an_attack_on_a_district_1_camera_is_an_alert_its_analyst_reads_over_https(
+    box: tuple[BoxPaths, BoxState], camera_service: None, tmp_path: Path
+) -> None:
+    """CVE-2017-7921 against the camera, from the VMS (the only host the topology lets reach
+    it): captured by the sensor, stored in the engine, detected by the SOC API's schedule on the
+    engine, and read at /api/v1/alerts over HTTPS through the bastion by a District 1 analyst;
+    a Tan Binh analyst does not see it."""
+    paths, _state = box
+    assert _in_netns(VMS_NETNS, ATTACK, CAMERA_IP) == "200"
+    d1 = _make_analyst(paths, "analyst-q1", "d1")
+    tanbinh = _make_analyst(paths, "analyst-tanbinh", "tanbinh")
+    # The schedule works through everything the sensors stored since the box came up (the
+    # deploy's own traffic included) before it reaches the attack: give it time.
+    deadline = time.monotonic() + 420
+    ours: list[dict[str, Any]] = []
+    with _console_tunnel(paths) as port:
+        analyst = Analyst(paths, port, tmp_path / "d1.cookies")
+        analyst.login("analyst-q1", d1)
+        while time.monotonic() < deadline and not ours:
+            time.sleep(5)
+            ours = [a for a in analyst.alerts() if a["rule_id"] == HIKVISION_BYPASS]
+        other = Analyst(paths, port, tmp_path / "tanbinh.cookies")
+        other.login("analyst-tanbinh", tanbinh)
+        theirs = other.alerts()
+    stored = _search(paths, ("destination.ip", CAMERA_IP), ("event.action", "http_request"))
+    assert any("auth=YWRtaW46MTEK" in str(_field(d, "url.query")) for d in stored), stored
+    if not ours:
+        journal = _ssh(paths, API, "sudo journalctl -u citysoc-api --no-pager -q -n 60 -o cat")
+        pytest.fail(f"no CVE-2017-7921 alert reached the District 1 analyst:\n{journal.stdout}")
+    assert ours[0]["agency"] == "d1"
+    assert CAMERA_IP in json.dumps(ours[0]["entity"])
+    assert all(a["agency"] == "tanbinh" for a in theirs)
+    assert not [a for a in theirs if a["rule_id"] == HIKVISION_BYPASS]
+
+
+def test_a_denied_flow_is_dropped_and_logged_by_the_host_that_dropped_it(
+    box: tuple[BoxPaths, BoxState],
+) -> None:
+    """The operator's machine tries a port the bastion does not offer: the bastion's nftables
+    drops it and logs the drop (rate-limited, through ulogd2 to the host's syslog), in the
+    shape the syslog collector parses as a firewall drop. A router's drop is counted too."""
+    from citysoc.core.errors import Location
+    from collectors.sources.syslog import parse_syslog
+    from collectors.stats import CollectorStats
+
+    paths, _state = box
+    _converged(paths)
+    with socket.socket() as probe:
+        probe.settimeout(3)
+        with pytest.raises(TimeoutError):
+            probe.connect((BASTION, 8443))  # dropped: no answer at all, not a refusal
+    line = ""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not line:
+        done = _ssh(paths, BASTION, "sudo journalctl --no-pager -q -o short -n 5000")
+        assert done.returncode == 0, done.stderr
+        line = next((x for x in done.stdout.splitlines() if "DPT=8443" in x), "")
+        time.sleep(1)
+    assert "citysoc-drop input:" in line, line
+    assert f"DST={BASTION}" in line
+    # As the host's syslog would forward it (a priority before the journal's line).
+    event = parse_syslog(
+        f"<28>{line}", Location("bastion-01 journal"), CollectorStats(), received=time.time()
+    )
+    assert event["event.action"] == "firewall-drop", event
+    assert event["destination.port"] == 8443
+
+    # The edge router drops the internet's SSH to the portal, and its log rule counts it.
+    before = _dropped_by("cbx-edge")
+    assert _probe(22) == "timeout"
+    assert _dropped_by("cbx-edge") > before
+
+
+def _dropped_by(netns: str) -> int:
+    shown = subprocess.run(
+        ["ip", "netns", "exec", netns, "nft", "list", "chain", "inet", "citysoc", "forward"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    rule = next(x for x in shown.splitlines() if "Dropped by policy" in x)
+    found = re.search(r"counter packets (\d+)", rule)
+    assert found is not None, rule
+    return int(found.group(1))
