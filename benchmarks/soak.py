@@ -75,7 +75,12 @@ def stored(db: Path) -> int:
         return 0
     try:
         with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)) as c:
-            return int(c.execute("SELECT COUNT(*) FROM events").fetchone()[0])
+            # the SOC API also stores its audit checkpoints as events: not the collector's
+            query = (
+                'SELECT COUNT(*) FROM events WHERE "event.dataset" IS NULL '
+                "OR \"event.dataset\" != 'citysoc.audit'"
+            )
+            return int(c.execute(query).fetchone()[0])
     except sqlite3.OperationalError:  # not created yet
         return 0
 
