@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -105,16 +105,7 @@ CheckName = Literal[
     "ecs-conformance",
     "infra-policy",
 ]
-CHECKS: tuple[CheckName, ...] = (
-    "rule-proofs",
-    "yara-proofs",
-    "suricata-lint",
-    "sigma-corpus",
-    "baseline",
-    "range-score",
-    "ecs-conformance",
-    "infra-policy",
-)
+CHECKS: tuple[CheckName, ...] = get_args(CheckName)  # in the order the gate runs them
 
 
 class RangeThresholds(BaseModel):
