@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Debian packages the integration tests use. Installs them when root; otherwise says how.
+# Debian packages the integration tests use, and axe-core for the browser tests. Installs them
+# when root; otherwise says how.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
 # tshark: packet tests; nftables, iproute2: namespace hosts; postgresql: the SOC state on
 # PostgreSQL; chromium: the console driven in a real browser; a JDK and Maven: the search
@@ -8,6 +10,26 @@ set -euo pipefail
 # debootstrap, systemd-container: the city in a box (Debian hosts booted with systemd-nspawn).
 # poppler-utils, fonts-dejavu-core: compliance report PDFs (Vietnamese glyphs) rendered to
 # images and read back (pdftoppm, pdftotext).
+# axe-core: the accessibility engine the browser tests inject into each console page, packed
+# from the npm registry once into .cache/ (a second run finds it there).
+AXE_VERSION=4.14.1
+axe=.cache/axe-core/$AXE_VERSION/axe.min.js
+if [ ! -s "$axe" ]; then
+  if command -v npm >/dev/null; then
+    echo "==> axe-core $AXE_VERSION (npm pack) into $(dirname "$axe")"
+    tmp=$(mktemp -d)
+    if (cd "$tmp" && npm pack --silent "axe-core@$AXE_VERSION" >/dev/null) \
+        && tar -xzf "$tmp/axe-core-$AXE_VERSION.tgz" -C "$tmp" package/axe.min.js; then
+      mkdir -p "$(dirname "$axe")" && mv "$tmp/package/axe.min.js" "$axe"
+    else
+      echo "NOTE: axe-core could not be fetched; the accessibility checks will be skipped." >&2
+    fi
+    rm -rf "$tmp"
+  else
+    echo "NOTE: npm is missing; the accessibility checks will be skipped." >&2
+  fi
+fi
+
 packages=(tshark nftables iproute2 postgresql chromium openjdk-17-jdk-headless maven debootstrap systemd-container poppler-utils fonts-dejavu-core)
 missing=()
 for pkg in "${packages[@]}"; do
