@@ -37,8 +37,10 @@ def import_models() -> None:
     from soc_api.alerts import models as _alerts  # noqa: F401
     from soc_api.audit import models as _audit  # noqa: F401
     from soc_api.auth import models as _auth  # noqa: F401
+    from soc_api.cases import models as _cases  # noqa: F401
     from soc_api.incidents import models as _incidents  # noqa: F401
     from soc_api.iocs import models as _iocs  # noqa: F401
+    from soc_api.notifications import models as _notifications  # noqa: F401
     from soc_api.releases import models as _releases  # noqa: F401
 
 
