@@ -9,13 +9,38 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from citysoc.core.errors import ConfigError
 
 PLACEHOLDER_SECRET = "development-only-secret-change-me"  # noqa: S105 - refused in production
 BUNDLED_TOPOLOGY = Path(__file__).with_name("cities") / "hcmc.yml"
+
+
+NotifyKind = Literal["alert", "case"]  # new alerts at the set severity; changes of cases
+
+
+class WebhookTarget(BaseModel):
+    """A URL told of each item with an HMAC-SHA256-signed JSON POST. ``agency`` empty: a city
+    SOC target, told of every agency's items; set: only that agency's."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    url: str = Field(pattern=r"^https?://[^\s]+$", max_length=256)
+    secret: SecretStr = Field(min_length=16, description="Key of the X-Citysoc-Signature HMAC.")
+    agency: str | None = Field(default=None, max_length=32)
+    events: tuple[NotifyKind, ...] = ("alert", "case")
+
+
+class EmailRecipient(BaseModel):
+    """An address mailed each item (``agency`` as for :class:`WebhookTarget`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    address: str = Field(pattern=r"^[^@\s<>,;]+@[^@\s<>,;]+$", max_length=254)
+    agency: str | None = Field(default=None, max_length=32)
+    events: tuple[NotifyKind, ...] = ("alert", "case")
 
 
 class Settings(BaseSettings):
@@ -73,6 +98,35 @@ class Settings(BaseSettings):
     incident_window_seconds: int = Field(
         default=86400, ge=60, description="Alerts sharing an entity within this join one incident."
     )
+    # Notifications: webhooks and e-mail, per agency (JSON lists in the environment).
+    notify_webhooks: tuple[WebhookTarget, ...] = Field(
+        default=(),
+        description='JSON list, e.g. [{"url": "https://hooks.d1.example/soc", "secret": "...", '
+        '"agency": "d1"}]; without agency: told of every agency\'s items.',
+    )
+    notify_emails: tuple[EmailRecipient, ...] = Field(
+        default=(), description='JSON list, e.g. [{"address": "soc@d1.example", "agency": "d1"}].'
+    )
+    notify_alert_severity: Literal["informational", "low", "medium", "high", "critical"] = Field(
+        default="critical", description="New alerts at this severity or above are notified."
+    )
+    notify_attempts: int = Field(default=5, ge=1, le=20, description="Tries per delivery.")
+    notify_backoff_seconds: float = Field(
+        default=5.0, gt=0, description="Wait before the first retry; doubled after each failure."
+    )
+    notify_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    notify_interval_seconds: float = Field(
+        default=5.0, gt=0, description="How often the SOC API looks for items to deliver."
+    )
+    smtp_host: str = Field(default="", description="SMTP relay for e-mail; empty: no e-mail.")
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_starttls: bool = Field(default=False, description="Upgrade the SMTP session to TLS.")
+    smtp_ca_file: Path | None = Field(
+        default=None, description="CA that signed the relay's certificate (else the system's)."
+    )
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_sender: str = Field(default="citysoc@localhost", max_length=254)
     # The event store: one setting for every program (collectors, SOC API, detections).
     event_store: str = Field(
         default="",
@@ -135,6 +189,11 @@ class Settings(BaseSettings):
             )
         if self.env == "production" and len(self.secret_key.get_secret_value()) < 32:
             raise ConfigError("CITYSOC_SECRET_KEY must be at least 32 characters in production")
+        if self.env == "production" and self.smtp_password and not self.smtp_starttls:
+            raise ConfigError(
+                "CITYSOC_SMTP_PASSWORD without CITYSOC_SMTP_STARTTLS=true would cross the "
+                "network in clear; turn STARTTLS on in production"
+            )
         return self
 
     @property
