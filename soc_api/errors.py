@@ -19,6 +19,7 @@ from citysoc.core.errors import (
     ConfigError,
     NotFoundError,
     PermissionDeniedError,
+    QueryError,
     RuleError,
     StoreError,
 )
@@ -46,6 +47,7 @@ class RateLimitedError(CitysocError):
 
 
 STATUS: dict[type[CitysocError], int] = {
+    QueryError: 400,
     ConflictError: 409,
     InvalidRequestError: 422,
     PayloadTooLargeError: 413,
@@ -77,7 +79,7 @@ def _documented(description: str) -> dict[str, Any]:
 
 # The answers any API route may give besides its own, documented once for the OpenAPI.
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    400: _documented("The body could not be parsed (not JSON, or not the declared type)."),
+    400: _documented("The body or a search query could not be parsed (the message says where)."),
     401: _documented("No valid credentials: log in, or send an API token."),
     403: _documented("The caller's role, scope or agency does not allow this."),
     404: _documented("No such object, or it belongs to another agency."),

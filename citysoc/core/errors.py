@@ -75,3 +75,7 @@ class BoxError(CitysocError):
 
 class RangeError(CitysocError):
     """The attack range could not be built, run or scored."""
+
+
+class QueryError(CitysocError):
+    """A search query could not be read: its location's ``column`` points at the problem."""
