@@ -19,6 +19,7 @@ import citysoc
 from citysoc.core.errors import PermissionDeniedError
 from citysoc.core.settings import Settings
 from soc_api.alerts.views import router as alerts_router
+from soc_api.apidocs.views import router as apidocs_router
 from soc_api.audit.anchor import Sealer
 from soc_api.audit.views import router as audit_router
 from soc_api.auth.clients import parse_proxies
@@ -82,6 +83,8 @@ def create_app(settings: Settings, *, startup: Sequence[StartupTask] = ()) -> Fa
         version=citysoc.__version__,
         description="Alerts, incidents and reports of the city Information Security Centre.",
         lifespan=lifespan,
+        docs_url=None,  # served by soc_api.apidocs from local files, not a CDN
+        redoc_url=None,
     )
     app.add_middleware(
         SessionMiddleware,
@@ -132,6 +135,7 @@ def create_app(settings: Settings, *, startup: Sequence[StartupTask] = ()) -> Fa
         console_oversight_router,
         console_compliance_router,
         console_releases_router,
+        apidocs_router,
     ):
         app.include_router(router)
     app.mount(
