@@ -25,6 +25,7 @@ from sigma.validators.core import validators as core_validators
 
 from citysoc.core.errors import Location, RuleError
 from detections.engine.attack import REFERENCE, use_offline_attack_data
+from detections.engine.translations import read_translations
 
 log = logging.getLogger(__name__)
 
@@ -157,6 +158,7 @@ def load_folder(path: Path, runbooks: Path = RUNBOOKS_ROOT) -> RuleFolder:
             raise RuleError(f"rule lacks {key!r}", location=where)
     if not (runbooks / str(attrs["runbook"])).is_file():
         raise RuleError(f"runbook {attrs['runbook']!r} not found in {runbooks}", location=where)
+    read_translations(attrs, where)  # a malformed translation stops the rule here
     _validate(rule, where)
     match = tuple(sorted((path / "match").glob("*.json")))
     nomatch = tuple(sorted((path / "nomatch").glob("*.json")))

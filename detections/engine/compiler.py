@@ -12,6 +12,7 @@ from sigma.rule import SigmaRule
 from citysoc.core.errors import Location, RuleError
 from detections.engine.catalog import Catalog
 from detections.engine.targets import Backend, backend, convert
+from detections.engine.translations import Translation, read_translations
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,7 @@ class CompiledRule:
     author: str = ""
     attacker: str = DEFAULT_ATTACKER  # the field naming who acts (rule attribute ``attacker``)
     victim: str = DEFAULT_VICTIM  # the field naming whom it reaches (rule attribute ``victim``)
+    translations: tuple[Translation, ...] = ()  # (language, title, description)
 
 
 @dataclass
@@ -109,6 +111,7 @@ def compile_catalog(catalog: Catalog) -> Compilation:
                 author=rule.author or "",
                 attacker=str(attrs.get("attacker") or DEFAULT_ATTACKER),
                 victim=str(attrs.get("victim") or DEFAULT_VICTIM),
+                translations=read_translations(attrs, where),
             )
         )
     log.debug("compiled %d rules to SQLite (%d errors)", len(result.rules), len(result.errors))
