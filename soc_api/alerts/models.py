@@ -96,6 +96,8 @@ class Alert(Base):
     infrastructure: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
     fingerprints: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
     tactic: Mapped[str] = mapped_column(String(32), default="", server_default="")
+    # Other rules that saw the same activity of the same attacker, folded into this alert.
+    also_rules: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
@@ -134,6 +136,7 @@ class AlertPublic(BaseModel):
     infrastructure: list[str] = []
     fingerprints: list[str] = []
     tactic: str = ""
+    also_rules: list[str] = []
 
 
 class AlertPage(BaseModel):
@@ -182,4 +185,10 @@ class AlertFilter(BaseModel):
     agency: str | None = Field(default=None, max_length=32)
     assignee: str | None = Field(default=None, max_length=64)
     q: str | None = Field(default=None, max_length=128, description="Text in title or rule")
+    segment: str | None = Field(default=None, max_length=32)
+    attacker: str | None = Field(
+        default=None, max_length=128, description="The acting entity, e.g. ip:203.0.113.7"
+    )
+    since: datetime | None = Field(default=None, description="First seen at or after (UTC)")
+    until: datetime | None = Field(default=None, description="First seen before (UTC)")
     sort: SortKey = SortKey.RISK

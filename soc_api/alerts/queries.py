@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 from sqlalchemy import Select, case, func, or_, select
 from sqlalchemy.orm import Session
@@ -15,6 +16,18 @@ from soc_api.auth.models import Principal
 from soc_api.auth.permissions import require_reader
 
 _SEVERITY_RANK = case(SEVERITY_RISK, value=Alert.severity, else_=0)
+
+
+def moment_text(value: datetime) -> str:
+    """A time as alerts store theirs (``2026-11-20T02:10:05.000Z``), so text compares in order;
+    beyond the calendar's ends in UTC, its end."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    try:
+        value = value.astimezone(UTC)
+    except OverflowError:
+        value = (datetime.min if value.year == 1 else datetime.max).replace(tzinfo=UTC)
+    return value.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def alert_query(*, agencies: Sequence[str] | None, filters: AlertFilter) -> Select[Alert]:
@@ -32,6 +45,14 @@ def alert_query(*, agencies: Sequence[str] | None, filters: AlertFilter) -> Sele
         query = query.where(Alert.agency == filters.agency)
     if filters.assignee:
         query = query.where(Alert.assignee == filters.assignee)
+    if filters.segment:
+        query = query.where(Alert.segment == filters.segment)
+    if filters.attacker:
+        query = query.where(Alert.attacker == filters.attacker)
+    if filters.since:
+        query = query.where(Alert.first_seen >= moment_text(filters.since))
+    if filters.until:
+        query = query.where(Alert.first_seen < moment_text(filters.until))
     if filters.q:
         pattern = f"%{filters.q.lower()}%"
         query = query.where(

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from citysoc.core.errors import AuthenticationError
@@ -136,10 +137,19 @@ def queue_filter(
     severity: Severity | None = None,
     agency: str | None = None,
     q: str | None = None,
+    rule: Annotated[str | None, Query(max_length=128)] = None,
+    segment: Annotated[str | None, Query(max_length=32)] = None,
+    attacker: Annotated[str | None, Query(max_length=128)] = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
 ) -> AlertFilter:
+    """The queue's filters; the overview's charts link here with rule, segment, attacker and
+    a time slice."""
     return AlertFilter(
-        status=status, severity=severity, agency=agency or None, q=(q or "")[:128] or None
-    )
+        status=status, severity=severity, agency=agency or None, q=(q or "")[:128] or None,
+        rule=rule or None, segment=segment or None, attacker=attacker or None,
+        since=since, until=until,
+    )  # fmt: skip
 
 
 @router.get("/alerts", response_class=HTMLResponse)
