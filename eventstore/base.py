@@ -17,6 +17,10 @@ from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 from citysoc.core.ecs import Event
+from citysoc.core.query.tree import Condition
+
+MAX_OFFSET = 10_000
+"""How deep a search may page (the engines' default result window)."""
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,24 @@ class StoreHealth:
     events: int | None = None
 
 
+@dataclass(frozen=True)
+class EventPage:
+    """One page of a search: the matching events in order, and how many match in all."""
+
+    total: int
+    events: list[Event]
+
+
+@dataclass(frozen=True)
+class AgencySeen:
+    """How many events of one agency a search matches, and the first and last of them."""
+
+    agency: str
+    events: int
+    first_seen: str | None
+    last_seen: str | None
+
+
 @runtime_checkable
 class EventStore(Protocol):
     """Events at rest. Writing an event twice stores it once (``event.id`` is the key)."""
@@ -91,6 +113,24 @@ class EventStore(Protocol):
         self, field_name: str, values: Sequence[str], *, after: int, upto: int
     ) -> list[Event]:
         """Events in the slice whose field holds one of ``values`` (IOC sweeps)."""
+        ...
+
+    def find(
+        self,
+        condition: Condition | None,
+        *,
+        agencies: Sequence[str] | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> EventPage:
+        """Events meeting a query's condition (``None``: all), newest first (``@timestamp``,
+        then store order), and the total; only the given agencies' when ``agencies`` is set.
+        ``offset`` stops at :data:`MAX_OFFSET`."""
+        ...
+
+    def seen_by(self, condition: Condition | None) -> list[AgencySeen]:
+        """Per agency, how many events meet the condition and when the first and last were.
+        Across every agency: the caller decides what of it to show."""
         ...
 
     def health(self) -> StoreHealth: ...

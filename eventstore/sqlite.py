@@ -30,7 +30,8 @@ import orjson
 from citysoc.core.ecs import Event, EventGroup
 from citysoc.core.ecs_reference import reference
 from citysoc.core.errors import StoreError
-from eventstore.base import StoreHealth, WriteResult
+from citysoc.core.query.tree import Condition
+from eventstore.base import AgencySeen, EventPage, StoreHealth, WriteResult
 
 log = logging.getLogger(__name__)
 
@@ -407,6 +408,34 @@ class SqliteEventStore:
                 (after, upto, json.dumps(list(values))),
             )
             return list(_rows(cur, self._known_kinds()))
+
+    def find(
+        self,
+        condition: Condition | None,
+        *,
+        agencies: Sequence[str] | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> EventPage:
+        """See :meth:`eventstore.base.EventStore.find` (compiled by
+        :mod:`eventstore.query_sqlite`)."""
+        from eventstore import query_sqlite
+
+        if agencies is not None and not agencies:
+            return EventPage(total=0, events=[])
+        with self.lock:
+            compiler = query_sqlite.Compiler(self._read_columns(), self._known_kinds())
+            total, cur = query_sqlite.search(
+                self.conn, compiler, condition, agencies=agencies, limit=limit, offset=offset
+            )
+            return EventPage(total=total, events=list(_rows(cur, self._known_kinds())))
+
+    def seen_by(self, condition: Condition | None) -> list[AgencySeen]:
+        from eventstore import query_sqlite
+
+        with self.lock:
+            compiler = query_sqlite.Compiler(self._read_columns(), self._known_kinds())
+            return query_sqlite.seen_by(self.conn, compiler, condition)
 
     def health(self) -> StoreHealth:
         try:

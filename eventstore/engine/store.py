@@ -22,7 +22,8 @@ from typing import Any
 
 from citysoc.core.ecs import Event, flatten, timestamp
 from citysoc.core.errors import StoreError
-from eventstore.base import Backoff, Refusal, StoreHealth, WriteResult
+from citysoc.core.query.tree import Condition
+from eventstore.base import AgencySeen, Backoff, EventPage, Refusal, StoreHealth, WriteResult
 from eventstore.engine.client import (
     EngineClient,
     EngineRequestError,
@@ -313,6 +314,36 @@ class EngineEventStore:
             params={"ignore_unavailable": "true", "allow_no_indices": "true"},
         )
         return [flatten(hit["_source"]) for hit in answer["hits"]["hits"]]
+
+    def find(
+        self,
+        condition: Condition | None,
+        *,
+        agencies: Sequence[str] | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> EventPage:
+        """See :meth:`eventstore.base.EventStore.find` (compiled by
+        :mod:`eventstore.engine.query_dsl`); one agency's reads go to its data streams only."""
+        from eventstore.engine.query_dsl import find_body
+
+        if agencies is not None and not agencies:
+            return EventPage(total=0, events=[])
+        index = ALL if agencies is None else agency_streams(agencies)
+        body = find_body(condition, limit=limit, offset=offset)
+        answer = self.client.request("POST", f"/{index}/_search", body=body, params=LENIENT)
+        hits = answer["hits"]
+        return EventPage(
+            total=int(hits["total"]["value"]), events=[flatten(h["_source"]) for h in hits["hits"]]
+        )
+
+    def seen_by(self, condition: Condition | None) -> list[AgencySeen]:
+        from eventstore.engine.query_dsl import seen_body, seen_from
+
+        answer = self.client.request(
+            "POST", f"/{ALL}/_search", body=seen_body(condition), params=LENIENT
+        )
+        return seen_from(answer)
 
     def matching(
         self, field_name: str, values: Sequence[str], *, after: int, upto: int

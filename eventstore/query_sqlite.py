@@ -1,0 +1,187 @@
+"""The query language on the embedded store: a condition as a WHERE clause with bound values.
+
+Field names come from the ECS whitelist the condition was bound to and are quoted as columns;
+every value is a bound parameter. A field the table has no column for yet matches nothing.
+Array fields (``related.ip``, ``event.category``, ``dns.answers.data``) match when any element
+does (:func:`eventstore.sqlite.elements_sql`). Addresses are tested against networks by the
+function ``citysoc_in_network``, registered on the connection, so IPv4 and IPv6 alike are
+compared as addresses, not as text. ``NOT`` keeps events that lack the field.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import sqlite3
+from collections.abc import Mapping, Sequence
+from functools import lru_cache
+from typing import Any
+
+from citysoc.core.ecs_reference import reference
+from citysoc.core.query.tree import (
+    AllOf,
+    AnyOf,
+    Between,
+    Condition,
+    Contains,
+    Equals,
+    Exists,
+    InNetwork,
+    Kind,
+    Not,
+    OneOf,
+    Wildcard,
+)
+from eventstore.base import MAX_OFFSET, AgencySeen
+from eventstore.sqlite import ARRAY, TABLE, elements_sql, quote
+
+Clause = tuple[str, list[Any]]
+NETWORK_FUNCTION = "citysoc_in_network"
+
+
+def like_pattern(pattern: str) -> str:
+    """A ``*``/``?`` wildcard as a LIKE pattern escaped with ``\\``."""
+    escaped = pattern.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped.replace("*", "%").replace("?", "_")
+
+
+@lru_cache(maxsize=256)
+def _network(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    return ipaddress.ip_network(text, strict=False)
+
+
+@lru_cache(maxsize=65536)
+def _address(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(value.strip())
+    except ValueError:
+        return None
+
+
+def in_network(value: object, network: str) -> bool:
+    """Whether a stored value is an address within ``network`` (text that is not an address
+    is not)."""
+    if not isinstance(value, str):
+        return False
+    address = _address(value)
+    return address is not None and address in _network(network)
+
+
+def register(conn: sqlite3.Connection) -> None:
+    conn.create_function(NETWORK_FUNCTION, 2, in_network, deterministic=True)
+
+
+class Compiler:
+    """Compiles conditions against one table's columns and the kinds of its fields."""
+
+    def __init__(self, columns: Mapping[str, str], kinds: Mapping[str, str]) -> None:
+        self.columns = columns  # lowercase name -> column name
+        self.kinds = kinds
+
+    def where(self, condition: Condition) -> Clause:
+        if isinstance(condition, AllOf | AnyOf):
+            if not condition.parts:
+                return ("1" if isinstance(condition, AllOf) else "0"), []
+            joiner = " AND " if isinstance(condition, AllOf) else " OR "
+            parts = [self.where(part) for part in condition.parts]
+            return "(" + joiner.join(sql for sql, _ in parts) + ")", [
+                value for _, values in parts for value in values
+            ]
+        if isinstance(condition, Not):
+            sql, values = self.where(condition.part)
+            return f"NOT {sql}", values
+        name = condition.field.name
+        holder = reference().array_of(name)
+        if holder is None and self.kinds.get(name) == ARRAY:
+            holder = (name, "")
+        column = self.columns.get((holder[0] if holder else name).lower())
+        if column is None:
+            return "0", []  # no event has ever had this field
+        if holder is not None:
+            values_from, element = elements_sql(quote(column), holder[1])
+            sql, values = _test(condition, element)
+            return f"EXISTS (SELECT 1 FROM {values_from} WHERE {sql})", values
+        quoted = quote(column)
+        sql, values = _test(condition, quoted)
+        return f"({quoted} IS NOT NULL AND {sql})", values
+
+
+def _test(condition: Condition, x: str) -> Clause:
+    """The test of one leaf condition on the SQL expression ``x``."""
+    if isinstance(condition, Equals):
+        value = condition.value
+        if condition.field.kind is Kind.NUMBER:
+            return f"{x} IN (?, ?)", [value, str(value)]
+        if condition.field.kind is Kind.BOOLEAN:
+            return f"{x} IN (?, ?)", [int(bool(value)), str(bool(value)).lower()]
+        return f"{x} = ?", [value]
+    if isinstance(condition, Wildcard):
+        return f"{x} LIKE ? ESCAPE '\\'", [like_pattern(condition.pattern)]
+    if isinstance(condition, Contains):
+        return f"{x} LIKE ? ESCAPE '\\'", [f"%{like_pattern(condition.text)}%"]
+    if isinstance(condition, InNetwork):
+        return f"{NETWORK_FUNCTION}({x}, ?)", [str(condition.network)]
+    if isinstance(condition, OneOf):
+        return f"{x} IN (SELECT value FROM json_each(?))", [json.dumps(list(condition.values))]
+    if isinstance(condition, Exists):
+        return "1", []
+    assert isinstance(condition, Between)
+    tests: list[str] = []
+    values: list[Any] = []
+    if condition.field.kind is Kind.NUMBER:
+        tests.append(f"typeof({x}) IN ('integer', 'real')")
+    if condition.low is not None:
+        tests.append(f"{x} {'>=' if condition.include_low else '>'} ?")
+        values.append(condition.low)
+    if condition.high is not None:
+        tests.append(f"{x} {'<=' if condition.include_high else '<'} ?")
+        values.append(condition.high)
+    return " AND ".join(tests) or "1", values
+
+
+def _scope(
+    condition: Condition | None, agencies: Sequence[str] | None, compiler: Compiler
+) -> Clause:
+    tests: list[str] = []
+    values: list[Any] = []
+    if condition is not None:
+        sql, values = compiler.where(condition)
+        tests.append(sql)
+    if agencies is not None:
+        tests.append('"organization.id" IN (SELECT value FROM json_each(?))')
+        values = [*values, json.dumps(list(agencies))]
+    return " AND ".join(tests) or "1", values
+
+
+def search(
+    conn: sqlite3.Connection,
+    compiler: Compiler,
+    condition: Condition | None,
+    *,
+    agencies: Sequence[str] | None,
+    limit: int,
+    offset: int,
+) -> tuple[int, sqlite3.Cursor]:
+    """The total and a cursor over one page (the store reads the rows back)."""
+    register(conn)
+    where, values = _scope(condition, agencies, compiler)
+    total = int(conn.execute(f"SELECT COUNT(*) FROM {TABLE} WHERE {where}", values).fetchone()[0])
+    cursor = conn.execute(
+        f"SELECT * FROM {TABLE} WHERE {where} "
+        'ORDER BY "@timestamp" DESC, seq DESC LIMIT ? OFFSET ?',
+        [*values, max(0, limit), min(max(0, offset), MAX_OFFSET)],
+    )
+    return total, cursor
+
+
+def seen_by(
+    conn: sqlite3.Connection, compiler: Compiler, condition: Condition | None
+) -> list[AgencySeen]:
+    register(conn)
+    where, values = _scope(condition, None, compiler)
+    rows = conn.execute(
+        f'SELECT "organization.id", COUNT(*), MIN("@timestamp"), MAX("@timestamp") FROM {TABLE} '
+        f'WHERE {where} GROUP BY "organization.id" ORDER BY "organization.id"',
+        values,
+    ).fetchall()
+    return [AgencySeen(str(a or ""), int(n), first, last) for a, n, first, last in rows]
