@@ -184,7 +184,12 @@ class AlertFilter(BaseModel):
     rule: str | None = Field(default=None, max_length=128)
     agency: str | None = Field(default=None, max_length=32)
     assignee: str | None = Field(default=None, max_length=64)
-    q: str | None = Field(default=None, max_length=128, description="Text in title or rule")
+    q: str | None = Field(
+        default=None,
+        max_length=2000,
+        description="A query in the search language: `field:value`, AND/OR/NOT, ranges, "
+        "networks, wildcards; a bare value searches title, rule and entities (docs/console.md)",
+    )
     segment: str | None = Field(default=None, max_length=32)
     attacker: str | None = Field(
         default=None, max_length=128, description="The acting entity, e.g. ip:203.0.113.7"

@@ -5,15 +5,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import Select, case, func, or_, select
+from sqlalchemy import Select, case, func, select
 from sqlalchemy.orm import Session
 
 from citysoc.core.ecs import Event
 from citysoc.core.errors import NotFoundError
+from citysoc.core.query import compile_query
 from eventstore.base import EventStore
 from soc_api.alerts.models import SEVERITY_RISK, Alert, AlertFilter, SortKey
 from soc_api.auth.models import Principal
 from soc_api.auth.permissions import require_reader
+from soc_api.search.alert_sql import alert_schema, to_sql
 
 _SEVERITY_RANK = case(SEVERITY_RISK, value=Alert.severity, else_=0)
 
@@ -30,8 +32,12 @@ def moment_text(value: datetime) -> str:
     return value.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def alert_query(*, agencies: Sequence[str] | None, filters: AlertFilter) -> Select[Alert]:
-    """The alerts one caller may see (``agencies=None`` means all), filtered."""
+def alert_query(
+    *, agencies: Sequence[str] | None, filters: AlertFilter, dialect: str = "sqlite"
+) -> Select[Alert]:
+    """The alerts one caller may see (``agencies=None`` means all), filtered; ``filters.q``
+    is a query in the search language (:mod:`citysoc.core.query`), a QueryError if it
+    cannot be read."""
     query = select(Alert)
     if agencies is not None:
         query = query.where(Alert.agency.in_(agencies))
@@ -54,10 +60,9 @@ def alert_query(*, agencies: Sequence[str] | None, filters: AlertFilter) -> Sele
     if filters.until:
         query = query.where(Alert.first_seen < moment_text(filters.until))
     if filters.q:
-        pattern = f"%{filters.q.lower()}%"
-        query = query.where(
-            or_(func.lower(Alert.title).like(pattern), func.lower(Alert.rule_name).like(pattern))
-        )
+        condition = compile_query(filters.q, alert_schema())
+        if condition is not None:
+            query = query.where(to_sql(condition, dialect=dialect))
     return query
 
 
@@ -81,7 +86,8 @@ def list_alerts(
 ) -> tuple[int, list[Alert]]:
     require_reader(who)
     filters = filters or AlertFilter()
-    query = alert_query(agencies=who.agencies, filters=filters)
+    dialect = session.get_bind().dialect.name
+    query = alert_query(agencies=who.agencies, filters=filters, dialect=dialect)
     total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
     rows = session.scalars(_ordered(query, filters.sort).limit(limit).offset(offset)).all()
     return int(total or 0), list(rows)

@@ -125,6 +125,10 @@ def _term(spec: Field, node: Term) -> Condition:
     if value == "*" and not node.quoted:
         return Exists(spec)
     kind = spec.kind
+    if kind is Kind.ENTITY and not node.quoted:
+        address = value[3:] if value.lower().startswith("ip:") else value
+        if "/" in address and _is_address(address):
+            return InNetwork(spec, ipaddress.ip_network(address, strict=False))
     if kind in (Kind.KEYWORD, Kind.ENTITY):
         if _wild(value, node.quoted):
             return Wildcard(spec, value.lower())

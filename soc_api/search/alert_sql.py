@@ -1,0 +1,211 @@
+"""The query language on alerts: the fields an alert query may name, compiled to SQLAlchemy.
+
+The same expression runs on SQLite and PostgreSQL; every value is a bound parameter. Lists
+(``targets``, ``observables``) match when any element does, read with ``json_each`` on SQLite
+and ``json_array_elements_text`` on PostgreSQL. Entities are written ``kind:value``
+(``ip:203.0.113.77``); a query may give the value alone. Networks on entities are matched as
+address prefixes (IPv4: at most 128 prefixes per network); an IPv6 network is refused for
+alerts with the reason (search events for it). ``NOT`` keeps alerts that lack the field.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable
+from functools import cache
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    String,
+    and_,
+    cast,
+    exists,
+    false,
+    func,
+    literal_column,
+    not_,
+    or_,
+    select,
+    true,
+)
+
+from citysoc.core.errors import Location, QueryError
+from citysoc.core.query.schema import Schema, make_schema
+from citysoc.core.query.tree import (
+    AllOf,
+    AnyOf,
+    Between,
+    Condition,
+    Contains,
+    Equals,
+    Exists,
+    Field,
+    InNetwork,
+    Kind,
+    Not,
+    OneOf,
+    Wildcard,
+)
+from soc_api.alerts.models import Alert
+
+K = Kind
+ALERT_FIELDS = (
+    Field("id", K.NUMBER),
+    Field("rule_id", K.KEYWORD),
+    Field("rule_name", K.KEYWORD),
+    Field("title", K.TEXT),
+    Field("severity", K.KEYWORD),
+    Field("risk_score", K.NUMBER),
+    Field("status", K.KEYWORD),
+    Field("agency", K.KEYWORD),
+    Field("segment", K.KEYWORD),
+    Field("security_level", K.NUMBER),
+    Field("event_count", K.NUMBER),
+    Field("first_seen", K.DATE),
+    Field("last_seen", K.DATE),
+    Field("assignee", K.KEYWORD),
+    Field("close_reason", K.KEYWORD),
+    Field("tactic", K.KEYWORD),
+    Field("note", K.TEXT),
+    Field("attacker", K.ENTITY),
+    Field("targets", K.ENTITY, array=True),
+    Field("observables", K.ENTITY, array=True),
+    Field("infrastructure", K.ENTITY, array=True),
+    Field("fingerprints", K.ENTITY, array=True),
+    Field("tags", K.KEYWORD, array=True),
+)
+ALIASES = {
+    "rule.name": "rule_name",
+    "rule.id": "rule_id",
+    "organization.id": "agency",
+    "@timestamp": "last_seen",
+    "event.severity": "risk_score",
+}
+BARE = ("title", "rule_name", "attacker", "targets", "observables", "infrastructure")
+
+
+@cache
+def alert_schema() -> Schema:
+    return make_schema("alerts", ALERT_FIELDS, bare=BARE, aliases=ALIASES)
+
+
+def _like(pattern: str) -> str:
+    escaped = pattern.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped.replace("*", "%").replace("?", "_")
+
+
+def _literal(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def ipv4_prefixes(network: ipaddress.IPv4Network) -> list[str]:
+    """Text prefixes that together match exactly the addresses of ``network``: ``10.20.`` for
+    ``10.20.0.0/16``; a whole address (no trailing dot) where the prefix reaches the last
+    octet."""
+    octets = str(network.network_address).split(".")
+    whole, rest = divmod(network.prefixlen, 8)
+    if whole == 4:
+        return [str(network.network_address)]
+    head = octets[:whole]
+    if rest == 0:
+        return [".".join(head) + "." if head else ""]
+    base = int(octets[whole])
+    values = range(base, base + 2 ** (8 - rest))
+    end = "." if whole < 3 else ""
+    return [".".join([*head, str(v)]) + end for v in values]
+
+
+Test = Callable[[Any], ColumnElement[bool]]
+
+
+def _leaf(condition: Condition) -> Test:
+    """The test of one leaf condition, as a function of the value expression."""
+    spec = condition.field  # type: ignore[union-attr]
+    if isinstance(condition, Equals):
+        value = condition.value
+        if spec.kind is K.ENTITY:
+            text = str(value).lower()
+            return lambda x: or_(
+                func.lower(x) == text, func.lower(x).like("%:" + _literal(text), escape="\\")
+            )
+        if spec.kind in (K.KEYWORD, K.TEXT):
+            return lambda x: func.lower(x) == str(value).lower()
+        return lambda x: x == value
+    if isinstance(condition, Wildcard):
+        pattern = _like(condition.pattern)
+        if spec.kind is K.ENTITY:
+            return lambda x: or_(
+                func.lower(x).like(pattern, escape="\\"),
+                func.lower(x).like("%:" + pattern, escape="\\"),
+            )
+        return lambda x: func.lower(x).like(pattern, escape="\\")
+    if isinstance(condition, Contains):
+        pattern = "%" + _literal(condition.text.lower()) + "%"
+        return lambda x: func.lower(x).like(pattern, escape="\\")
+    if isinstance(condition, InNetwork):
+        network = condition.network
+        if not isinstance(network, ipaddress.IPv4Network):
+            raise QueryError(
+                f"{spec.name}: IPv6 networks are searched in events; give a whole address here",
+                location=Location("query"),
+            )
+        prefixes = ipv4_prefixes(network)  # at most 128: a partial octet's values
+        return lambda x: or_(*(_prefixed(func.lower(x), p) for p in prefixes))
+    if isinstance(condition, OneOf):
+        values = list(condition.values)
+        return lambda x: x.in_(values)
+    if isinstance(condition, Exists):
+        return lambda x: true()
+    assert isinstance(condition, Between)
+    between = condition
+
+    def test(x: Any) -> ColumnElement[bool]:
+        parts: list[ColumnElement[bool]] = []
+        if between.low is not None:
+            parts.append(x >= between.low if between.include_low else x > between.low)
+        if between.high is not None:
+            parts.append(x <= between.high if between.include_high else x < between.high)
+        return and_(true(), *parts)
+
+    return test
+
+
+def _prefixed(x: Any, prefix: str) -> ColumnElement[bool]:
+    """An ``ip:`` entity whose address starts with ``prefix`` (or is it, when whole)."""
+    test: ColumnElement[bool]
+    if prefix == "":
+        test = x.like("ip:%.%.%.%")
+    elif prefix.endswith("."):
+        test = x.like("ip:" + _literal(prefix) + "%", escape="\\")
+    else:
+        test = x == "ip:" + prefix
+    return test
+
+
+def to_sql(condition: Condition | None, *, dialect: str) -> ColumnElement[bool]:
+    """The WHERE expression of a condition on the ``alerts`` table."""
+    if condition is None:
+        return true()
+    if isinstance(condition, AllOf):
+        return and_(true(), *(to_sql(p, dialect=dialect) for p in condition.parts))
+    if isinstance(condition, AnyOf):
+        return or_(false(), *(to_sql(p, dialect=dialect) for p in condition.parts))
+    if isinstance(condition, Not):
+        return not_(to_sql(condition.part, dialect=dialect))
+    spec = condition.field
+    column = getattr(Alert, spec.name)
+    test = _leaf(condition)
+    if spec.array:
+        return _any_element(column, test, dialect)
+    return and_(column.is_not(None), test(column))
+
+
+def _any_element(column: Any, test: Test, dialect: str) -> ColumnElement[bool]:
+    if dialect == "postgresql":
+        elements = func.json_array_elements_text(column).table_valued("value").alias("element")
+        value: Any = elements.c.value
+    else:
+        elements = func.json_each(column).table_valued("value").alias("element")
+        value = cast(elements.c.value, String)
+    return exists(select(literal_column("1")).select_from(elements).where(test(value)))
