@@ -94,7 +94,11 @@ class DetectionScheduler:
                 ids = [i for hit in report.hits for i in hit.event_ids]
                 evidence = {str(e["event.id"]): e for e in self.store.get(ids)}
                 created, updated = record_hits(
-                    session, report.hits, evidence=evidence, suppression=self.suppression
+                    session,
+                    report.hits,
+                    evidence=evidence,
+                    suppression=self.suppression,
+                    store=self.store,
                 )
                 created += sweep(
                     session, self.store, after=after, upto=upto, suppression=self.suppression

@@ -68,19 +68,24 @@ def _infrastructure(events: Sequence[Event]) -> set[str]:
     return found
 
 
+def _each(value: Any) -> list[Any]:
+    """A field's values: an ECS array (``host.ip``) holds several, anything else one."""
+    return list(value) if isinstance(value, list | tuple) else [value]
+
+
 def _values(field: str, group: Mapping[str, Any], events: Sequence[Event]) -> list[str]:
     if group.get(field) not in (None, ""):
-        raw: list[Any] = [group[field]]
+        raw: list[Any] = _each(group[field])
     else:
-        raw = [e.get(field) for e in events]
+        raw = [v for e in events for v in _each(e.get(field))]
     named = (entity(field, v) for v in raw)
     return [n for n in dict.fromkeys(named) if n is not None]
 
 
 def _attacker(rule: CompiledRule, group: Mapping[str, Any], events: Sequence[Event]) -> str | None:
     if group.get(rule.attacker) not in (None, ""):
-        return entity(rule.attacker, group[rule.attacker])
-    counts = Counter(entity(rule.attacker, e.get(rule.attacker)) for e in events)
+        return next(iter(_values(rule.attacker, group, events)), None)
+    counts = Counter(entity(rule.attacker, v) for e in events for v in _each(e.get(rule.attacker)))
     counts.pop(None, None)
     return counts.most_common(1)[0][0] if counts else None
 

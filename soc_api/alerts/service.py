@@ -6,17 +6,20 @@ import json
 import logging
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from citysoc.core.ecs import Event, parse_timestamp
+from citysoc.core.ecs import Event, parse_timestamp, timestamp
 from detections.engine.runner import Hit
+from eventstore.base import EventStore
 from soc_api.alerts.models import SEVERITY_RISK, Alert, AlertStatus
 from soc_api.alerts.observables import observables_of
-from soc_api.alerts.roles import MAX_TARGETS, Roles, roles_of
+from soc_api.alerts.resolvers import client_of
+from soc_api.alerts.roles import INFRASTRUCTURE_ROLES, MAX_TARGETS, Roles, entity, roles_of
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +35,9 @@ def dedup_key(hit: Hit, attacker: str | None = None, agency: str = "") -> str:
 
 
 def _fold(alert: Alert, hit: Hit, roles: Roles, last: str) -> None:
+    if hit.rule.name != alert.rule_name and hit.rule.name not in (alert.also_rules or ()):
+        alert.also_rules = [*(alert.also_rules or ()), hit.rule.name]
+        alert.tags = list(dict.fromkeys([*(alert.tags or ()), *hit.rule.tags]))
     ids = list(dict.fromkeys([*alert.event_ids, *hit.event_ids]))
     alert.event_ids = ids
     alert.event_count = len(ids)
@@ -83,17 +89,24 @@ def risk_score(severity: str, security_level: int | None) -> int:
     return max(1, min(100, base + bump))
 
 
+Placement = tuple[str, str, int | None]
+
+
 def victim_placements(
     rule_victim: str, events: Sequence[Event], attacker_agency: str
-) -> list[tuple[str, str, int | None]]:
+) -> list[tuple[Placement, list[Event]]]:
     """Agencies (with segment and level) owning the hosts an alert's evidence reached, other
-    than the one the alert is placed with: an attack from one agency's host on another's is
-    told to both. The victim field names the side (``destination.ip`` by default); a host's
-    own log (no such field) belongs to the host's agency."""
+    than the one the alert is placed with, each with the events that reached it: an attack
+    from one agency's host on another's is told to both. The victim field names the side
+    (``destination.ip`` by default); a host's own log (no such field) belongs to the host's
+    agency. Infrastructure that only relayed the activity (a resolver asked for a tunnel's
+    names, a collector) is no victim: its agency is not told."""
     side = rule_victim.removesuffix(".ip")
-    found: dict[str, tuple[str, str, int | None]] = {}
+    found: dict[str, tuple[Placement, list[Event]]] = {}
     for event in events:
         if side in ("source", "destination") and event.get(rule_victim):
+            if event.get(f"citysoc.{side}.role") in INFRASTRUCTURE_ROLES:
+                continue
             agency = event.get(f"citysoc.{side}.agency")
             segment = event.get(f"citysoc.{side}.segment", "unknown")
             level = _int(event.get(f"citysoc.{side}.level"))
@@ -101,9 +114,30 @@ def victim_placements(
             agency = event.get("organization.id")
             segment = event.get("citysoc.segment", "unknown")
             level = _int(event.get("citysoc.security_level"))
-        if agency and str(agency) not in (attacker_agency, "unknown") and agency not in found:
-            found[str(agency)] = (str(agency), str(segment), level)
+        if not agency or str(agency) in (attacker_agency, "unknown"):
+            continue
+        if str(agency) not in found:
+            found[str(agency)] = ((str(agency), str(segment), level), [])
+        found[str(agency)][1].append(event)
     return list(found.values())
+
+
+def _attributed(
+    hit: Hit, events: Sequence[Event], roles: Roles, placed: Placement, store: EventStore | None
+) -> tuple[Roles, Placement]:
+    """An alert seen at a resolver goes to the client that asked, where the store shows it."""
+    if roles.attacker is not None or store is None or hit.rule.rule_id.startswith("ioc-"):
+        return roles, placed  # an IOC match stays where its TLP let it match
+    client = client_of(store, events)
+    if client is None:
+        return roles, placed
+    attacker = entity("source.ip", client.address)
+    targets = tuple(t for t in roles.targets if t != attacker)
+    return replace(roles, attacker=attacker, targets=targets), (
+        client.agency,
+        client.segment,
+        client.level,
+    )
 
 
 def record_hits(
@@ -112,24 +146,62 @@ def record_hits(
     *,
     evidence: dict[str, Event],
     suppression: timedelta,
+    store: EventStore | None = None,
 ) -> tuple[int, int]:
     """Create alerts for new hits, fold repeats into the open alert they repeat.
 
     A hit is placed with the agency of its first entity inside the city (the attacker's, for
-    an attack from a city host) and also told to every other agency whose hosts it reached:
-    one alert per agency, each folding its own repeats. Returns (created, updated).
+    an attack from a city host; the asking client's, for queries a resolver forwarded, where
+    ``store`` shows the client) and also told to every other agency whose hosts it reached:
+    one alert per agency, each folding its own repeats and listing only the targets in that
+    agency. Returns (created, updated).
     """
     created = updated = 0
     for hit in hits:
         events = [evidence[i] for i in hit.event_ids if i in evidence]
         roles = roles_of(hit.rule, hit.group, events)
-        placed = _placement(hit.rule.entity, events)
-        for placement in [placed, *victim_placements(hit.rule.victim, events, placed[0])]:
-            if _record(session, hit, events, roles, placement, suppression):
+        roles, placed = _attributed(hit, events, roles, _placement(hit.rule.entity, events), store)
+        told = [(placed, roles)]
+        for placement, reached in victim_placements(hit.rule.victim, events, placed[0]):
+            mine = roles_of(hit.rule, hit.group, reached).targets
+            told.append((placement, replace(roles, targets=mine)))
+        for placement, agency_roles in told:
+            if _record(session, hit, events, agency_roles, placement, suppression):
                 created += 1
             else:
                 updated += 1
     return created, updated
+
+
+def _same_activity(
+    session: Session, hit: Hit, roles: Roles, agency: str, first: str, suppression: timedelta
+) -> Alert | None:
+    """The open alert of the same attacker in the same agency that another rule raised on the
+    same evidence, within the window, at least as severe: the hit is the same activity seen by
+    one more rule (a Telnet sweep is both "Telnet from a camera" and "a remote-shell sweep"),
+    and is folded into it rather than raised again. A more severe hit (brute force followed by
+    a success) is raised on its own; IOC matches always are."""
+    if roles.attacker is None or hit.rule.rule_id.startswith("ioc-"):
+        return None
+    since = timestamp((parse_timestamp(first) - suppression).timestamp())
+    candidates = session.scalars(
+        select(Alert)
+        .where(
+            Alert.attacker == roles.attacker,
+            Alert.agency == agency,
+            Alert.status != AlertStatus.CLOSED.value,
+            Alert.last_seen >= since,
+            Alert.rule_id != hit.rule.rule_id,
+            Alert.rule_id.not_like("ioc-%"),
+        )
+        .order_by(Alert.id)
+    ).all()
+    rank = SEVERITY_RISK.get(hit.rule.level, 0)
+    mine = set(hit.event_ids)
+    for alert in candidates:
+        if SEVERITY_RISK.get(alert.severity, 0) >= rank and mine & set(alert.event_ids):
+            return alert
+    return None
 
 
 def _record(
@@ -137,10 +209,11 @@ def _record(
     hit: Hit,
     events: Sequence[Event],
     roles: Roles,
-    placement: tuple[str, str, int | None],
+    placement: Placement,
     suppression: timedelta,
 ) -> bool:
-    """Fold the hit into the agency's open alert it repeats (False) or create one (True)."""
+    """Fold the hit into the agency's open alert it repeats, or that another rule raised on
+    the same evidence (False), or create one (True)."""
     times = sorted(str(e["@timestamp"]) for e in events) or [hit.first_seen, hit.last_seen]
     first, last = times[0], times[-1]
     agency, segment, level = placement
@@ -156,6 +229,10 @@ def _record(
         and parse_timestamp(first) - parse_timestamp(open_alert.last_seen) <= suppression
     ):
         _fold(open_alert, hit, roles, last)
+        return False
+    same = _same_activity(session, hit, roles, agency, first, suppression)
+    if same is not None:
+        _fold(same, hit, roles, last)
         return False
     session.add(
         Alert(
