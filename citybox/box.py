@@ -47,6 +47,7 @@ from citybox.hosts import (
 from citybox.packages import ensure_apt_repo, ensure_engine, ensure_wheelhouse, serve
 from citybox.plan import BoxHost, BoxPlan, make_plan
 from citybox.secrets import issue, make_ca, write_secrets
+from citybox.signing import ensure_key, sign_repository, verify_repository
 from citybox.state import BoxState, HostState
 from citysoc.core.errors import BoxError
 from citysoc.core.topology import Topology, load_topology
@@ -116,6 +117,9 @@ def up(paths: BoxPaths, uv: Path) -> BoxState:
     plan = make_plan(paths.stack, topology, inventory)
     base = ensure_base_image(paths.base)
     ensure_apt_repo(paths.base, paths.packages / "apt")
+    sign_repository(paths.packages / "apt", paths.cache / "gnupg")
+    verify_repository(paths.packages / "apt", paths.cache / "gnupg")
+    apt_key = ensure_key(paths.cache / "gnupg")
     ensure_wheelhouse(paths.repo, paths.packages / "wheels", uv)
     engine = ensure_engine(paths.repo, paths.packages / "engine")
     key = ssh_key(paths.cache)
@@ -124,7 +128,9 @@ def up(paths: BoxPaths, uv: Path) -> BoxState:
     state.timings["prepare_seconds"] = round(time.monotonic() - started, 1)
     state.save(paths.state)
     try:
-        _lay_out(paths, plan, topology, inventory, state, engine=engine is not None)
+        _lay_out(
+            paths, plan, topology, inventory, state, engine=engine is not None, apt_key=apt_key
+        )
         _boot_all(paths, plan, base.path, key, state)
     except BaseException:
         log.error("box up failed: taking down what was made")
@@ -143,6 +149,7 @@ def _lay_out(
     state: BoxState,
     *,
     engine: bool,
+    apt_key: str,
 ) -> None:
     from infra.inventory import router_vars
 
@@ -161,7 +168,8 @@ def _lay_out(
     config = paths.folder / "ssh_config"
     config.write_text(ssh_config(plan, key, known, bastion.address.split("/")[0]), encoding="utf-8")
     write_json(
-        paths.folder / "inventory.json", box_inventory(plan, inventory, config, engine=engine)
+        paths.folder / "inventory.json",
+        box_inventory(plan, inventory, config, engine=engine, apt_key=apt_key),
     )
     routers = paths.folder / "routers"
     routers.mkdir(exist_ok=True)
@@ -173,7 +181,9 @@ def _lay_out(
     tls = paths.folder / "tls"
     make_ca(tls)
     issued = issue(tls, api.name, api.address.split("/")[0]) if api else None
-    write_secrets(paths.folder, issued)
+    store = next((h for h in plan.hosts if h.name in _group(inventory, "event_store")), None)
+    store_cert = issue(tls, store.name, store.address.split("/")[0]) if store else None
+    write_secrets(paths.folder, issued, store_cert)
     playbook(
         paths.folder, paths.folder / "routers.json", paths.repo / "playbooks" / "box-routers.yml"
     )

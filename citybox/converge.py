@@ -69,16 +69,18 @@ def ssh_config(plan: BoxPlan, key: Path, known_hosts: Path, bastion: str) -> str
     )
 
 
-def package_source(plan: BoxPlan, engine: bool) -> dict[str, str]:
+def package_source(plan: BoxPlan, engine: bool, apt_key: str) -> dict[str, str]:
+    """The roles' ``citysoc_package_source``: the box's signed apt repository (with the public
+    key apt trusts it by), its wheelhouse and the engine tarball."""
     base = f"http://{plan.operator_ip}:{PORT}"
-    found = {"apt": f"{base}/apt", "wheels": f"{base}/wheels"}
+    found = {"apt": f"{base}/apt", "apt_key": apt_key, "wheels": f"{base}/wheels"}
     if engine:
         found["engine"] = f"{base}/engine/{ENGINE_TARBALL}"
     return found
 
 
 def box_inventory(
-    plan: BoxPlan, inventory: Mapping[str, Any], config: Path, *, engine: bool
+    plan: BoxPlan, inventory: Mapping[str, Any], config: Path, *, engine: bool, apt_key: str
 ) -> dict[str, Any]:
     """The stack's inventory with the box's connection, package source and operator access."""
     found = copy.deepcopy(dict(inventory))
@@ -92,7 +94,7 @@ def box_inventory(
     }
     everyone.update(
         {
-            "citysoc_package_source": package_source(plan, engine),
+            "citysoc_package_source": package_source(plan, engine, apt_key),
             # Two cores and 24 GiB for the whole city: a small heap for the one engine node.
             "event_store_es_heap": "512m",
             "nftables_extra_output": [to_source],

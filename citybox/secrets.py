@@ -1,8 +1,11 @@
 """The box's secrets, made at ``box up`` and handed to Ansible in a vars file (never argv).
 
 - a certificate authority of the box (``ca.crt`` is what an analyst's browser or a test trusts)
-  and, signed by it, the SOC API's server certificate for its name and address;
-- the SOC API's session key (48 random bytes, URL-safe).
+  and, signed by it, the server certificates of the SOC API and of the event store's TLS proxy
+  for their names and addresses;
+- the SOC API's session key (48 random bytes, URL-safe);
+- the account the event store's proxy admits (``citysoc``, 32 random bytes of password), which
+  the collectors, sensors and SOC API use, and the CA they trust the store by.
 
 Production keeps the same variables in Ansible Vault and takes certificates from the city's CA.
 """
@@ -49,11 +52,25 @@ def issue(folder: Path, name: str, address: str) -> tuple[str, str]:
     return cert.read_text(encoding="utf-8"), key.read_text(encoding="utf-8")
 
 
-def write_secrets(folder: Path, soc_api: tuple[str, str] | None) -> Path:
-    """The vars file given to ``ansible-playbook -e @FILE`` (mode 0600)."""
-    found: dict[str, Any] = {"soc_api_secret_key": secrets.token_urlsafe(48)}
+def write_secrets(
+    folder: Path,
+    soc_api: tuple[str, str] | None,
+    event_store: tuple[str, str] | None = None,
+) -> Path:
+    """The vars file given to ``ansible-playbook -e @FILE`` (mode 0600), beside ``ca.crt`` in
+    ``folder/tls``."""
+    found: dict[str, Any] = {
+        "soc_api_secret_key": secrets.token_urlsafe(48),
+        "citysoc_event_store_username": "citysoc",
+        "citysoc_event_store_password": secrets.token_urlsafe(32),
+    }
     if soc_api is not None:
         found["soc_api_tls_cert_pem"], found["soc_api_tls_key_pem"] = soc_api
+    if event_store is not None:
+        found["event_store_tls_cert_pem"], found["event_store_tls_key_pem"] = event_store
+        found["citysoc_event_store_ca_pem"] = (folder / "tls" / "ca.crt").read_text(
+            encoding="utf-8"
+        )
     path = folder / "secrets.yml"
     path.touch(mode=0o600)
     path.chmod(0o600)

@@ -22,6 +22,7 @@ GROUPS = {
     "bastion": "bastion",
 }
 EVE_PORT = 6514
+SYSLOG_PORT = 514
 EVENT_STORE_PORT = 9200
 SSH_PORT = 22
 
@@ -93,8 +94,9 @@ def router_vars(topology: Topology) -> dict[str, Any]:
 def role_vars(topology: Topology, host: Host) -> dict[str, Any]:
     """Variables of the role(s) the host's group runs."""
     store = next((h for h in topology.soc_hosts() if h.role == "event-store"), None)
-    # CITYSOC_EVENT_STORE of the collectors and the SOC API: the engine on the event-store host
-    store_url = f"opensearch+http://{store.address}:{EVENT_STORE_PORT}" if store else ""
+    # CITYSOC_EVENT_STORE of the collectors, sensors and SOC API: the TLS proxy (with basic
+    # authentication) in front of the engine on the event-store host.
+    store_url = f"opensearch+https://{store.address}:{EVENT_STORE_PORT}" if store else ""
     collector = topology.collector_of(host.segment)
     if host.role == "sensor":
         watched = [topology.segments[s] for s in host.monitors]
@@ -113,6 +115,25 @@ def role_vars(topology: Topology, host: Host) -> dict[str, Any]:
     if host.role == "soc-api":
         return {"soc_api_event_store_url": store_url}
     return {}
+
+
+def _log_collector(topology: Topology, host: Host) -> str:
+    """Where the host forwards its firewall drop lines: its segment's collector (itself on
+    the loopback when it is that collector), if the topology lets the segment send syslog."""
+    collector = topology.collector_of(host.segment)
+    if collector is None:
+        return ""
+    if collector.name == host.name:
+        return f"127.0.0.1:{SYSLOG_PORT}"
+    allowed = any(
+        f.protocol == "udp"
+        and SYSLOG_PORT in f.ports
+        and f.destination_host in (None, collector.name)
+        for f in topology.flows_out_of(host.segment, host.name)
+        if topology.destination_network(f).version == collector.address.version
+        and collector.address in topology.destination_network(f)
+    )
+    return f"{collector.address}:{SYSLOG_PORT}" if allowed else ""
 
 
 def _ntp_servers(topology: Topology, host: Host, config: StackConfig) -> list[str]:
@@ -140,6 +161,7 @@ def host_vars(
         "citysoc_agency": segment.agency,
         "citysoc_level": segment.security_level,
         "baseline_ntp_servers": _ntp_servers(topology, host, config),
+        "nftables_log_collector": _log_collector(topology, host),
         **nftables_vars(topology, host, service_flows(topology, config), config.operator_cidr),
         **role_vars(topology, host),
     }

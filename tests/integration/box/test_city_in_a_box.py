@@ -227,14 +227,38 @@ except OSError:
     print("timeout")
 """
 
-STORED = """
-import json, urllib.request
-query = {"query": {"term": {"source.ip": "198.51.100.10"}}, "size": 0}
+# Run on the store host: a search through its TLS proxy (the CA the clients trust, the account
+# they use); the account and the query come on stdin, never on a command line.
+SEARCH = """
+import base64, json, ssl, sys, urllib.request
+given = json.loads(sys.stdin.read())
+context = ssl.create_default_context(cafile="/etc/citysoc-engine/tls/ca.crt")
 request = urllib.request.Request(
-    "http://10.50.0.30:9200/logs-*/_search", data=json.dumps(query).encode(),
-    headers={"Content-Type": "application/json"})
-print(json.loads(urllib.request.urlopen(request).read())["hits"]["total"]["value"])
+    "https://10.50.0.30:9200/logs-*/_search", data=json.dumps(given["query"]).encode(),
+    headers={"Content-Type": "application/json",
+             "Authorization": "Basic " + base64.b64encode(given["auth"].encode()).decode()})
+print(urllib.request.urlopen(request, context=context).read().decode())
 """
+
+
+def _store_account(paths: BoxPaths) -> str:
+    """The account the box gave the store's clients (from its secrets file)."""
+    import yaml
+
+    found = yaml.safe_load((paths.folder / "secrets.yml").read_text(encoding="utf-8"))
+    return f"{found['citysoc_event_store_username']}:{found['citysoc_event_store_password']}"
+
+
+def _query(paths: BoxPaths, query: dict[str, Any]) -> dict[str, Any]:
+    given = json.dumps({"auth": _store_account(paths), "query": query})
+    done = _ssh(paths, STORE, f"python3 -c '{SEARCH}'", stdin=given)
+    assert done.returncode == 0, done.stderr
+    answer: dict[str, Any] = json.loads(done.stdout)
+    return answer
+
+
+def _count(paths: BoxPaths, query: dict[str, Any]) -> int:
+    return int(_query(paths, {"query": query, "size": 0})["hits"]["total"]["value"])
 
 
 def _probe(port: int) -> str:
@@ -265,9 +289,7 @@ def test_an_internet_host_crosses_the_routers_and_the_sensor_ships_what_it_saw(
     stored = 0
     while time.monotonic() < deadline and stored == 0:
         _probe(443)
-        done = _ssh(paths, "10.50.0.30", f"python3 -c '{STORED}'")
-        assert done.returncode == 0, done.stderr
-        stored = int(done.stdout.strip())
+        stored = _count(paths, {"term": {"source.ip": "198.51.100.10"}})
         time.sleep(3)
     assert stored > 0
 
@@ -277,15 +299,6 @@ import socket, time
 line = "<134>" + time.strftime("%b %e %H:%M:%S") + " cam-q1-0011 camera[77]: login failed for admin"
 with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
     s.sendto(line.encode(), ("10.50.0.11", 514))
-"""
-
-CAMERA_STORED = """
-import json, urllib.request
-query = {"query": {"match_phrase": {"host.hostname": "cam-q1-0011"}}, "size": 0}
-request = urllib.request.Request(
-    "http://10.50.0.30:9200/logs-*/_search", data=json.dumps(query).encode(),
-    headers={"Content-Type": "application/json"})
-print(json.loads(urllib.request.urlopen(request).read())["hits"]["total"]["value"])
 """
 
 
@@ -304,10 +317,121 @@ def test_a_cameras_syslog_reaches_the_event_store_through_its_collector(
             timeout=30,
         )
         time.sleep(3)
-        done = _ssh(paths, "10.50.0.30", f"python3 -c '{CAMERA_STORED}'")
-        assert done.returncode == 0, done.stderr
-        stored = int(done.stdout.strip())
+        stored = _count(paths, {"match_phrase": {"host.hostname": "cam-q1-0011"}})
     assert stored > 0
+
+
+# Run as root on a host: apt pointed at the box's repository with another key (Debian's own).
+WRONG_KEY = """
+import pathlib, subprocess, tempfile
+url = pathlib.Path("/etc/apt/sources.list.d/citysoc.list").read_text().split("] ", 1)[1]
+folder = pathlib.Path(tempfile.mkdtemp())
+(folder / "lists" / "partial").mkdir(parents=True)
+wrong = folder / "wrong.list"
+wrong.write_text("deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] " + url)
+done = subprocess.run(
+    ["apt-get", "update", "-o", "Dir::Etc::SourceList=" + str(wrong),
+     "-o", "Dir::Etc::SourceParts=/dev/null", "-o", "Dir::State::Lists=" + str(folder / "lists")],
+    capture_output=True, text=True)
+print(done.stdout + done.stderr)
+print("exit=" + str(done.returncode))
+"""
+
+
+def test_hosts_trust_the_box_packages_only_by_its_signing_key(
+    box: tuple[BoxPaths, BoxState],
+) -> None:
+    """The box's apt repository is signed (InRelease) with the box's own key; hosts name that
+    key with signed-by (no trusted=yes), apt accepts the repository with it and refuses it
+    with any other key."""
+    paths, _state = box
+    _converged(paths)
+    source = _ssh(paths, STORE, "cat /etc/apt/sources.list.d/citysoc.list")
+    assert source.returncode == 0, source.stderr
+    assert "signed-by=/etc/apt/keyrings/citysoc.asc" in source.stdout
+    assert "trusted=yes" not in source.stdout
+    update = _ssh(paths, STORE, "sudo apt-get update 2>&1; echo exit=$?")
+    assert "exit=0" in update.stdout and "NO_PUBKEY" not in update.stdout, update.stdout
+    wrong = _ssh(paths, STORE, f"sudo python3 -c '{WRONG_KEY}'")
+    assert "NO_PUBKEY" in wrong.stdout or "not signed" in wrong.stdout, wrong.stdout
+    assert "exit=0" not in wrong.stdout, wrong.stdout
+
+
+# Run on the SOC API host, a client the topology lets reach the store: what the store host
+# answers to a plain-HTTP request, to TLS without or with a wrong account, to TLS with the
+# clients' account, and whether the engine's own port is reachable at all.
+STORE_PROBE = """
+import base64, http.client, json, socket, ssl, sys
+account = sys.stdin.read()
+context = ssl.create_default_context(cafile="/etc/citysoc/tls/event-store-ca.crt")
+def ask(conn, auth=None):
+    headers = {"Authorization": "Basic " + base64.b64encode(auth.encode()).decode()} if auth else {}
+    try:
+        conn.request("GET", "/", headers=headers)
+        answer = conn.getresponse()
+        return [answer.status, "cluster_name" in answer.read().decode("utf-8", "replace")]
+    finally:
+        conn.close()
+found = {
+    "plain": ask(http.client.HTTPConnection("10.50.0.30", 9200, timeout=10)),
+    "anonymous": ask(http.client.HTTPSConnection("10.50.0.30", 9200, timeout=10, context=context)),
+    "wrong": ask(http.client.HTTPSConnection("10.50.0.30", 9200, timeout=10, context=context),
+                 account.split(":")[0] + ":not-the-password"),
+    "account": ask(http.client.HTTPSConnection("10.50.0.30", 9200, timeout=10, context=context),
+                   account),
+}
+untrusted = ssl.create_default_context()
+try:
+    ask(http.client.HTTPSConnection("10.50.0.30", 9200, timeout=10, context=untrusted), account)
+    found["untrusted"] = "accepted"
+except ssl.SSLCertVerificationError:
+    found["untrusted"] = "certificate refused"
+engine = socket.socket()
+engine.settimeout(3)
+try:
+    engine.connect(("10.50.0.30", 9201))
+    found["engine"] = "open"
+except ConnectionRefusedError:
+    found["engine"] = "refused"
+except OSError:
+    found["engine"] = "timeout"
+print(json.dumps(found))
+"""
+
+
+def test_the_event_store_admits_only_tls_with_the_clients_account(
+    box: tuple[BoxPaths, BoxState],
+) -> None:
+    """Collectors, sensors and the SOC API reach the engine only through the store host's TLS
+    proxy with their account: a plain-HTTP request, a request without credentials or with a
+    wrong password, and a client that does not trust the store's CA are refused; the engine
+    itself listens on the store host's loopback only."""
+    paths, _state = box
+    _converged(paths)
+    done = _ssh(paths, API, f"python3 -c '{STORE_PROBE}'", stdin=_store_account(paths))
+    assert done.returncode == 0, done.stderr
+    found = json.loads(done.stdout)
+    assert found["plain"] == [400, False], found
+    assert found["anonymous"] == [401, False], found
+    assert found["wrong"] == [401, False], found
+    assert found["account"] == [200, True], found
+    assert found["untrusted"] == "certificate refused", found
+    assert found["engine"] in ("refused", "timeout"), found
+    listening = _ssh(paths, STORE, "ss -Hltn")
+    assert listening.returncode == 0, listening.stderr
+    engine = [x.split()[3] for x in listening.stdout.splitlines() if x.split()[3].endswith(":9201")]
+    assert engine and all(x.startswith(("127.0.0.1:", "[::ffff:127.0.0.1]:")) for x in engine)
+    for env, address in (("soc-api", API), ("collector", "10.50.0.10")):
+        settings = _ssh(paths, address, f"sudo sed -n 's/=.*//p' /etc/citysoc/{env}.env")
+        assert settings.returncode == 0, settings.stderr
+        assert {
+            "CITYSOC_EVENT_STORE",
+            "CITYSOC_EVENT_STORE_USERNAME",
+            "CITYSOC_EVENT_STORE_PASSWORD",
+            "CITYSOC_EVENT_STORE_CA_FILE",
+        } <= set(settings.stdout.split()), settings.stdout
+    # Everything the other tests read from the store came through this proxy, written by the
+    # collectors and sensors with the same account.
 
 
 def _free_port() -> int:
@@ -440,16 +564,6 @@ answer = urllib.request.urlopen(
 print(answer.status)
 """
 
-# Run on the store host: the engine's matching events (the query comes on stdin).
-SEARCH = """
-import json, sys, urllib.request
-request = urllib.request.Request(
-    "http://10.50.0.30:9200/logs-*/_search", data=sys.stdin.read().encode(),
-    headers={"Content-Type": "application/json"})
-hits = json.loads(urllib.request.urlopen(request).read())["hits"]["hits"]
-print(json.dumps([hit["_source"] for hit in hits]))
-"""
-
 
 def _converged(paths: BoxPaths) -> None:
     if not (paths.folder / "converge-seconds.txt").exists():
@@ -473,10 +587,7 @@ def _search(paths: BoxPaths, *terms: tuple[str, Any], size: int = 50) -> list[di
         "query": {"bool": {"filter": [{"term": {k: v}} for k, v in terms]}},
         "size": size,
     }
-    done = _ssh(paths, STORE, f"python3 -c '{SEARCH}'", stdin=json.dumps(query))
-    assert done.returncode == 0, done.stderr
-    found: list[dict[str, Any]] = json.loads(done.stdout)
-    return found
+    return [hit["_source"] for hit in _query(paths, query)["hits"]["hits"]]
 
 
 def _in_netns(netns: str, script: str, *args: str) -> str:
@@ -672,6 +783,24 @@ def test_a_denied_flow_is_dropped_and_logged_by_the_host_that_dropped_it(
     )
     assert event["event.action"] == "firewall-drop", event
     assert event["destination.port"] == 8443
+
+    # The bastion's rsyslog forwards the line to its segment's collector, which stores it as a
+    # firewall-drop event in the store (through its TLS proxy).
+    drop = {
+        "bool": {
+            "filter": [
+                {"term": {"event.action": "firewall-drop"}},
+                {"term": {"destination.port": 8443}},
+                {"term": {"destination.ip": BASTION}},
+            ]
+        }
+    }
+    deadline = time.monotonic() + 60
+    stored = 0
+    while time.monotonic() < deadline and not stored:
+        time.sleep(3)
+        stored = _count(paths, drop)
+    assert stored > 0, "the bastion's drop line never reached the store through its collector"
 
     # The edge router drops the internet's SSH to the portal, and its log rule counts it.
     before = _dropped_by("cbx-edge")

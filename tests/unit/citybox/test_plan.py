@@ -86,8 +86,11 @@ def test_box_inventory_overlays_only_what_differs(
     topology, found = city
     plan = make_plan("t", topology, found)
     before = copy.deepcopy(found)
-    box = box_inventory(plan, found, tmp_path / "ssh_config", engine=True)
+    key = "-----BEGIN PGP PUBLIC KEY BLOCK-----\n...\n"
+    box = box_inventory(plan, found, tmp_path / "ssh_config", engine=True, apt_key=key)
     everyone = box["all"]["vars"]
+    assert everyone["citysoc_package_source"]["apt"] == f"http://{plan.operator_ip}:8088/apt"
+    assert everyone["citysoc_package_source"]["apt_key"] == key
     assert everyone["citysoc_package_source"]["wheels"] == f"http://{plan.operator_ip}:8088/wheels"
     assert everyone["citysoc_package_source"]["engine"].endswith(".tar.gz")
     hosts = {
