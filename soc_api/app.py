@@ -30,6 +30,7 @@ from soc_api.console.compliance import router as console_compliance_router
 from soc_api.console.oversight import router as console_oversight_router
 from soc_api.console.pages import router as console_pages_router
 from soc_api.console.releases import router as console_releases_router
+from soc_api.console.search import router as console_search_router
 from soc_api.console.views import router as console_router
 from soc_api.context import SocContext, build_context
 from soc_api.deps import ContextDep, CurrentAnalyst
@@ -39,6 +40,7 @@ from soc_api.ingest.views import router as ingest_router
 from soc_api.iocs.views import router as iocs_router
 from soc_api.releases.views import router as releases_router
 from soc_api.rules.views import router as rules_router
+from soc_api.search.views import router as search_router
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +128,7 @@ def create_app(settings: Settings, *, startup: Sequence[StartupTask] = ()) -> Fa
         ingest_router,
         rules_router,
         releases_router,
+        search_router,
     ):
         app.include_router(router, responses=ERROR_RESPONSES)
     app.include_router(audit_router, responses=ERROR_RESPONSES)
@@ -135,6 +138,7 @@ def create_app(settings: Settings, *, startup: Sequence[StartupTask] = ()) -> Fa
         console_oversight_router,
         console_compliance_router,
         console_releases_router,
+        console_search_router,
         apidocs_router,
     ):
         app.include_router(router)

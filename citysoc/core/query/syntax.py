@@ -206,7 +206,8 @@ def _depth(text: str) -> int:
 
 
 def error(message: str, column: int) -> QueryError:
-    return QueryError(message, location=Location("query", column=column))
+    """A QueryError whose message and location name the column (1 is the first)."""
+    return QueryError(f"column {column}: {message}", location=Location("query", column=column))
 
 
 def _explain(exc: UnexpectedInput, text: str) -> QueryError:

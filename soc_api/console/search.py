@@ -1,0 +1,197 @@
+"""Console pages of the search language: the event search and the pivot page of one entity,
+the pager every list shares, and the links that make every entity shown a pivot."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Annotated, Any
+from urllib.parse import quote, urlencode
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, Response
+
+from citysoc.core.errors import QueryError
+from citysoc.core.query import pointer
+from eventstore.base import MAX_OFFSET
+from soc_api.console.common import render, templates
+from soc_api.console.views import to_login
+from soc_api.deps import ContextDep, MaybeAnalyst, SessionDep
+from soc_api.incidents.views import agency_names
+from soc_api.search.events import find_events
+from soc_api.search.models import MAX_QUERY, EntityKind
+from soc_api.search.pivot import EVENT_FIELDS, Paging, pivot
+
+router = APIRouter(include_in_schema=False)
+
+PAGE_SIZES = (25, 50, 100, 200)
+PIVOT_KINDS = frozenset(k.value for k in EntityKind)
+# Which pivot each event field leads to (the first kind that lists it).
+FIELD_KINDS: dict[str, str] = {}
+for _kind, _fields in EVENT_FIELDS.items():
+    for _field in _fields:
+        FIELD_KINDS.setdefault(_field, _kind.value)
+EVENT_COLUMNS = (
+    "source.ip",
+    "destination.ip",
+    "host.name",
+    "user.name",
+)
+
+
+@dataclass(frozen=True)
+class Pager:
+    """Where a list stands (``first``-``last`` of ``total``) and the links around it, which
+    keep the page's query and other parameters."""
+
+    first: int
+    last: int
+    total: int
+    previous: str | None
+    next: str | None
+
+
+def pager(
+    path: str, params: Mapping[str, Any], *, total: int, offset: int, limit: int, name: str
+) -> Pager:
+    kept = {k: v for k, v in params.items() if v not in (None, "") and k != name}
+
+    def link(at: int) -> str:
+        return f"{path}?{urlencode({**kept, name: at})}" if at else f"{path}?{urlencode(kept)}"
+
+    previous = link(max(0, offset - limit)) if offset > 0 else None
+    after = offset + limit
+    following = link(after) if after < total and after <= MAX_OFFSET else None
+    return Pager(
+        first=min(offset + 1, total),
+        last=min(offset + limit, total),
+        total=total,
+        previous=previous,
+        next=following,
+    )
+
+
+def page_size(limit: int | None) -> int:
+    return limit if limit in PAGE_SIZES else PAGE_SIZES[1]
+
+
+def pivot_href(kind: str, value: object) -> str | None:
+    """The pivot page of an entity, or ``None`` when it is not one."""
+    text = str(value) if value not in (None, "") else ""
+    if kind not in PIVOT_KINDS or not text or len(text) > 512:
+        return None
+    return f"/pivot/{kind}/{quote(text, safe='')}"
+
+
+def entity_href(entity: object) -> str | None:
+    """The pivot page of an entity written ``kind:value`` (``ip:203.0.113.77``)."""
+    kind, _, value = str(entity).partition(":")
+    return pivot_href(kind, value) if value else None
+
+
+def field_href(field: str, value: object) -> str | None:
+    """The pivot page of an event field's value (``source.ip`` → the address)."""
+    kind = FIELD_KINDS.get(field)
+    if kind is None or isinstance(value, dict | list | bool):
+        return None
+    return pivot_href(kind, value)
+
+
+templates.env.globals.update(pivot_href=pivot_href, entity_href=entity_href, field_href=field_href)
+
+
+def query_error(q: str, exc: QueryError) -> dict[str, str]:
+    return {"message": exc.message, "pointer": pointer(q, exc)}
+
+
+@router.get("/events", response_class=HTMLResponse)
+def events_page(
+    request: Request,
+    ctx: ContextDep,
+    analyst: MaybeAnalyst,
+    q: Annotated[str, Query(max_length=MAX_QUERY)] = "",
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+    limit: int | None = None,
+) -> Response:
+    if analyst is None:
+        return to_login()
+    size = page_size(limit)
+    error = None
+    total, events = 0, []
+    try:
+        found = find_events(ctx.store, who=analyst, q=q, limit=size, offset=offset)
+        total, events = found.total, found.events
+    except QueryError as exc:
+        error = query_error(q, exc)
+    params = {"q": q, "limit": size if size != PAGE_SIZES[1] else None}
+    return render(
+        request,
+        "events.html",
+        {
+            "analyst": analyst,
+            "q": q,
+            "error": error,
+            "events": events,
+            "total": total,
+            "pager": pager(
+                "/events", params, total=total, offset=offset, limit=size, name="offset"
+            ),
+            "columns": EVENT_COLUMNS,
+        },
+        400 if error else 200,
+    )
+
+
+@router.get("/pivot/{kind}/{value:path}", response_class=HTMLResponse)
+def pivot_page(
+    request: Request,
+    ctx: ContextDep,
+    session: SessionDep,
+    analyst: MaybeAnalyst,
+    kind: EntityKind,
+    value: str,
+    events_offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+    alerts_offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+) -> Response:
+    if analyst is None:
+        return to_login()
+    size = PAGE_SIZES[0]
+    window = timedelta(seconds=ctx.settings.incident_window_seconds)
+    found = pivot(
+        session,
+        ctx.store,
+        who=analyst,
+        kind=kind,
+        value=value,
+        paging=Paging(limit=size, events_offset=events_offset, alerts_offset=alerts_offset),
+        window=window,
+        names=agency_names(ctx),
+    )
+    path = request.url.path
+    offsets = {"events_offset": events_offset, "alerts_offset": alerts_offset}
+    return render(
+        request,
+        "pivot.html",
+        {
+            "analyst": analyst,
+            "pivot": found,
+            "columns": EVENT_COLUMNS,
+            "alerts_pager": pager(
+                path,
+                offsets,
+                total=found.alerts.total,
+                offset=alerts_offset,
+                limit=size,
+                name="alerts_offset",
+            ),
+            "events_pager": pager(
+                path,
+                offsets,
+                total=found.events.total,
+                offset=events_offset,
+                limit=size,
+                name="events_offset",
+            ),
+        },
+    )
