@@ -25,6 +25,8 @@ from soc_api.audit.views import router as audit_router
 from soc_api.auth.clients import parse_proxies
 from soc_api.auth.models import TokenScope
 from soc_api.auth.secret import session_secret
+from soc_api.cases.views import router as cases_router
+from soc_api.console.cases import router as console_cases_router
 from soc_api.console.compliance import compliance_schedule
 from soc_api.console.compliance import router as console_compliance_router
 from soc_api.console.oversight import router as console_oversight_router
@@ -38,6 +40,8 @@ from soc_api.errors import ERROR_RESPONSES, install_error_handlers, json_errors
 from soc_api.incidents.views import router as incidents_router
 from soc_api.ingest.views import router as ingest_router
 from soc_api.iocs.views import router as iocs_router
+from soc_api.notifications.dispatcher import start_notifications
+from soc_api.notifications.views import router as notifications_router
 from soc_api.releases.views import router as releases_router
 from soc_api.rules.views import router as rules_router
 from soc_api.search.views import router as search_router
@@ -64,6 +68,13 @@ def create_app(settings: Settings, *, startup: Sequence[StartupTask] = ()) -> Fa
         ctx = build_context(settings)
         app.state.ctx = ctx
         ctx.metrics.watch_state(lambda: (ctx.sessions, ctx.store.count()))
+        notifier = start_notifications(
+            ctx.sessions,
+            settings,
+            agencies=tuple(ctx.topology.agencies),
+            registry=ctx.metrics.registry,
+        )
+        app.state.notifier = notifier
         for task in startup:
             task(ctx)
         ctx.scheduler.start()
@@ -78,6 +89,7 @@ def create_app(settings: Settings, *, startup: Sequence[StartupTask] = ()) -> Fa
         finally:
             reports.stop()
             sealer.stop()
+            notifier.stop()
             ctx.close()
 
     app = FastAPI(
@@ -124,6 +136,8 @@ def create_app(settings: Settings, *, startup: Sequence[StartupTask] = ()) -> Fa
     for router in (
         alerts_router,
         incidents_router,
+        cases_router,
+        notifications_router,
         iocs_router,
         ingest_router,
         rules_router,
@@ -139,6 +153,7 @@ def create_app(settings: Settings, *, startup: Sequence[StartupTask] = ()) -> Fa
         console_compliance_router,
         console_releases_router,
         console_search_router,
+        console_cases_router,
         apidocs_router,
     ):
         app.include_router(router)
