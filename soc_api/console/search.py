@@ -3,19 +3,17 @@ the pager every list shares, and the links that make every entity shown a pivot.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import timedelta
-from typing import Annotated, Any
-from urllib.parse import quote, urlencode
+from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from citysoc.core.errors import QueryError
-from citysoc.core.query import pointer
 from eventstore.base import MAX_OFFSET
 from soc_api.console.common import render, templates
+from soc_api.console.paging import PAGE_SIZES, page_size, pager, query_error
 from soc_api.console.views import to_login
 from soc_api.deps import ContextDep, MaybeAnalyst, SessionDep
 from soc_api.incidents.views import agency_names
@@ -25,7 +23,6 @@ from soc_api.search.pivot import EVENT_FIELDS, Paging, pivot
 
 router = APIRouter(include_in_schema=False)
 
-PAGE_SIZES = (25, 50, 100, 200)
 PIVOT_KINDS = frozenset(k.value for k in EntityKind)
 # Which pivot each event field leads to (the first kind that lists it).
 FIELD_KINDS: dict[str, str] = {}
@@ -38,42 +35,6 @@ EVENT_COLUMNS = (
     "host.name",
     "user.name",
 )
-
-
-@dataclass(frozen=True)
-class Pager:
-    """Where a list stands (``first``-``last`` of ``total``) and the links around it, which
-    keep the page's query and other parameters."""
-
-    first: int
-    last: int
-    total: int
-    previous: str | None
-    next: str | None
-
-
-def pager(
-    path: str, params: Mapping[str, Any], *, total: int, offset: int, limit: int, name: str
-) -> Pager:
-    kept = {k: v for k, v in params.items() if v not in (None, "") and k != name}
-
-    def link(at: int) -> str:
-        return f"{path}?{urlencode({**kept, name: at})}" if at else f"{path}?{urlencode(kept)}"
-
-    previous = link(max(0, offset - limit)) if offset > 0 else None
-    after = offset + limit
-    following = link(after) if after < total and after <= MAX_OFFSET else None
-    return Pager(
-        first=min(offset + 1, total),
-        last=min(offset + limit, total),
-        total=total,
-        previous=previous,
-        next=following,
-    )
-
-
-def page_size(limit: int | None) -> int:
-    return limit if limit in PAGE_SIZES else PAGE_SIZES[1]
 
 
 def pivot_href(kind: str, value: object) -> str | None:
@@ -99,10 +60,6 @@ def field_href(field: str, value: object) -> str | None:
 
 
 templates.env.globals.update(pivot_href=pivot_href, entity_href=entity_href, field_href=field_href)
-
-
-def query_error(q: str, exc: QueryError) -> dict[str, str]:
-    return {"message": exc.message, "pointer": pointer(q, exc)}
 
 
 @router.get("/events", response_class=HTMLResponse)

@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from citysoc.core.errors import AuthenticationError
+from citysoc.core.errors import AuthenticationError, QueryError
 from soc_api.alerts.models import AlertFilter, AlertStatus, AlertUpdate, CloseReason, Severity
 from soc_api.alerts.queries import list_alerts
 from soc_api.alerts.workflow import bulk_update
@@ -21,6 +21,7 @@ from soc_api.auth.sessions import open_session, revoke_session
 from soc_api.console.common import check_csrf, render
 from soc_api.console.i18n import COOKIE, LANGUAGES
 from soc_api.deps import ContextDep, MaybeAnalyst, SessionDep
+from soc_api.console.paging import MAX_OFFSET, page_size, pager, query_error
 from soc_api.errors import RateLimitedError
 
 log = logging.getLogger(__name__)
@@ -146,7 +147,7 @@ def queue_filter(
     """The queue's filters; the overview's charts link here with rule, segment, attacker and
     a time slice."""
     return AlertFilter(
-        status=status, severity=severity, agency=agency or None, q=(q or "")[:128] or None,
+        status=status, severity=severity, agency=agency or None, q=(q or "")[:2000] or None,
         rule=rule or None, segment=segment or None, attacker=attacker or None,
         since=since, until=until,
     )  # fmt: skip
@@ -159,10 +160,20 @@ def alert_queue(
     session: SessionDep,
     analyst: MaybeAnalyst,
     filters: Annotated[AlertFilter, Depends(queue_filter)],
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+    limit: int | None = None,
 ) -> Response:
     if analyst is None:
         return to_login()
-    total, alerts = list_alerts(session, who=analyst, filters=filters, limit=200)
+    size = page_size(limit)
+    try:
+        total, rows = list_alerts(session, who=analyst, filters=filters, limit=size, offset=offset)
+        error = None
+    except QueryError as exc:
+        total, rows, error = 0, [], query_error(filters.q or "", exc)
+    params = dict(request.query_params)
+    pages = pager("/alerts", params, total=total, offset=offset, limit=size, name="offset")
+    alerts = rows
     agencies = {a.id: a for a in ctx.topology.model.agencies}
     return render(
         request,
@@ -179,7 +190,10 @@ def alert_queue(
             "last_run": ctx.scheduler.last_run,
             "last_busy_run": ctx.scheduler.last_busy_run,
             "visible_agencies": sorted(agencies) if analyst.agencies is None else analyst.agencies,
+            "error": error,
+            "pager": pages,
         },
+        400 if error else 200,
     )
 
 
