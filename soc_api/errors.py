@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -24,6 +24,7 @@ from citysoc.core.errors import (
     StoreError,
 )
 from soc_api.audit.service import record_refusal
+from soc_api.console.errors import error_page, wants_page
 
 
 class ConflictError(CitysocError):
@@ -120,32 +121,47 @@ async def audit_refusal(request: Request, reason: str) -> None:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    async def domain_error(request: Request, exc: Exception) -> JSONResponse:
+    async def domain_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, CitysocError)
         status = next((s for cls, s in STATUS.items() if isinstance(exc, cls)), 500)
         if status == 403:
             await audit_refusal(request, exc.message)
-        response = error_body(status, type(exc).__name__, exc.message)
+        if wants_page(request):  # a person in the console: the error as a page in their language
+            response: Response = error_page(request, status, exc.message, exc)
+        else:
+            response = error_body(status, type(exc).__name__, exc.message)
         if status == 401:
             response.headers["WWW-Authenticate"] = 'Bearer realm="citysoc"'
         if isinstance(exc, RateLimitedError):
             response.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
         return response
 
-    async def http_error(_request: Request, exc: Exception) -> JSONResponse:
+    async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
         code = HTTPStatus(exc.status_code).phrase.replace(" ", "") if exc.status_code else "Error"
-        response = error_body(exc.status_code, code, str(exc.detail))
+        if wants_page(request):
+            response: Response = error_page(request, exc.status_code, str(exc.detail), exc)
+        else:
+            response = error_body(exc.status_code, code, str(exc.detail))
         for name, value in (exc.headers or {}).items():
             response.headers[name] = value
         return response
 
-    async def validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    async def validation_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
         first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
         where = ".".join(str(p) for p in first.get("loc", ()))
+        if wants_page(request):
+            return error_page(request, 422, f"{where}: {first.get('msg')}", exc)
         return error_body(422, "ValidationError", f"{where}: {first.get('msg')}")
 
+    async def unexpected_error(request: Request, exc: Exception) -> Response:
+        """A bug: logged with its traceback by the server; the caller learns only that."""
+        if wants_page(request):
+            return error_page(request, 500, "", exc)
+        return error_body(500, "InternalServerError", "unexpected error; see the server's log")
+
+    app.add_exception_handler(Exception, unexpected_error)
     app.add_exception_handler(CitysocError, domain_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(StarletteHTTPException, http_error)

@@ -7,6 +7,7 @@ must not be able to reach anything but the alert it is given.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -30,15 +31,37 @@ def _environment(root: Path) -> SandboxedEnvironment:
     )
 
 
-def render_runbook(name: str, alert: Any, root: Path = RUNBOOKS_ROOT) -> str:
-    """The runbook as Markdown for this alert; a short note when it is missing or broken."""
+def _english(key: str, **values: object) -> str:
+    return ENGLISH_NOTES[key].format(**values)
+
+
+ENGLISH_NOTES = {
+    "runbook.none": "This rule names no runbook.",
+    "runbook.broken": "Runbook {name} could not be rendered: {problem}.",
+}
+
+
+def render_runbook(
+    name: str,
+    alert: Any,
+    root: Path = RUNBOOKS_ROOT,
+    *,
+    language: str = "en",
+    say: Callable[..., str] = _english,
+) -> str:
+    """The runbook as Markdown for this alert, in ``language`` where the runbook has been
+    translated (``runbooks/<language>/<name>``); a short note, worded by ``say``, when it is
+    missing or broken."""
     if not name:
-        return "_This rule names no runbook._"
+        return f"_{say('runbook.none')}_"
+    translated = f"{language}/{name}"
+    chosen = translated if language != "en" and (root / translated).is_file() else name
     try:
-        return _environment(root).get_template(name).render(alert=alert)
+        return _environment(root).get_template(chosen).render(alert=alert)
     except TemplateError as exc:
-        log.warning("runbook %s could not be rendered: %s", name, exc)
-        return f"_Runbook `{name}` could not be rendered: {exc.message or type(exc).__name__}._"
+        log.warning("runbook %s could not be rendered: %s", chosen, exc)
+        problem = exc.message or type(exc).__name__
+        return f"_{say('runbook.broken', name=f'`{chosen}`', problem=problem)}_"
 
 
 def markdown_to_html(text: str) -> Markup:
