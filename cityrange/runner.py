@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -29,14 +29,17 @@ from cityrange import network
 from cityrange.actions import ACTIONS
 from cityrange.baseline import Baseline, Conversation
 from cityrange.certificate import server_context
+from cityrange.correlation import score_correlation
 from cityrange.library import Scenario, Step, check_against, resolve
 from cityrange.netns import range_namespaces, thread_in
 from cityrange.plan import COLLECTOR_NS, RangePlan, make_plan
 from cityrange.responders import Victim, serve
 from cityrange.score import (
+    CorrelationResult,
     RangeScore,
     ScenarioRun,
     SeenAlert,
+    belongs_to,
     score_baseline,
     score_scenario,
 )
@@ -156,6 +159,7 @@ def run_range(
             watch.once()
             watch.once()
             alerts = _seen(ctx, watch.raised)
+            correlation = _correlation(ctx, alerts, runs)
             progress(
                 f"sensor stored {sensor.stored} events, collector {collector.stats.events}; "
                 f"{len(alerts)} alerts in {watch.runs} detection runs"
@@ -169,6 +173,7 @@ def run_range(
             bundle=bundle,
             scenarios=results,
             baseline=score_baseline(alerts, runs, baseline.simulated_hours),
+            correlation=correlation,
         )
     finally:
         stop.set()
@@ -298,6 +303,7 @@ def _seen(ctx: SocContext, raised: dict[int, float]) -> list[SeenAlert]:
                 SeenAlert(
                     alert_id=alert.id,
                     rule=alert.rule_name,
+                    also=tuple(alert.also_rules or ()),
                     agency=alert.agency,
                     attacker=alert.attacker,
                     addresses=frozenset(addresses),
@@ -305,3 +311,14 @@ def _seen(ctx: SocContext, raised: dict[int, float]) -> list[SeenAlert]:
                 )
             )
     return found
+
+
+def _correlation(
+    ctx: SocContext, seen: Sequence[SeenAlert], runs: Sequence[ScenarioRun]
+) -> CorrelationResult:
+    """The SOC's incidents over the run's alerts, scored against the scenarios as labels."""
+    labels = {a.alert_id: [r.id for r in runs if belongs_to(a, r)] for a in seen}
+    window = timedelta(seconds=ctx.settings.incident_window_seconds)
+    with transaction(ctx.sessions) as session:
+        alerts = list(session.scalars(select(Alert)))
+        return score_correlation(alerts, labels, window)

@@ -16,6 +16,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 SCHEMA = "citysoc.range.score/1"
+MAX_ALERTS_PER_ATTACK = 3  # the labelled correlation's bar: alerts one agency sees per attack
 
 
 class ScenarioResult(BaseModel):
@@ -39,6 +40,33 @@ class ScenarioResult(BaseModel):
         return self.detected and self.victim_told and self.attacker_told is not False
 
 
+class CorrelationResult(BaseModel):
+    """Incidents scored against the scenarios as labels (``cityrange/correlation.py``)."""
+
+    actors: int  # scenarios with at least one alert
+    attacks: int  # (scenario, agency) pairs with at least one alert
+    alerts: int
+    incidents: int
+    campaigns: int
+    campaigns_with_one_actor: int
+    wrong_merges: list[list[str]] = Field(default_factory=list)  # each: the labels merged
+    splits: dict[str, int] = Field(default_factory=dict)  # scenario → incidents beyond one
+    most_alerts_per_attack: int = 0
+    over: dict[str, int] = Field(default_factory=dict)  # "scenario@agency" → alerts, above 3
+    unlabelled: int = 0  # alerts of no scenario (the baseline's false positives)
+    ambiguous: list[int] = Field(default_factory=list)  # alerts two scenarios' addresses share
+
+    @property
+    def passed(self) -> bool:
+        return (
+            not self.wrong_merges
+            and not self.splits
+            and not self.over
+            and not self.ambiguous
+            and self.campaigns == self.campaigns_with_one_actor
+        )
+
+
 class BaselineResult(BaseModel):
     simulated_hours: float
     alerts: int
@@ -55,6 +83,7 @@ class RangeScore(BaseModel):
     bundle: str | None = None
     scenarios: list[ScenarioResult]
     baseline: BaselineResult
+    correlation: CorrelationResult | None = None  # incidents scored against the scenarios
 
     model_config = {"populate_by_name": True}
 
@@ -82,6 +111,11 @@ class SeenAlert:
     attacker: str | None  # attacker entity ("ip:…") or None
     addresses: frozenset[str]  # source and destination addresses of its evidence
     raised_at: float  # wall time (epoch seconds) the range first saw it
+    also: tuple[str, ...] = ()  # other rules that saw the same activity, folded into it
+
+    @property
+    def rules(self) -> tuple[str, ...]:
+        return (self.rule, *self.also)
 
 
 @dataclass(frozen=True)
@@ -115,7 +149,7 @@ def folded_count(alerts: Sequence[SeenAlert]) -> int:
 def score_scenario(run: ScenarioRun, alerts: Sequence[SeenAlert]) -> ScenarioResult:
     mine = [a for a in alerts if belongs_to(a, run)]
     in_window = [a for a in mine if a.raised_at - run.started <= run.window]
-    expected = [a for a in in_window if a.rule in run.expected_rules]
+    expected = [a for a in in_window if set(a.rules) & set(run.expected_rules)]
     told = sorted({a.agency for a in mine})
     first = min((a.raised_at for a in expected), default=None)
     return ScenarioResult(
@@ -127,7 +161,7 @@ def score_scenario(run: ScenarioRun, alerts: Sequence[SeenAlert]) -> ScenarioRes
         attacker_agency=run.attacker_agency,
         expected_rules=list(run.expected_rules),
         detected=bool(expected),
-        rules=sorted({a.rule for a in mine}),
+        rules=sorted({r for a in mine for r in a.rules}),
         agencies_told=told,
         victim_told=run.victim_agency in told,
         attacker_told=None if run.attacker_agency is None else run.attacker_agency in told,

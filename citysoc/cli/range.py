@@ -112,6 +112,16 @@ def show(score: RangeScore) -> None:
         f"baseline {base.simulated_hours:g} h: {base.alerts} alerts "
         f"({base.false_positives_per_hour:g}/h){_rules(base.rules)}; {score.seconds:.0f}s"
     )
+    c = score.correlation
+    if c is not None:
+        details = (("merged", c.wrong_merges), ("split", c.splits), ("over", c.over))
+        say(
+            f"correlation: {c.actors} actors, {c.attacks} attacks, {c.alerts} alerts in "
+            f"{c.incidents} incidents; wrong merges {len(c.wrong_merges)}, splits "
+            f"{len(c.splits)}, alerts per attack at most {c.most_alerts_per_attack}, campaigns "
+            f"of one actor {c.campaigns_with_one_actor}/{c.campaigns}"
+            + "".join(f"; {k}: {v}" for k, v in details if v)
+        )
 
 
 def _rules(rules: dict[str, int]) -> str:

@@ -76,7 +76,8 @@ def test_an_interrupted_run_leaves_nothing_behind(settings: Settings, topology: 
 
 def test_the_whole_library_meets_the_gates_bars(settings: Settings, topology: Topology) -> None:
     """The whole library (about 1.5 minutes): every critical scenario passes, nearly all do,
-    and the benign hour raises nothing."""
+    the benign hour raises nothing, and the incidents group the alerts by scenario (no wrong
+    merge, no split, at most three alerts per attack, campaigns of one actor)."""
     notes: list[str] = []
     score = run_range(settings, topology, load_library(), load_baseline(), progress=notes.append)
     assert range_namespaces() == []
@@ -84,3 +85,10 @@ def test_the_whole_library_meets_the_gates_bars(settings: Settings, topology: To
     assert score.critical[0] == score.critical[1], failed
     assert score.passed >= 0.95 * len(score.scenarios), failed
     assert score.baseline.alerts == 0, score.baseline.rules
+    # the labelled correlation over the library: every scenario is one actor
+    c = score.correlation
+    assert c is not None
+    assert c.wrong_merges == [] and c.splits == {} and c.ambiguous == [], c
+    assert c.most_alerts_per_attack <= 3, c.over
+    assert c.campaigns == c.campaigns_with_one_actor and c.campaigns >= 1, c
+    assert c.actors == len(score.scenarios)  # every scenario raised alerts, one actor each

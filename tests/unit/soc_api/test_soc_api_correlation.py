@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import select
 
 from citysoc.core.ecs import event_id
+from collectors.enrich import Enricher
 from soc_api.alerts.models import Alert
 from soc_api.auth.models import Principal, Role
 from soc_api.db import transaction
@@ -266,3 +267,67 @@ def test_notes_and_assignments_survive_regrouping_and_stay_with_their_agency(soc
     soc.login("auditor")
     refused = soc.client.post(f"/api/v1/incidents/{incident_id}/notes", json={"note": "x"})
     assert refused.status_code == 403
+
+
+CLIENT, RESOLVER, UPSTREAM = "10.10.1.5", "10.50.0.53", "198.51.100.53"  # dc-app-01, SOC's
+
+
+def dns_query(second: int, source: str, destination: str, soc: Soc) -> dict[str, object]:
+    """A query for one chunk of a tunnel, placed in the city as the collectors place it."""
+    name = f"{'m' * 44}{second:02d}.t.exfil.example"
+    event: dict[str, object] = {
+        "event.id": event_id("dns", source, destination, second),
+        "@timestamp": f"2026-11-20T04:00:{second:02d}.000Z",
+        "event.kind": "event", "event.category": "network", "event.type": "protocol",
+        "event.action": "dns_query", "event.dataset": "network_traffic.dns", "dns.type": "query",
+        "dns.question.name": name, "network.transport": "udp", "network.protocol": "dns",
+        "source.ip": source, "destination.ip": destination, "destination.port": 53,
+    }  # fmt: skip
+    return Enricher(soc.ctx.topology, "dic")(event)
+
+
+def test_a_tunnel_seen_at_the_resolver_is_the_asking_clients_in_its_agency(soc: Soc) -> None:
+    # the client's queries to the SOC's resolver, then the resolver forwarding them upstream
+    soc.ctx.store.write([dns_query(s, CLIENT, RESOLVER, soc) for s in range(0, 40)])
+    soc.ctx.store.write([dns_query(s, RESOLVER, UPSTREAM, soc) for s in range(0, 40)])
+    soc.ctx.scheduler.run_once()
+    with soc.ctx.sessions() as session:
+        found = list(session.scalars(select(Alert).where(Alert.rule_name.like("exfiltration%"))))
+    assert {a.rule_name for a in found} >= {
+        "exfiltration_dns_long_label_query",
+        "exfiltration_dns_tunnel_unique_names",
+    }
+    # nothing filed under the resolver's agency; every alert is the client's, in one incident
+    assert {(a.agency, a.attacker) for a in found} == {("dc", f"ip:{CLIENT}")}
+    groups = group_alerts(found, DAY)
+    assert len(groups) == 1 and groups[0].attackers == [f"ip:{CLIENT}"]
+    # the resolver's forwarded queries folded into the client's own alert of the same rule
+    long_label = [a for a in found if a.rule_name == "exfiltration_dns_long_label_query"]
+    assert len(long_label) == 1 and long_label[0].event_count == 80
+
+
+def test_without_the_clients_side_a_resolvers_alert_has_no_attacker(soc: Soc) -> None:
+    soc.ctx.store.write([dns_query(s, RESOLVER, UPSTREAM, soc) for s in range(0, 40)])
+    soc.ctx.scheduler.run_once()
+    with soc.ctx.sessions() as session:
+        found = list(session.scalars(select(Alert).where(Alert.rule_name.like("exfiltration%"))))
+    assert [(a.rule_name, a.agency, a.attacker) for a in found] == [
+        ("exfiltration_dns_long_label_query", "dic", None)
+    ]
+
+
+def test_a_rule_seeing_the_same_evidence_folds_unless_it_is_more_severe(soc: Soc) -> None:
+    # a camera's Telnet sweep: "Telnet from a camera" (high) and "remote-shell sweep" (high)
+    # read the same flows; one alert lists both rules
+    targets = [f"10.32.3.{10 + n}" for n in range(12)]
+    soc.ctx.store.write([telnet(n, t, "tanbinh") for n, t in enumerate(targets)])
+    soc.ctx.scheduler.run_once()
+    with soc.ctx.sessions() as session:
+        found = list(session.scalars(select(Alert).where(Alert.attacker == "ip:10.32.0.66")))
+    assert [(a.rule_name, a.also_rules) for a in found] == [
+        ("lateral_movement_telnet_from_camera", ["discovery_camera_remote_shell_sweep"])
+    ]
+    assert found[0].target_count == 12
+    soc.login("tb")
+    page = soc.client.get(f"/alerts/{found[0].id}").text
+    assert "discovery_camera_remote_shell_sweep" in page and 'id="alert-targets"' in page
