@@ -11,25 +11,29 @@ OPS_USER = "citysoc-ops"
 
 
 def user_data(topology: Topology, host: Host, config: StackConfig | None = None) -> str:
-    """Hostname, an ops account, Python for Ansible, password logins off, time from the SOC,
-    and apt through the stack's package source (the only way out the security groups allow).
-    """
+    """Hostname, the ops account (holding the key pair's key), Python for Ansible, password
+    logins off, time from the SOC, and apt through the stack's package source (the only way
+    out the security groups allow). It reaches the host on a config drive: the security
+    groups open no way to the metadata service."""
     config = config or StackConfig()
     collector = topology.collector_of(host.segment)
     document: dict[str, object] = {
         "hostname": host.name,
         "fqdn": f"{host.name}.citysoc.internal",
         "manage_etc_hosts": True,
-        "users": [
-            "default",
-            {
+        # The ops account is the image's default user, so that it is the one given the Nova
+        # key pair's public key (a second account in `users` would get no key at all).
+        "system_info": {
+            "default_user": {
                 "name": OPS_USER,
-                "groups": "sudo",
+                "gecos": "citysoc operations",
+                "groups": ["sudo"],
                 "shell": "/bin/bash",
-                "sudo": "ALL=(ALL) NOPASSWD:ALL",
+                "sudo": ["ALL=(ALL) NOPASSWD:ALL"],
                 "lock_passwd": True,
-            },
-        ],
+            }
+        },
+        "users": ["default"],
         "ssh_pwauth": False,
         "disable_root": True,
         "package_update": True,

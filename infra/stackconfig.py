@@ -62,6 +62,12 @@ class StackConfig(BaseModel):
     apt_repository: str = Field(
         default="", alias="aptRepository", description="Flat apt repository (via the proxy)."
     )
+    apt_repository_key: str = Field(
+        default="",
+        alias="aptRepositoryKey",
+        description="The ASCII-armored OpenPGP public key that signs aptRepository's InRelease "
+        "(hosts trust the repository with it, signed-by).",
+    )
     wheels_url: str = Field(
         default="", alias="wheelsUrl", description="citysoc's release wheelhouse (via the proxy)."
     )
@@ -126,6 +132,15 @@ class StackConfig(BaseModel):
         return self
 
     @model_validator(mode="after")
+    def _repository_with_its_key(self) -> StackConfig:
+        if self.apt_repository and "BEGIN PGP PUBLIC KEY BLOCK" not in self.apt_repository_key:
+            raise ValueError(
+                "aptRepository needs aptRepositoryKey, the ASCII-armored public key that signs "
+                "its InRelease: hosts trust the repository only with it"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _bundle_with_its_key(self) -> StackConfig:
         if (self.analytics_bundle is None) != (self.release_public_key is None):
             raise ValueError(
@@ -148,10 +163,12 @@ class StackConfig(BaseModel):
     @property
     def package_sources(self) -> dict[str, str]:
         """The inventory's ``citysoc_package_source``: ``proxy`` (apt and pip go through it),
-        and the ``apt`` repository and ``wheels`` house when set."""
+        and the ``apt`` repository (with ``apt_key``, its signing key) and ``wheels`` house
+        when set."""
         found = {
             "proxy": self.package_source,
             "apt": self.apt_repository,
+            "apt_key": self.apt_repository_key if self.apt_repository else "",
             "wheels": self.wheels_url,
         }
         return {key: value for key, value in found.items() if value}

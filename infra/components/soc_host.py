@@ -46,6 +46,9 @@ class SocHost(pulumi.ComponentResource):
             key_pair=args.key_pair,
             networks=networks,
             user_data=args.user_data,
+            # cloud-init reads its data from a config drive: the security groups drop default
+            # egress, so the metadata service (169.254.169.254) is out of reach.
+            config_drive=True,
             tags=tags,
             metadata={
                 **{t.split("=", 1)[0]: t.split("=", 1)[1] for t in tags},

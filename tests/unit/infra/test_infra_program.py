@@ -104,6 +104,12 @@ def test_soc_hosts_are_instances_with_cloud_init(plan: OfflinePlan, topology: To
     cloud = yaml.safe_load(data)
     assert cloud["hostname"] == "soc-sensor-02" and cloud["ssh_pwauth"] is False
     assert cloud["ntp"]["servers"] == ["10.50.0.10"]
+    # The ops account is the default user: the one cloud-init gives the key pair's key.
+    assert cloud["users"] == ["default"]
+    assert cloud["system_info"]["default_user"]["name"] == "citysoc-ops"
+    assert cloud["system_info"]["default_user"]["lock_passwd"] is True
+    # No egress to the metadata service: cloud-init reads a config drive.
+    assert sensor.props["configDrive"] is True
 
 
 def test_inventory_output_groups_hosts_by_role(plan: OfflinePlan) -> None:

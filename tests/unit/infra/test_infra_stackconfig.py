@@ -30,6 +30,7 @@ def test_the_package_source_gives_its_network_and_port() -> None:
         ({"operatorCidr": "203.0.113.1/28"}, "not a network with a prefix"),
         ({"ntpServers": ["pool.ntp.test"]}, "not an IP address"),
         ({"operatorCidrs": "203.0.113.0/28"}, "Extra inputs"),
+        ({"aptRepository": "http://10.60.0.8:3142/citysoc"}, "needs aptRepositoryKey"),
     ],
 )
 def test_bad_values_are_refused_with_the_reason(values: dict[str, object], message: str) -> None:
@@ -63,3 +64,11 @@ def test_the_environments_topology_wins_over_the_stacks(
     assert chosen_topology(stack, Settings()) == REPO / "citysoc/core/cities/hcmc.yml"
     monkeypatch.setenv("CITYSOC_TOPOLOGY_PATH", str(tmp_path / "other.yml"))
     assert chosen_topology(stack, Settings()) == tmp_path / "other.yml"
+
+
+def test_a_flat_apt_repository_comes_with_the_key_that_signs_it() -> None:
+    key = "-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nmDMEZ...\n-----END PGP PUBLIC KEY BLOCK-----\n"
+    config = StackConfig.model_validate(
+        {"aptRepository": "http://10.60.0.8:3142/citysoc", "aptRepositoryKey": key}
+    )
+    assert config.package_sources == {"apt": "http://10.60.0.8:3142/citysoc", "apt_key": key}
