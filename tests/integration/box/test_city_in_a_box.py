@@ -363,7 +363,7 @@ def test_hosts_trust_the_box_packages_only_by_its_signing_key(
 STORE_PROBE = """
 import base64, http.client, json, socket, ssl, sys
 account = sys.stdin.read()
-context = ssl.create_default_context(cafile="/etc/citysoc/tls/event-store-ca.crt")
+context = ssl.create_default_context(cafile="/etc/citysoc/event-store-ca.crt")
 def ask(conn, auth=None):
     headers = {"Authorization": "Basic " + base64.b64encode(auth.encode()).decode()} if auth else {}
     try:
@@ -408,7 +408,7 @@ def test_the_event_store_admits_only_tls_with_the_clients_account(
     itself listens on the store host's loopback only."""
     paths, _state = box
     _converged(paths)
-    done = _ssh(paths, API, f"python3 -c '{STORE_PROBE}'", stdin=_store_account(paths))
+    done = _ssh(paths, API, f"sudo python3 -c '{STORE_PROBE}'", stdin=_store_account(paths))
     assert done.returncode == 0, done.stderr
     found = json.loads(done.stdout)
     assert found["plain"] == [400, False], found
