@@ -184,6 +184,25 @@ def test_an_actor_seen_in_tan_binh_is_shared_with_district_1_and_hunted_there(so
     city = soc.client.get(f"/api/v1/incidents/{mine['id']}").json()
     assert city["agencies"] == ["d1", "tanbinh"] and city["actor"] == f"ip:{OUTSIDER}"
     assert OUTSIDER in city["title"]
+    # the console: District 1's analyst reads the early warning, not Tan Binh's events
+    soc.login("d1")
+    iocs_page = soc.client.get("/iocs").text
+    assert 'id="early-warnings"' in iocs_page and f'data-warning="{OUTSIDER}"' in iocs_page
+    incident_page = soc.client.get(f"/incidents/{mine['id']}").text
+    assert (
+        OUTSIDER in incident_page
+        and 'href="/iocs#early-warnings"' in soc.client.get("/incidents").text
+    )
+    for secret in ("10.32.0.40", "Tân Bình", "cam-tanbinh"):
+        assert secret not in iocs_page and secret not in incident_page
+    alert_page = soc.client.get(f"/alerts/{by_agency['d1'].id}").text
+    assert "10.32.0.40" not in alert_page and f"ip:{OUTSIDER}" in alert_page
+    # the city SOC's campaign page: titled by the actor and its steps, in kill-chain order
+    soc.login("city")
+    campaign_page = soc.client.get(f"/incidents/{mine['id']}").text
+    heading = campaign_page.split("<h1>", 1)[1].split("</h1>", 1)[0]
+    assert OUTSIDER in heading and "→" in heading
+    assert campaign_page.count('data-tactic="') == 2
     # sharing happens once: another run adds no second indicator
     soc.ctx.scheduler.run_once()
     soc.login("d1")
