@@ -40,6 +40,8 @@ from soc_api.errors import ERROR_RESPONSES, install_error_handlers, json_errors
 from soc_api.incidents.views import router as incidents_router
 from soc_api.ingest.views import router as ingest_router
 from soc_api.iocs.views import router as iocs_router
+from soc_api.overview.views import pages as overview_pages
+from soc_api.overview.views import router as overview_router
 from soc_api.notifications.dispatcher import start_notifications
 from soc_api.notifications.views import router as notifications_router
 from soc_api.releases.views import router as releases_router
@@ -146,6 +148,8 @@ def create_app(settings: Settings, *, startup: Sequence[StartupTask] = ()) -> Fa
     ):
         app.include_router(router, responses=ERROR_RESPONSES)
     app.include_router(audit_router, responses=ERROR_RESPONSES)
+    app.include_router(overview_router, responses=ERROR_RESPONSES)
+    app.include_router(overview_pages)
     for router in (
         console_router,
         console_pages_router,

@@ -37,13 +37,13 @@ def to_login() -> RedirectResponse:
 
 @router.get("/", response_class=RedirectResponse)
 def home() -> RedirectResponse:
-    return RedirectResponse("/alerts", status_code=303)
+    return RedirectResponse("/overview", status_code=303)
 
 
 @router.get("/login", response_class=HTMLResponse)
 def login_page(request: Request, analyst: MaybeAnalyst) -> Response:
     if analyst is not None:
-        return RedirectResponse("/alerts", status_code=303)
+        return RedirectResponse("/overview", status_code=303)
     return render(request, "login.html", {"error": None})
 
 
@@ -94,7 +94,7 @@ def login(
     )
     session.commit()
     log.info("console login: %s (%s)", who.username, who.role.value)
-    return RedirectResponse("/alerts", status_code=303)
+    return RedirectResponse("/overview", status_code=303)
 
 
 @router.post("/logout")

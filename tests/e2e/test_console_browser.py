@@ -83,6 +83,8 @@ def test_log_in_triage_close_and_find_the_audit_entry(demo: str) -> None:
         page.fill('input[name="username"]', "analyst")
         page.fill('input[name="password"]', PASSWORD)
         page.click('.login button[type="submit"]')
+        page.wait_for_url("**/overview")  # the landing page; the queue is one link away
+        page.click('header nav a[href="/alerts"]')
         expect(page.locator("#alert-table tbody tr").first).to_be_visible()
         assert page.locator("html").get_attribute("lang") == "vi"
         page.screenshot(path=str(ARTIFACTS / "1-queue.png"), full_page=True)
