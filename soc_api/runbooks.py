@@ -48,16 +48,19 @@ def render_runbook(
     *,
     language: str = "en",
     say: Callable[..., str] = _english,
+    title: str | None = None,
 ) -> str:
     """The runbook as Markdown for this alert, in ``language`` where the runbook has been
     translated (``runbooks/<language>/<name>``); a short note, worded by ``say``, when it is
-    missing or broken."""
+    missing or broken. Templates see ``alert`` and ``title``, the alert's title in the
+    language (its own title by default)."""
     if not name:
         return f"_{say('runbook.none')}_"
     translated = f"{language}/{name}"
     chosen = translated if language != "en" and (root / translated).is_file() else name
     try:
-        return _environment(root).get_template(chosen).render(alert=alert)
+        template = _environment(root).get_template(chosen)
+        return template.render(alert=alert, title=alert.title if title is None else title)
     except TemplateError as exc:
         log.warning("runbook %s could not be rendered: %s", chosen, exc)
         problem = exc.message or type(exc).__name__

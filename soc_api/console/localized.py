@@ -21,6 +21,11 @@ from soc_api.runbooks import render_runbook
 MAX_STEPS = 4  # steps named in an incident's title, as the incident service names them
 _IOC_VALUE = re.compile(r"\((?P<value>.*)\)\s*$")
 _SEVERITY_ORDER = ("informational", "low", "medium", "high", "critical")
+# The parts of a title the incident service writes (see incident_title)
+_HIDDEN = re.compile(r"^(?P<count>\d+) other agenc(?:y|ies)$")
+_STEP_TAIL = re.compile(
+    r"^(?P<more> \(\+\d+\))? in (?P<agency>.+?)(?: \(\+(?P<extra>\d+) agencies\))?$"
+)
 
 
 @dataclass(frozen=True)
@@ -71,7 +76,43 @@ class Localizer:
 
     def runbook(self, alert: Any) -> str:
         """The alert's runbook as Markdown, in the page's language where it is translated."""
-        return render_runbook(str(alert.runbook), alert, language=self.lang, say=self.t)
+        return render_runbook(
+            str(alert.runbook), alert, language=self.lang, say=self.t, title=self.alert_title(alert)
+        )
+
+    def summary_title(self, title: str) -> str:
+        """An incident title as the incident service wrote it in English (where only the
+        title is at hand, as in a pivot's list), read back step by step and said in the
+        page's language; a title it cannot read is shown as it is."""
+        if self.lang == "en" or ": " not in title:
+            return title
+        who, _, rest = title.partition(": ")
+        english = sorted(
+            ((r.title, r.rule_id) for r in self.rules.values()), key=lambda p: -len(p[0])
+        )
+        names = {a.name_vi or a.name: a.id for a in self.agencies.values()}
+        names.update({a.name: a.id for a in self.agencies.values()})
+        steps = []
+        for part in rest.split(" → "):
+            hidden = _HIDDEN.match(part)
+            if hidden:
+                count = int(hidden.group("count"))
+                key = "incident.hidden_one" if count == 1 else "incident.hidden_many"
+                steps.append(self.t(key, count=count))
+                continue
+            rule = next(((t, i) for t, i in english if part.startswith(t)), None)
+            tail = _STEP_TAIL.match(part[len(rule[0]) :]) if rule else None
+            if rule is None or tail is None:
+                return title
+            agency = tail.group("agency")
+            step = self.rule_title(rule[1], rule[0]) + (tail.group("more") or "")
+            text = self.t("incident.step", step=step, agency=self.agency(names.get(agency, agency)))
+            if tail.group("extra"):
+                text += " " + self.t("incident.more_agencies", count=int(tail.group("extra")))
+            steps.append(text)
+        if who == "No attacker named":
+            who = self.t("incident.no_attacker")
+        return f"{who}: {' → '.join(steps)}"
 
     def entry_title(self, incident: Any, entry: Any) -> str:
         """The title of one step of an incident's timeline, from the alert it names."""
