@@ -19,6 +19,7 @@ from soc_api.alerts.models import (
     BulkResult,
 )
 from soc_api.alerts.queries import get_alert, list_alerts, visible_evidence
+from soc_api.alerts.visibility import visible_alert, visible_alerts
 from soc_api.alerts.workflow import allowed_transitions, bulk_update, update_alert
 from soc_api.audit import service as audit
 from soc_api.deps import ContextDep, CurrentAnalyst, ObjectId, SessionDep
@@ -31,6 +32,7 @@ EXPORT_LIMIT = 10_000
 
 @router.get("", response_model=AlertPage)
 def get_alerts(
+    ctx: ContextDep,
     session: SessionDep,
     analyst: CurrentAnalyst,
     filters: Annotated[AlertFilter, Query()],
@@ -39,13 +41,16 @@ def get_alerts(
 ) -> AlertPage:
     """Alerts the caller may see, filtered; riskiest first unless ``sort`` says otherwise."""
     total, rows = list_alerts(session, who=analyst, filters=filters, limit=limit, offset=offset)
-    items = [AlertPublic.model_validate(r) for r in rows]
+    items = visible_alerts(rows, who=analyst, topology=ctx.topology)
     return AlertPage(total=total, limit=limit, offset=offset, items=items)
 
 
 @router.get("/export", response_class=Response, responses={200: {"content": {"text/csv": {}}}})
 def export_alerts(
-    session: SessionDep, analyst: CurrentAnalyst, filters: Annotated[AlertFilter, Query()]
+    ctx: ContextDep,
+    session: SessionDep,
+    analyst: CurrentAnalyst,
+    filters: Annotated[AlertFilter, Query()],
 ) -> Response:
     """The filtered alerts as CSV (at most 10,000). Every export is written to the audit log."""
     total, rows = list_alerts(session, who=analyst, filters=filters, limit=EXPORT_LIMIT)
@@ -53,8 +58,8 @@ def export_alerts(
     columns = list(AlertPublic.model_fields)
     writer = csv.DictWriter(out, fieldnames=columns)
     writer.writeheader()
-    for row in rows:
-        writer.writerow(AlertPublic.model_validate(row).model_dump(mode="json"))
+    for row in visible_alerts(rows, who=analyst, topology=ctx.topology):
+        writer.writerow(row.model_dump(mode="json"))
     audit.append(
         session,
         actor=analyst.actor,
@@ -91,7 +96,7 @@ def get_alert_detail(
 ) -> AlertDetail:
     """One alert with its evidence events and its runbook rendered for it."""
     alert = get_alert(session, alert_id=alert_id, who=analyst)
-    public = AlertPublic.model_validate(alert)
+    public = visible_alert(alert, who=analyst, topology=ctx.topology)
     evidence, withheld = visible_evidence(ctx.store, alert.event_ids[:200], who=analyst)
     return AlertDetail(
         alert=public,
@@ -104,9 +109,13 @@ def get_alert_detail(
 
 @router.patch("/{alert_id:id}", response_model=AlertPublic)
 def patch_alert(
-    session: SessionDep, analyst: CurrentAnalyst, alert_id: ObjectId, change: AlertUpdate
+    ctx: ContextDep,
+    session: SessionDep,
+    analyst: CurrentAnalyst,
+    alert_id: ObjectId,
+    change: AlertUpdate,
 ) -> AlertPublic:
     """Acknowledge, start, close (with a reason), reopen, assign or annotate an alert."""
     alert = update_alert(session, alert_id=alert_id, change=change, who=analyst)
     session.commit()
-    return AlertPublic.model_validate(alert)
+    return visible_alert(alert, who=analyst, topology=ctx.topology)

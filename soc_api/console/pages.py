@@ -8,8 +8,9 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from soc_api.alerts.models import AlertPublic, AlertStatus, AlertUpdate, CloseReason
+from soc_api.alerts.models import AlertStatus, AlertUpdate, CloseReason
 from soc_api.alerts.queries import get_alert, visible_evidence
+from soc_api.alerts.visibility import visible_alert
 from soc_api.alerts.workflow import allowed_transitions, update_alert
 from soc_api.audit import service as audit
 from soc_api.auth.models import TRIAGERS
@@ -25,6 +26,7 @@ from soc_api.incidents.service import (
     list_targets,
 )
 from soc_api.incidents.views import agency_names
+from soc_api.incidents.visibility import visible_incident, visible_targets
 from soc_api.iocs.models import IocCreate, IocKind, Tlp
 from soc_api.iocs.service import create_ioc, list_iocs
 from soc_api.iocs.views import retro_sweep
@@ -45,7 +47,7 @@ def alert_page(
     if analyst is None:
         return to_login()
     alert = get_alert(session, alert_id=alert_id, who=analyst)
-    public = AlertPublic.model_validate(alert)
+    public = visible_alert(alert, who=analyst, topology=ctx.topology)
     evidence, withheld = visible_evidence(ctx.store, alert.event_ids[:100], who=analyst)
     _, history = audit.list_entries(
         session, agencies=None, object_type="alert", object_id=str(alert.id), limit=50
@@ -95,7 +97,10 @@ def incidents_page(
         return to_login()
     window = timedelta(seconds=ctx.settings.incident_window_seconds)
     found = list_incidents(session, who=analyst, window=window, names=agency_names(ctx))
-    targets = list_targets(session, who=analyst, window=window)
+    found = [visible_incident(i, who=analyst, topology=ctx.topology) for i in found[:200]]
+    targets = visible_targets(
+        list_targets(session, who=analyst, window=window), who=analyst, topology=ctx.topology
+    )
     return render(
         request,
         "incidents.html",
@@ -117,6 +122,7 @@ def incident_page(
     incident = get_incident(
         session, incident_id=incident_id, who=analyst, window=window, names=agency_names(ctx)
     )
+    incident = visible_incident(incident, who=analyst, topology=ctx.topology)
     per_agency: dict[str, int] = {}
     for alert in incident.alerts:
         per_agency[alert.agency] = per_agency.get(alert.agency, 0) + 1

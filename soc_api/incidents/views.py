@@ -23,6 +23,7 @@ from soc_api.incidents.service import (
     list_targets,
     summarise,
 )
+from soc_api.incidents.visibility import visible_incident, visible_targets
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
 
@@ -50,7 +51,10 @@ def get_incidents(
         campaigns_only=campaigns_only,
         names=agency_names(ctx),
     )
-    items = [summarise(i) for i in found[offset : offset + limit]]
+    items = [
+        summarise(visible_incident(i, who=analyst, topology=ctx.topology))
+        for i in found[offset : offset + limit]
+    ]
     return IncidentPage(total=len(found), items=items)
 
 
@@ -60,9 +64,10 @@ def get_incident_detail(
 ) -> IncidentPublic:
     """One incident: the caller's part of it, a timeline, and counts of the other agencies."""
     window = timedelta(seconds=ctx.settings.incident_window_seconds)
-    return get_incident(
+    incident = get_incident(
         session, incident_id=incident_id, who=analyst, window=window, names=agency_names(ctx)
     )
+    return visible_incident(incident, who=analyst, topology=ctx.topology)
 
 
 @router.get("/targets", response_model=TargetPage)
@@ -75,7 +80,9 @@ def get_targets(
 ) -> TargetPage:
     """Target views: victims reached by several incidents (several actors), not campaigns."""
     window = timedelta(seconds=ctx.settings.incident_window_seconds)
-    found = list_targets(session, who=analyst, window=window)
+    found = visible_targets(
+        list_targets(session, who=analyst, window=window), who=analyst, topology=ctx.topology
+    )
     return TargetPage(total=len(found), items=found[offset : offset + limit])
 
 
