@@ -63,6 +63,12 @@ class Alert(Base):
         Index("alerts_risk_seen", "risk_score", "last_seen"),
         Index("alerts_last_seen", "last_seen"),
         Index("alerts_attacker", "attacker", "last_seen"),
+        # migration 0009: the queue's filters in its order, and the incidents' change check
+        Index("alerts_updated_at", "updated_at"),
+        Index("alerts_agency_risk", "agency", "risk_score", "last_seen", "id"),
+        Index("alerts_status_severity_seen", "status", "severity", "last_seen", "id"),
+        Index("alerts_rule_seen", "rule_name", "last_seen", "id"),
+        Index("alerts_assignee_status_risk", "assignee", "status", "risk_score", "last_seen", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
