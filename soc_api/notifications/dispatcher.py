@@ -168,12 +168,14 @@ class Dispatcher:
 
     def _loop(self) -> None:
         while not self._stop.is_set():
+            self._wake.wait(self.settings.notify_interval_seconds)
+            self._wake.clear()
+            if self._stop.is_set():
+                return
             try:
                 self.run_once()
             except Exception:  # the loop must survive a bad pass; the error is logged
                 log.exception("notification pass failed")
-            self._wake.wait(self.settings.notify_interval_seconds)
-            self._wake.clear()
 
 
 def start_notifications(

@@ -34,12 +34,9 @@ def list_notifications(
     query = select(Notification)
     if who.agencies is not None:
         query = query.where(Notification.agency.in_(who.agencies))
-    counts = dict(
-        session.execute(
-            select(Notification.status, func.count())
-            .select_from(query.subquery())
-            .group_by(Notification.status)
-        ).all()
+    mine = query.subquery()
+    counts: dict[str, int] = dict(
+        session.execute(select(mine.c.status, func.count()).group_by(mine.c.status)).all()
     )
     if status is not None:
         query = query.where(Notification.status == status.value)
