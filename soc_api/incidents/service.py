@@ -22,6 +22,7 @@ from soc_api.audit import service as audit
 from soc_api.auth.models import Principal
 from soc_api.auth.permissions import require_reader, require_triager
 from soc_api.errors import InvalidRequestError
+from soc_api.incidents.cache import INCIDENTS
 from soc_api.incidents.grouping import Group, group_alerts, stage, target_views
 from soc_api.incidents.models import (
     IncidentNote,
@@ -166,17 +167,44 @@ def list_incidents(
 ) -> list[IncidentPublic]:
     """Every incident the caller has a part in; ``names`` gives agencies' display names."""
     require_reader(who)
-    alerts = _candidates(session)
-    notes = _notes(session, alerts)
-    found = [_cut(g, who, names, notes) for g in group_alerts(alerts, window)]
-    return [i for i in found if i is not None and (i.campaign or not campaigns_only)]
+    agencies = None if who.agencies is None else tuple(sorted(who.agencies))
+    named = tuple(sorted((names or {}).items()))
+
+    def cut(reader: Session) -> list[IncidentPublic]:
+        groups, notes = _grouped(reader, window)
+        found = (_cut(g, who, names, notes) for g in groups)
+        return [i for i in found if i is not None]
+
+    every = INCIDENTS.get(session, ("incidents", window, agencies, named), cut)
+    return [i for i in every if i.campaign or not campaigns_only]
+
+
+def _grouped(
+    session: Session, window: timedelta
+) -> tuple[list[Group], dict[int, list[IncidentNote]]]:
+    """The candidate alerts' groups and notes, kept while the alerts stay as they are (see
+    ``cache``); read only."""
+
+    def compute(reader: Session) -> tuple[list[Group], dict[int, list[IncidentNote]]]:
+        alerts = _candidates(reader)
+        return group_alerts(alerts, window), _notes(reader, alerts)
+
+    return INCIDENTS.get(session, ("groups", window), compute)
 
 
 def list_targets(session: Session, *, who: Principal, window: timedelta) -> list[TargetView]:
     """Victims reached by two or more incidents, as far as the caller's alerts show them."""
     require_reader(who)
+    agencies = None if who.agencies is None else tuple(sorted(who.agencies))
+    key = ("targets", window, agencies)
+    return list(
+        INCIDENTS.get(session, key, lambda reader: _targets(reader, who=who, window=window))
+    )
+
+
+def _targets(session: Session, *, who: Principal, window: timedelta) -> list[TargetView]:
     views: list[TargetView] = []
-    for target, groups in target_views(group_alerts(_candidates(session), window)).items():
+    for target, groups in target_views(_grouped(session, window)[0]).items():
         seen: list[tuple[int, list[Alert]]] = []
         for group in groups:
             reaching = [a for a in _visible(group, who) if target in (a.targets or ())]
