@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -20,11 +20,12 @@ from soc_api.auth.service import authenticate
 from soc_api.auth.sessions import open_session, revoke_session
 from soc_api.console.common import check_csrf, render
 from soc_api.console.i18n import COOKIE, LANGUAGES
-from soc_api.deps import ContextDep, MaybeAnalyst, SessionDep
 from soc_api.console.paging import MAX_OFFSET, page_size, pager, query_error
-from soc_api.errors import RateLimitedError
+from soc_api.deps import ContextDep, MaybeAnalyst, SessionDep
+from soc_api.errors import InvalidRequestError, RateLimitedError
 
 log = logging.getLogger(__name__)
+E = TypeVar("E", AlertStatus, Severity)
 
 router = APIRouter(include_in_schema=False)
 
@@ -133,9 +134,19 @@ def switch_language(
     return response
 
 
+def _chosen(kind: type[E], value: str, what: str) -> E | None:
+    """A select's choice: none when left at "any", an error naming an unknown one."""
+    if not value:
+        return None
+    try:
+        return kind(value)
+    except ValueError:
+        raise InvalidRequestError(f"unknown {what} {value[:32]!r}") from None
+
+
 def queue_filter(
-    status: AlertStatus | None = None,
-    severity: Severity | None = None,
+    status: Annotated[str, Query(max_length=32)] = "",
+    severity: Annotated[str, Query(max_length=32)] = "",
     agency: str | None = None,
     q: str | None = None,
     rule: Annotated[str | None, Query(max_length=128)] = None,
@@ -147,7 +158,9 @@ def queue_filter(
     """The queue's filters; the overview's charts link here with rule, segment, attacker and
     a time slice."""
     return AlertFilter(
-        status=status, severity=severity, agency=agency or None, q=(q or "")[:2000] or None,
+        status=_chosen(AlertStatus, status, "status"),
+        severity=_chosen(Severity, severity, "severity"),
+        agency=agency or None, q=(q or "")[:2000] or None,
         rule=rule or None, segment=segment or None, attacker=attacker or None,
         since=since, until=until,
     )  # fmt: skip
