@@ -128,3 +128,53 @@ def test_log_in_triage_close_and_find_the_audit_entry(demo: str) -> None:
         page.screenshot(path=str(ARTIFACTS / "5-audit.png"), full_page=True)
         browser.close()
     assert (ARTIFACTS / "3-closed.png").stat().st_size > 0
+
+
+def test_query_the_queue_then_pivot_on_an_address_and_read_its_events(demo: str) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page.goto(f"{demo}/login")
+        page.fill('input[name="username"]', "analyst")
+        page.fill('input[name="password"]', PASSWORD)
+        page.click('.login button[type="submit"]')
+        page.goto(f"{demo}/alerts")
+
+        page.fill('.queue-head input[name="q"]', "rule_name:credential_access_* OR risk_score:>=90")
+        page.press('.queue-head input[name="q"]', "Enter")
+        rows = page.locator("#alert-table tbody tr")
+        expect(rows.first).to_be_visible()
+        for n in range(rows.count()):
+            rule = rows.nth(n).get_attribute("data-rule") or ""
+            risk = int(rows.nth(n).locator("td.num").first.inner_text())
+            assert rule.startswith("credential_access_") or risk >= 90, (rule, risk)
+        page.screenshot(path=str(ARTIFACTS / "6-query.png"), full_page=True)
+
+        page.fill('.queue-head input[name="q"]', "risk_score:[1 TO")
+        page.press('.queue-head input[name="q"]', "Enter")
+        expect(page.locator("#query-error")).to_contain_text("column 17")
+        expect(page.locator("#query-error pre")).to_contain_text("^")
+
+        page.goto(f"{demo}/alerts")
+        address = page.locator('#alert-table a.entity[href^="/pivot/ip/"]').first
+        shown = address.inner_text().strip()
+        address.click()
+        page.wait_for_url("**/pivot/ip/**")
+        expect(page.locator("#pivot")).to_have_attribute("data-value", shown)
+        expect(page.locator("#pivot-agencies tbody tr").first).to_be_visible()
+        assert page.locator("#pivot-first").inner_text().strip() != "—"
+        expect(page.locator("#pivot-alerts tbody tr").first).to_be_visible()
+        page.screenshot(path=str(ARTIFACTS / "7-pivot.png"), full_page=True)
+
+        page.click('a[href^="/events?q="]')
+        page.wait_for_url("**/events?q=**")
+        expect(page.locator("#event-table tbody tr").first).to_be_visible()
+        expect(page.locator("#event-table")).to_contain_text(shown)
+        total = int(page.locator("#event-total").inner_text())
+        assert total >= 1
+        page.screenshot(path=str(ARTIFACTS / "8-events.png"), full_page=True)
+        browser.close()
+    assert (ARTIFACTS / "7-pivot.png").stat().st_size > 0
