@@ -31,6 +31,7 @@ ACTORS = {  # actor address → the attacks of the scenario, by the segment they
     generator.EXPLOITER: {
         "cam-tanbinh": "Hikvision command injection on a Tân Bình camera",
         "dc-app": "SSH password guessing on a data-centre server",
+        "dc-dmz": "an earlier RDP probe of the data centre that no rule noticed (retro-hunt)",
     },
     generator.INFECTED_CAMERA: {
         "cam-tanbinh": "telnet sweep from an infected camera",
@@ -97,4 +98,9 @@ def test_demo_attacks_are_correlated_by_actor(settings: Settings) -> None:
     sweep = next(a for a in alerts if a.rule_name == "lateral_movement_telnet_from_camera"
                  and a.agency == "tanbinh")  # fmt: skip
     assert sweep.also_rules == ["discovery_camera_remote_shell_sweep"] and sweep.target_count == 30
-    assert sum(per_attack.values()) == 13 and len(per_attack) == 7
+    assert sum(per_attack.values()) == 14 and len(per_attack) == 8
+    # the early warning's retro-hunt found the exploiter's earlier, unnoticed probe
+    probe = [a for a in alerts if a.segment == "dc-dmz"]
+    assert [(a.rule_name, a.attacker) for a in probe] == [
+        ("ioc_match_ip", f"ip:{generator.EXPLOITER}")
+    ]

@@ -41,7 +41,10 @@ def test_demo_data_raises_the_expected_alerts(settings: Settings) -> None:
     assert brute.entity == {"source.ip": "203.0.113.50", "destination.ip": "10.31.0.21"}
     assert brute.event_count == 8 and brute.segment == "cam-d1" and brute.security_level == 2
     telnet = next(a for a in found if a.rule_name == "lateral_movement_telnet_from_camera")
-    assert telnet.entity == {"source.ip": "10.32.0.66"} and telnet.event_count == 30
+    assert telnet.entity == {"source.ip": "10.32.0.66"} and telnet.target_count == 30
+    # the remote-shell sweep rule saw the same flows (and two firewall drops): folded in
+    assert telnet.also_rules == ["discovery_camera_remote_shell_sweep"]
+    assert telnet.event_count == 32
 
 
 def test_demo_data_shows_a_cross_agency_campaign(settings: Settings) -> None:

@@ -210,6 +210,23 @@ def test_an_actor_seen_in_tan_binh_is_shared_with_district_1_and_hunted_there(so
     assert [i["value"] for i in again].count(OUTSIDER) == 1
 
 
+def test_the_retro_hunt_finds_the_actors_earlier_visit_where_it_was_seen(soc: Soc) -> None:
+    # an earlier look at another Tan Binh camera that no rule notices, then the brute force
+    soc.ctx.store.write([outsider(0, 5, "10.32.0.41", "tanbinh", 200)])
+    assert soc.ctx.scheduler.run_once().created == 0
+    soc.ctx.store.write([outsider(5, s, "10.32.0.40", "tanbinh", 401) for s in range(0, 12, 2)])
+    soc.ctx.scheduler.run_once()
+    with soc.ctx.sessions() as session:
+        found = session.scalars(
+            select(Alert).where(Alert.attacker == f"ip:{OUTSIDER}", Alert.agency == "tanbinh")
+        ).all()
+        hunted = [a for a in found if a.rule_id.startswith("ioc-")]
+        assert len(hunted) == 1 and len(found) == 2
+        assert hunted[0].first_seen == hunted[0].last_seen == "2026-11-20T02:00:05.000Z"
+        assert hunted[0].targets == ["ip:10.32.0.41"]  # only the earlier visit, nothing twice
+        assert len(group_alerts(list(found), DAY)) == 1  # the same actor's incident
+
+
 def test_a_camera_guessed_at_by_two_actors_is_a_target_view_not_a_campaign(soc: Soc) -> None:
     camera = "10.31.0.44"
     for n, actor in enumerate(("198.51.100.61", "198.51.100.62")):
