@@ -14,7 +14,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from citysoc.core.errors import NotFoundError
-from soc_api.alerts.models import Alert, AlertPublic
+from citysoc.core.topology import Topology
+from soc_api.alerts.models import Alert
+from soc_api.alerts.visibility import visible_alerts
 from soc_api.auth.models import TRIAGERS, Principal
 from soc_api.auth.permissions import require_reader
 from soc_api.cases.models import (
@@ -79,7 +81,14 @@ def manageable(who: Principal, agencies: Mapping[str, int]) -> bool:
     return who.agencies is None or set(agencies) <= set(who.agencies)
 
 
-def view(session: Session, case: Case, agencies: Mapping[str, int], who: Principal) -> CasePublic:
+def view(
+    session: Session,
+    case: Case,
+    agencies: Mapping[str, int],
+    who: Principal,
+    *,
+    topology: Topology,
+) -> CasePublic:
     mine = sorted(a for a in agencies if who.agencies is None or a in who.agencies)
     alerts = session.scalars(
         select(Alert)
@@ -113,7 +122,7 @@ def view(session: Session, case: Case, agencies: Mapping[str, int], who: Princip
         other_alerts=sum(agencies.values()) - len(alerts),
         other_tasks=sum(1 for t in tasks if not sees(who, t.agency)),
         other_comments=sum(1 for c in comments if not sees(who, c.agency)),
-        alerts=[AlertPublic.model_validate(a) for a in alerts],
+        alerts=visible_alerts(alerts, who=who, topology=topology),
         tasks=[TaskPublic.model_validate(t) for t in tasks if sees(who, t.agency)],
         comments=[CommentPublic.model_validate(c) for c in comments if sees(who, c.agency)],
         timeline=[CaseEventPublic.model_validate(s) for s in steps if sees_step(who, s.agency)],

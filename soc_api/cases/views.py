@@ -51,9 +51,9 @@ def window(ctx: SocContext) -> timedelta:
     return timedelta(seconds=ctx.settings.incident_window_seconds)
 
 
-def case_view(session: Session, case_id: int, who: Principal) -> CasePublic:
+def case_view(ctx: SocContext, session: Session, case_id: int, who: Principal) -> CasePublic:
     case, agencies = load_case(session, case_id, who)
-    return view(session, case, agencies, who)
+    return view(session, case, agencies, who, topology=ctx.topology)
 
 
 @router.get(PREFIX, response_model=CasePage)
@@ -80,13 +80,15 @@ def post_case(
         session, who=analyst, data=data, window=window(ctx), outbox=Outbox(ctx.settings)
     )
     session.commit()
-    return case_view(session, case.id, analyst)
+    return case_view(ctx, session, case.id, analyst)
 
 
 @router.get(PREFIX + "/{case_id:id}", response_model=CasePublic)
-def get_case(session: SessionDep, analyst: CurrentAnalyst, case_id: ObjectId) -> CasePublic:
+def get_case(
+    ctx: ContextDep, session: SessionDep, analyst: CurrentAnalyst, case_id: ObjectId
+) -> CasePublic:
     """One case: the caller's part (alerts, tasks, comments, timeline), counts of the others."""
-    return case_view(session, case_id, analyst)
+    return case_view(ctx, session, case_id, analyst)
 
 
 @router.patch(PREFIX + "/{case_id:id}", response_model=CasePublic, responses=CONFLICT)
@@ -101,7 +103,7 @@ def patch_case(
     severity, owner or title. A shared case is the city SOC's to change (403 otherwise)."""
     update_case(session, case_id=case_id, who=analyst, change=change, outbox=Outbox(ctx.settings))
     session.commit()
-    return case_view(session, case_id, analyst)
+    return case_view(ctx, session, case_id, analyst)
 
 
 @router.post(PREFIX + "/{case_id:id}/tasks", response_model=TaskPublic, status_code=201)
@@ -169,7 +171,7 @@ def post_case_alerts(
         session, case_id=case_id, who=analyst, alert_ids=data.alert_ids, outbox=Outbox(ctx.settings)
     )
     session.commit()
-    return case_view(session, case_id, analyst)
+    return case_view(ctx, session, case_id, analyst)
 
 
 @router.post(PREFIX + "/{case_id:id}/sync", response_model=CasePublic)
@@ -182,7 +184,7 @@ def post_case_sync(
         session, case_id=case_id, who=analyst, window=window(ctx), outbox=Outbox(ctx.settings)
     )
     session.commit()
-    return case_view(session, case_id, analyst)
+    return case_view(ctx, session, case_id, analyst)
 
 
 def case_of_incident(
@@ -206,4 +208,4 @@ def get_incident_case(
     found = case_of_incident(session, incident_id=incident_id, who=analyst, span=window(ctx))
     if found is None:
         raise NotFoundError(f"incident {incident_id} has no case")
-    return case_view(session, found, analyst)
+    return case_view(ctx, session, found, analyst)

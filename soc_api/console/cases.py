@@ -62,12 +62,16 @@ def cases_page(
 
 @router.get("/cases/{case_id}", response_class=HTMLResponse)
 def case_page(
-    request: Request, session: SessionDep, analyst: MaybeAnalyst, case_id: ObjectId
+    request: Request,
+    ctx: ContextDep,
+    session: SessionDep,
+    analyst: MaybeAnalyst,
+    case_id: ObjectId,
 ) -> Response:
     if analyst is None:
         return to_login()
     case, agencies = load_case(session, case_id, analyst)
-    public = view(session, case, agencies, analyst)
+    public = view(session, case, agencies, analyst, topology=ctx.topology)
     return render(
         request,
         "case.html",

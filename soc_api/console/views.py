@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from citysoc.core.errors import AuthenticationError, QueryError
 from soc_api.alerts.models import AlertFilter, AlertStatus, AlertUpdate, CloseReason, Severity
 from soc_api.alerts.queries import list_alerts
+from soc_api.alerts.visibility import visible_alerts
 from soc_api.alerts.workflow import bulk_update
 from soc_api.audit import service as audit
 from soc_api.auth.clients import client_address, parse_proxies
@@ -186,7 +187,7 @@ def alert_queue(
         total, rows, error = 0, [], query_error(filters.q or "", exc)
     params = dict(request.query_params)
     pages = pager("/alerts", params, total=total, offset=offset, limit=size, name="offset")
-    alerts = rows
+    alerts = visible_alerts(rows, who=analyst, topology=ctx.topology)
     agencies = {a.id: a for a in ctx.topology.model.agencies}
     return render(
         request,
