@@ -23,6 +23,7 @@ _IOC_VALUE = re.compile(r"\((?P<value>.*)\)\s*$")
 _SEVERITY_ORDER = ("informational", "low", "medium", "high", "critical")
 # The parts of a title the incident service writes (see incident_title)
 _HIDDEN = re.compile(r"^(?P<count>\d+) other agenc(?:y|ies)$")
+_CASE_MORE = re.compile(r"^(?P<title>.+?)(?: \(\+(?P<more>\d+) alerts\))?$")
 _STEP_TAIL = re.compile(
     r"^(?P<more> \(\+\d+\))? in (?P<agency>.+?)(?: \(\+(?P<extra>\d+) agencies\))?$"
 )
@@ -113,6 +114,23 @@ class Localizer:
         if who == "No attacker named":
             who = self.t("incident.no_attacker")
         return f"{who}: {' → '.join(steps)}"
+
+    def case_title(self, title: str) -> str:
+        """A case's title as the case service writes it when nobody named the case
+        (``who: <alert title> (+N alerts)``) in the page's language; a title somebody wrote
+        is theirs and stays as it is."""
+        if self.lang == "en" or ": " not in title:
+            return title
+        who, _, rest = title.partition(": ")
+        parts = _CASE_MORE.match(rest)
+        rule = next((r for r in self.rules.values() if parts and r.title == parts["title"]), None)
+        if parts is None or rule is None:
+            return title
+        more = parts["more"]
+        said = self.rule_title(rule.rule_id, rule.title)
+        if more:
+            said += " " + self.t("case.more_alerts", count=int(more))
+        return f"{who}: {said}"
 
     def entry_title(self, incident: Any, entry: Any) -> str:
         """The title of one step of an incident's timeline, from the alert it names."""

@@ -136,6 +136,11 @@ def walk(soc: Soc, user: str) -> dict[str, str]:
             page = soc.client.get(detail.group(1).replace("&amp;", "&"), headers=HTML)
             if page.status_code == 200:
                 pages[detail.group(1)] = page.text
+    for path in ("/overview", "/cases", "/notifications"):  # whether or not the menu has them
+        if path not in pages:
+            page = soc.client.get(path, headers=HTML)
+            if page.status_code == 200:
+                pages[path] = page.text
     for kind in ("pivot", "cases", "notifications"):  # reached from entities and incidents
         link = next((m for html in list(pages.values()) for m in re.findall(
             rf'href="(/{kind}/[^"]+)"', html)), None)  # fmt: skip
@@ -223,3 +228,15 @@ def test_an_incident_title_read_back_in_vietnamese(soc: Soc) -> None:
         "No attacker named: Unknown thing in d1"
     )  # a title it cannot read stays as it is
     assert Localizer.build("en", i18n.translator("en"), [], {}).summary_title(english) == english
+
+
+def test_a_case_title_nobody_wrote_is_said_in_vietnamese(soc: Soc) -> None:
+    from soc_api.console.localized import Localizer
+
+    loc = Localizer.build("vi", i18n.translator("vi"), soc.ctx.rules, soc.ctx.topology.agencies)
+    english = "203.0.113.50: RTSP brute force against a camera (+5 alerts)"
+    assert loc.case_title(english) == "203.0.113.50: Dò mật khẩu RTSP trên camera (+5 cảnh báo)"
+    assert loc.case_title("203.0.113.50: RTSP brute force against a camera") == (
+        "203.0.113.50: Dò mật khẩu RTSP trên camera"
+    )
+    assert loc.case_title("Camera Q1: our own words") == "Camera Q1: our own words"
