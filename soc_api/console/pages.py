@@ -14,6 +14,7 @@ from soc_api.alerts.visibility import visible_alert
 from soc_api.alerts.workflow import allowed_transitions, update_alert
 from soc_api.audit import service as audit
 from soc_api.auth.models import TRIAGERS
+from soc_api.cases.views import case_of_incident
 from soc_api.console.common import check_csrf, render
 from soc_api.console.graph import HEIGHT, WIDTH, agency_graph
 from soc_api.console.views import Csrf, require_console_user, to_login
@@ -138,6 +139,7 @@ def incident_page(
             "width": WIDTH,
             "height": HEIGHT,
             "may_annotate": analyst.role in TRIAGERS and analyst.token_scope is None,
+            "case_id": case_of_incident(session, incident_id=incident_id, who=analyst, span=window),
         },
     )
 
