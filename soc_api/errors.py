@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from citysoc.core.errors import (
     AuthenticationError,
@@ -120,6 +121,21 @@ async def audit_refusal(request: Request, reason: str) -> None:
     )
 
 
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route takes at this path. Routing answers 405 with the methods of
+    the first route whose path matched; a path served by two routes (``GET`` and ``PATCH`` of
+    one alert) would be told it has only one."""
+    found = []
+    for method in METHODS:
+        scope = {**request.scope, "method": method}
+        if any(route.matches(scope)[0] is Match.FULL for route in request.app.router.routes):
+            found.append(method)
+    return found
+
+
 def install_error_handlers(app: FastAPI) -> None:
     async def domain_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, CitysocError)
@@ -145,6 +161,8 @@ def install_error_handlers(app: FastAPI) -> None:
             response = error_body(exc.status_code, code, str(exc.detail))
         for name, value in (exc.headers or {}).items():
             response.headers[name] = value
+        if exc.status_code == 405:
+            response.headers["Allow"] = ", ".join(allowed_methods(request))
         return response
 
     async def validation_error(request: Request, exc: Exception) -> Response:

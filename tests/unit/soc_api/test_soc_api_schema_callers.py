@@ -1,6 +1,9 @@
 """schemathesis over the OpenAPI as three callers: a city analyst, an agency analyst and no
 credentials. For each: no 5xx, answers that keep the documented schema, and only documented
-status codes."""
+status codes; a method a path does not have is 405 with ``Allow`` naming the ones it has.
+
+Examples are bounded (``max_examples``) and derandomized by the ``citysoc-ci`` profile
+(``tests/conftest.py``): the same code gets the same verdict."""
 
 from __future__ import annotations
 
@@ -18,6 +21,7 @@ from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     response_schema_conformance,
     status_code_conformance,
+    unsupported_method,
 )
 
 from citysoc.core.settings import Settings
@@ -63,15 +67,46 @@ def clients(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Test
         yield {"city": first, "d1": second, "none": anonymous}
 
 
+KWARGS = ("method", "url", "params", "headers", "json", "content", "data", "files")
+
+
+def send(client: TestClient, case: Any) -> Any:
+    """The generated request, raw bodies (NDJSON, CSV) given as content."""
+    sent = case.as_transport_kwargs(base_url="http://testserver")
+    kwargs = {k: v for k, v in sent.items() if k in KWARGS}
+    if isinstance(kwargs.get("data"), bytes | str):
+        kwargs["content"] = kwargs.pop("data")
+    return client.request(**kwargs)
+
+
 @pytest.mark.parametrize("caller", sorted(CALLERS))
 @schema.parametrize()
 @settings(max_examples=8, deadline=None, suppress_health_check=list(HealthCheck))
 def test_api_as_each_caller(case: Any, caller: str, clients: dict[str, TestClient]) -> None:
-    kwargs = case.as_transport_kwargs(base_url="http://testserver")
-    response = clients[caller].request(**{k: v for k, v in kwargs.items() if k in
-                                          ("method", "url", "params", "headers", "json",
-                                           "content", "data", "files")})  # fmt: skip
+    response = send(clients[caller], case)
     assert response.status_code < 500, (caller, case.method, case.path, response.text[:300])
     checks = [not_a_server_error, response_schema_conformance, content_type_conformance,
-              status_code_conformance]  # fmt: skip
+              status_code_conformance, unsupported_method]  # fmt: skip
     case.validate_response(response, checks=checks)
+
+
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
+@pytest.mark.parametrize("caller", sorted(CALLERS))
+def test_methods_a_path_lacks_are_405_with_allow(
+    caller: str, clients: dict[str, TestClient]
+) -> None:
+    """Every path of the OpenAPI, every method it does not declare: 405, ``Allow`` exact."""
+    client = clients[caller]
+    for path, operations in schema.raw_schema["paths"].items():
+        declared = {m.upper() for m in operations if m.upper() in METHODS}
+        url = re.sub(r"\{kind\}", "ip", re.sub(r"\{\w+_id\}", "1", path))
+        url = re.sub(r"\{\w+\}", "x", url)
+        for method in sorted(set(METHODS) - declared):
+            response = client.request(method, url)
+            where = (caller, method, path)
+            assert response.status_code == 405, (where, response.status_code, response.text[:200])
+            allowed = {m.strip() for m in response.headers.get("allow", "").split(",")}
+            assert allowed - {"HEAD", "OPTIONS"} == declared, (where, response.headers)
+            assert response.json()["error"]["status"] == 405, where
