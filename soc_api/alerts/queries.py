@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from citysoc.core.ecs import Event
 from citysoc.core.errors import NotFoundError
-from citysoc.core.query import compile_query
+from citysoc.core.query import Condition, compile_query
 from eventstore.base import EventStore
 from soc_api.alerts.models import SEVERITY_RISK, Alert, AlertFilter, SortKey
 from soc_api.auth.models import Principal
@@ -33,12 +33,18 @@ def moment_text(value: datetime) -> str:
 
 
 def alert_query(
-    *, agencies: Sequence[str] | None, filters: AlertFilter, dialect: str = "sqlite"
+    *,
+    agencies: Sequence[str] | None,
+    filters: AlertFilter,
+    dialect: str = "sqlite",
+    condition: Condition | None = None,
 ) -> Select[Alert]:
     """The alerts one caller may see (``agencies=None`` means all), filtered; ``filters.q``
     is a query in the search language (:mod:`citysoc.core.query`), a QueryError if it
-    cannot be read."""
+    cannot be read; ``condition`` one already bound to the alert fields (pivots)."""
     query = select(Alert)
+    if condition is not None:
+        query = query.where(to_sql(condition, dialect=dialect))
     if agencies is not None:
         query = query.where(Alert.agency.in_(agencies))
     if filters.status:
@@ -83,11 +89,14 @@ def list_alerts(
     filters: AlertFilter | None = None,
     limit: int = 50,
     offset: int = 0,
+    condition: Condition | None = None,
 ) -> tuple[int, list[Alert]]:
     require_reader(who)
     filters = filters or AlertFilter()
     dialect = session.get_bind().dialect.name
-    query = alert_query(agencies=who.agencies, filters=filters, dialect=dialect)
+    query = alert_query(
+        agencies=who.agencies, filters=filters, dialect=dialect, condition=condition
+    )
     total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
     rows = session.scalars(_ordered(query, filters.sort).limit(limit).offset(offset)).all()
     return int(total or 0), list(rows)

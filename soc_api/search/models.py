@@ -57,10 +57,12 @@ class PivotPublic(BaseModel):
 
     kind: EntityKind
     value: str
-    alert_query: str = Field(description="The query that finds its alerts (for /alerts?q=)")
+    alert_query: str | None = Field(
+        description="The query that finds its alerts (for /alerts?q=), when it fits one"
+    )
     event_query: str | None = Field(
         description="The query that finds its events (for /events?q=); none for a rule, whose "
-        "events are its alerts' evidence"
+        "events are its alerts' evidence, or when it is too long for a query"
     )
     first_seen: str | None
     last_seen: str | None

@@ -16,7 +16,7 @@ from datetime import timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from citysoc.core.query import compile_query, event_schema
+from citysoc.core.query import event_schema
 from citysoc.core.query.tree import AnyOf, Condition, Equals, OneOf
 from eventstore.base import AgencySeen, EventStore
 from soc_api.alerts.models import Alert, AlertFilter, AlertPage, AlertPublic, SortKey
@@ -25,7 +25,9 @@ from soc_api.auth.models import Principal
 from soc_api.auth.permissions import require_reader
 from soc_api.errors import InvalidRequestError
 from soc_api.incidents.service import list_incidents, summarise
+from soc_api.search.alert_sql import alert_schema
 from soc_api.search.models import (
+    MAX_QUERY,
     AgencySighting,
     EntityKind,
     EventPagePublic,
@@ -33,7 +35,7 @@ from soc_api.search.models import (
     PivotPublic,
 )
 
-MAX_VALUE = 512
+MAX_VALUE = 256
 MAX_EVIDENCE = 5000  # evidence ids of a rule's alerts read for its events
 MAX_INCIDENTS = 100
 
@@ -90,16 +92,29 @@ def checked(kind: EntityKind, value: str) -> str:
     return value if kind in (EntityKind.HASH, EntityKind.RULE) else value.lower()
 
 
-def alert_query_text(kind: EntityKind, value: str) -> str:
+def _link(text: str) -> str | None:
+    """A query for a link to the queue or the event search, when it fits one."""
+    return text if len(text) <= MAX_QUERY else None
+
+
+def alert_condition(kind: EntityKind, value: str) -> tuple[Condition, str | None]:
+    """The alerts naming the entity, and the same as a query for the queue."""
+    fields = alert_schema().fields
     if kind is EntityKind.RULE:
-        return f"rule_name:{quoted(value)}"
-    entity = quoted(f"{kind.value}:{value}")
-    return " OR ".join(f"{column}:{entity}" for column in ENTITY_COLUMNS)
+        return Equals(fields["rule_name"], value), _link(f"rule_name:{quoted(value)}")
+    entity = f"{kind.value}:{value}".lower()
+    condition = AnyOf(tuple(Equals(fields[c], entity) for c in ENTITY_COLUMNS))
+    text = " OR ".join(f"{column}:{quoted(entity)}" for column in ENTITY_COLUMNS)
+    return condition, _link(text)
 
 
-def event_query_text(kind: EntityKind, value: str) -> str:
-    fields = [f for f in EVENT_FIELDS[kind] if f in event_schema().fields]
-    return " OR ".join(f"{name}:{quoted(value)}" for name in fields)
+def event_condition(kind: EntityKind, value: str) -> tuple[Condition, str | None]:
+    """The events holding the entity (not a rule: see :func:`_rule_events`), and the same as
+    a query for the event search."""
+    fields = event_schema().fields
+    names = [f for f in EVENT_FIELDS[kind] if f in fields]
+    condition = AnyOf(tuple(Equals(fields[name], value) for name in names))
+    return condition, _link(" OR ".join(f"{name}:{quoted(value)}" for name in names))
 
 
 @dataclass(frozen=True)
@@ -123,18 +138,25 @@ def pivot(
     """What ``who`` may see about one entity (see the module)."""
     require_reader(who)
     value = checked(kind, value)
-    alert_q = alert_query_text(kind, value)
-    event_q = None if kind is EntityKind.RULE else event_query_text(kind, value)
-    condition = _event_condition(session, kind, value, event_q)
-    filters = AlertFilter(q=alert_q, sort=SortKey.NEWEST)
+    alerted, alert_q = alert_condition(kind, value)
+    if kind is EntityKind.RULE:
+        condition, event_q = _rule_events(session, value), None
+    else:
+        condition, event_q = event_condition(kind, value)
+    filters = AlertFilter(sort=SortKey.NEWEST)
     alert_total, alerts = list_alerts(
-        session, who=who, filters=filters, limit=paging.limit, offset=paging.alerts_offset
+        session,
+        who=who,
+        filters=filters,
+        limit=paging.limit,
+        offset=paging.alerts_offset,
+        condition=alerted,
     )
     found = store.find(
         condition, agencies=who.agencies, limit=paging.limit, offset=paging.events_offset
     )
-    mine, others = _sightings(session, store.seen_by(condition), filters, who, names)
-    alert_ids = {a.id for a in _visible_alert_ids(session, filters, who)}
+    mine, others = _sightings(session, store.seen_by(condition), alerted, who, names)
+    alert_ids = set(_visible_alert_ids(session, alerted, who))
     incidents = [
         summarise(i)
         for i in list_incidents(session, who=who, window=window, names=names)
@@ -164,13 +186,7 @@ def pivot(
     )
 
 
-def _event_condition(
-    session: Session, kind: EntityKind, value: str, event_q: str | None
-) -> Condition:
-    if event_q is not None:
-        condition = compile_query(event_q, event_schema())
-        assert condition is not None
-        return condition
+def _rule_events(session: Session, value: str) -> Condition:
     # A rule's events: those its alerts rest on (of every agency: reads are cut by agency
     # afterwards), and any event naming the rule (a sensor's signature).
     ids: list[str] = []
@@ -190,10 +206,12 @@ def _event_condition(
     )
 
 
-def _visible_alert_ids(session: Session, filters: AlertFilter, who: Principal) -> Sequence[Alert]:
+def _visible_alert_ids(session: Session, alerted: Condition, who: Principal) -> Sequence[int]:
     dialect = session.get_bind().dialect.name
-    query = alert_query(agencies=who.agencies, filters=filters, dialect=dialect)
-    return session.scalars(query.limit(5000)).all()
+    query = alert_query(
+        agencies=who.agencies, filters=AlertFilter(), dialect=dialect, condition=alerted
+    )
+    return session.scalars(query.with_only_columns(Alert.id).limit(MAX_EVIDENCE)).all()
 
 
 @dataclass
@@ -211,14 +229,16 @@ class _Seen:
 def _sightings(
     session: Session,
     events: list[AgencySeen],
-    filters: AlertFilter,
+    alerted: Condition,
     who: Principal,
     names: Mapping[str, str],
 ) -> tuple[list[AgencySighting], OtherAgencies | None]:
     """Per agency, its events and alerts of the entity: the caller's agencies in full, the
     others summed into counts."""
     dialect = session.get_bind().dialect.name
-    every = alert_query(agencies=None, filters=filters, dialect=dialect).subquery()
+    every = alert_query(
+        agencies=None, filters=AlertFilter(), dialect=dialect, condition=alerted
+    ).subquery()
     rows = session.execute(
         select(
             every.c.agency, func.count(), func.min(every.c.first_seen), func.max(every.c.last_seen)
