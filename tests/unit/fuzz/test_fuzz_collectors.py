@@ -1,5 +1,6 @@
 """Fuzzing each collector parser from the bundled samples: the pcap reader with the packet
-engine, the HTTP/RTSP, Modbus, Telnet and SSH sessions, DNS, EVE and syslog. Any exception
+engine, every TCP session decoder (HTTP/RTSP, Modbus, DNP3, Telnet, SSH, TLS), DNS,
+WS-Discovery, EVE and syslog. Any exception
 but a counted error, or any input over 100 ms, fails. Budget: see this folder's conftest."""
 
 from __future__ import annotations
@@ -12,10 +13,12 @@ from pathlib import Path
 from hypothesis import given
 from hypothesis import strategies as st
 
+from citysoc.core.ecs_reference import reference
 from citysoc.core.errors import CollectorError, Location
 from collectors.packets.dns import dns_fields
 from collectors.packets.flows import SESSIONS
 from collectors.packets.pcap import PacketEngine
+from collectors.packets.wsdiscovery import wsdiscovery_fields
 from collectors.sources.eve import parse_eve_bytes
 from collectors.sources.pcapfile import iter_records, iter_stream_records
 from collectors.sources.syslog import parse_syslog
@@ -63,17 +66,62 @@ STREAM_SEEDS = {
         bytes.fromhex("000100000006011000010001") + bytes.fromhex("000200000003018602"),
     ),
 }
+
+
+def _vec(data: bytes, size: int) -> bytes:
+    return len(data).to_bytes(size, "big") + data
+
+
+def _tls_record(message: bytes) -> bytes:
+    return b"\x16\x03\x03" + _vec(message, 2)
+
+
+def _dnp3(sequence: int, function: int) -> bytes:
+    """A DNP3 link frame (start, length, control, addresses, header CRC) and its user data."""
+    user = bytes([0xC0 | sequence, 0xC0 | sequence, function, 0x3C, 0x02, 0x06])
+    header = bytes([0x05, 0x64, 5 + len(user), 0xC4, 10, 0, 1, 0, 0, 0])
+    return header + user + b"\x00\x00"
+
+
+SNI = _vec(b"\x00" + _vec(b"cam.example.vn", 2), 2)
+CLIENT_HELLO = b"\x01" + _vec(
+    b"\x03\x03" + bytes(32) + _vec(bytes(32), 1) + _vec(b"\x13\x01\xc0\x2f", 2)
+    + _vec(b"\x00", 1) + _vec(b"\x00\x00" + _vec(SNI, 2), 2),
+    3,
+)  # fmt: skip
+SERVER_HELLO = b"\x02" + _vec(
+    b"\x03\x03" + bytes(32) + _vec(b"", 1) + b"\xc0\x2f\x00" + _vec(b"", 2), 3
+)
+STREAM_SEEDS["tls"] = (_tls_record(CLIENT_HELLO), _tls_record(SERVER_HELLO))
+STREAM_SEEDS["dnp3"] = (_dnp3(0, 1) + _dnp3(1, 5), _dnp3(0, 129))
+WSD_SEEDS = [
+    b'<?xml version="1.0"?><s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" '
+    b'xmlns:a="http://schemas.xmlsoap.org/ws/2004/08/addressing">'
+    b"<s:Header><a:Action>http://schemas.xmlsoap.org/ws/2005/04/discovery/Probe</a:Action>"
+    b"<a:MessageID>uuid:1</a:MessageID></s:Header><s:Body><d:Probe "
+    b'xmlns:d="http://schemas.xmlsoap.org/ws/2005/04/discovery"><d:Types>dn:NetworkVideoTransmitter'
+    b"</d:Types></d:Probe></s:Body></s:Envelope>",
+]
 DNS_SEEDS = [
     r.data[42:] for r in RECORDS if len(r.data) > 42 and r.data[34:38].find(b"\x00\x35") >= 0
 ]
 
 
 def flat(events: list[dict[str, object]]) -> None:
-    """Dotted names with scalar values, or arrays of scalars where ECS has arrays."""
+    """Dotted names with scalar values; arrays only where ECS has an array field, objects only
+    where it has an object field (``dns.answers``), their members scalars. Valid UTF-8."""
+    ecs = reference()
     for event in events:
-        for value in event.values():
-            values = value if isinstance(value, list) else [value]
-            assert all(isinstance(v, SCALARS) for v in values), event
+        for name, value in event.items():
+            spec = ecs.spec(name)
+            items = value if isinstance(value, list) else [value]
+            assert not isinstance(value, list) or (spec is not None and spec.array), (name, event)
+            for item in items:
+                if isinstance(item, dict):
+                    assert spec is not None and spec.type in ("object", "flattened"), (name, item)
+                    assert all(isinstance(v, SCALARS) for v in item.values()), (name, item)
+                else:
+                    assert isinstance(item, SCALARS), (name, event)
         json.dumps(event, ensure_ascii=False).encode("utf-8")
 
 
@@ -122,6 +170,16 @@ def test_dns(payload: bytes) -> None:
         fields = within_budget(lambda: dns_fields(payload))
     except ValueError:
         return  # counted as undecodable-dns with the packet
+    flat([fields])
+
+
+@FUZZ
+@given(mutated(WSD_SEEDS))
+def test_wsdiscovery(payload: bytes) -> None:
+    try:
+        fields = within_budget(lambda: wsdiscovery_fields(payload))
+    except ValueError:
+        return  # not a WS-Discovery message: counted with the packet
     flat([fields])
 
 
