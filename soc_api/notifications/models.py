@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import enum
 from typing import Any
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator
 from sqlalchemy import JSON, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -57,6 +58,16 @@ class NotificationPublic(BaseModel):
     last_error: str
     created_at: str
     delivered_at: str | None
+
+    @field_validator("target")
+    @classmethod
+    def _shown(cls, target: str) -> str:
+        """A URL is shown without credentials, query or fragment (where tokens may hide)."""
+        if "://" not in target:
+            return target
+        parts = urlsplit(target)
+        port = f":{parts.port}" if parts.port else ""
+        return f"{parts.scheme}://{parts.hostname}{port}{parts.path}"
 
 
 class NotificationPage(BaseModel):

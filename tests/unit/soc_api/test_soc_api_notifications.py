@@ -27,7 +27,7 @@ from pydantic import SecretStr
 
 from citysoc.core.settings import EmailRecipient, Settings, WebhookTarget
 from soc_api.notifications.delivery import DeliveryError, send_email
-from soc_api.notifications.models import Notification
+from soc_api.notifications.models import Notification, NotificationPublic
 from tests.unit.soc_api.conftest import rtsp_failure
 
 Soc = Any  # the seeded SOC helper of conftest.py
@@ -281,3 +281,9 @@ def test_mail_goes_over_starttls_to_a_relay_that_requires_it(tmp_path: Path) -> 
         controller.stop()
     ((rcpt, text, tls),) = handler.mail
     assert rcpt == ["soc@d1.example"] and tls and "status: contained" in text
+
+
+def test_a_webhook_url_is_listed_without_credentials_or_query() -> None:
+    shown = NotificationPublic._shown("https://u:pw@hooks.d1.example:8443/soc?token=abc#x")
+    assert shown == "https://hooks.d1.example:8443/soc"
+    assert NotificationPublic._shown("soc@d1.example") == "soc@d1.example"
