@@ -1,14 +1,15 @@
 """Walk every route of the app, API and console pages alike, as callers of two agencies.
 
 The routes are read from the app itself (``app.routes``), not from a list: a route or page
-added without a case here fails ``test_every_route_and_page_has_a_case``. Each caller (an
-agency's analyst, auditor and read token, for District 1 and Tan Binh) calls every route with
-the other agency's objects: an alert with evidence, observables, an assignee and a note; an
-incident with a note; an AMBER+STRICT IOC; a compliance report; audit entries. Then it opens
-every alert and incident it may see, among them its own camera's sweep into the other
-agency's cameras. No answer may hold anything of the other agency (its hosts, attackers,
-events, IOC, users, notes, reports); counts are fine. The other agency's objects are
-unchanged afterwards.
+added without a case here fails ``test_every_route_and_page_has_a_case`` until it is
+classified. Each caller (an agency's analyst, auditor and read token, for District 1 and Tan
+Binh) calls every route with the other agency's objects: an alert with evidence, observables,
+an assignee and a note; an incident with a note; a case with a comment and a task; an
+AMBER+STRICT IOC; a compliance report; audit entries. Then it opens every alert, incident and
+case it may see, among them its own camera's sweep into the other agency's cameras. No answer
+may hold anything of the other agency (its id, hosts, attacker, events, IOC, users, notes,
+comments, tasks, reports); counts are fine. The other agency's objects are unchanged
+afterwards.
 """
 
 from __future__ import annotations
