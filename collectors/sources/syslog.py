@@ -25,6 +25,9 @@ then goes to the first program parser that recognises it:
 
   (``action`` is ``login`` or ``logout``, ``result`` ``success`` or ``failure``;
   ``vms.audit``, ``event.action`` ``vms_login``);
+* **resolvers** (BIND ``named``, Unbound, dnsmasq): query log lines, the client that asked
+  and the name (``bind.query``, ``unbound.query``, ``dnsmasq.query``; ``event.action``
+  ``dns_query``, :mod:`collectors.sources.resolverlog`);
 * **web servers** (nginx, Apache): combined-format access lines (``nginx.access``,
   ``apache.access``; ``event.action`` ``http_request``, :mod:`collectors.sources.weblog`).
 
@@ -47,6 +50,7 @@ from citysoc.core import ecs
 from citysoc.core.ecs import Event
 from citysoc.core.errors import CollectorError, Location
 from collectors.related import add_related
+from collectors.sources.resolverlog import parse_query
 from collectors.sources.weblog import parse_access
 from collectors.stats import CollectorStats
 
@@ -463,5 +467,5 @@ def _vms(program: str, body: str, event: Event) -> bool:
 
 
 PROGRAM_PARSERS: tuple[Callable[[str, str, Event], bool], ...] = (
-    _sshd, _camera, _firewall, _vms, parse_access,
+    _sshd, _camera, _firewall, _vms, parse_query, parse_access,
 )  # fmt: skip

@@ -61,10 +61,14 @@ def forwarded_names(events: Sequence[Event]) -> tuple[set[str], list[str]]:
     return resolvers, list(names)[:MAX_NAMES]
 
 
+QUERY_LOGS = frozenset({"bind.query", "unbound.query", "dnsmasq.query"})  # a resolver's own
+
+
 def _asked_a_resolver(event: Event, relays: set[str]) -> bool:
     return (
         event.get("citysoc.destination.role") == RESOLVER
         or str(event.get("destination.ip")) in relays
+        or event.get("event.dataset") in QUERY_LOGS
     )
 
 

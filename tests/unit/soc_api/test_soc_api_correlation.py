@@ -3,13 +3,16 @@ shared victims never do. Storms fold into one alert per rule, attacker and agenc
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
 
 from citysoc.core.ecs import event_id
+from citysoc.core.errors import Location
 from collectors.enrich import Enricher
+from collectors.sources import syslog
+from collectors.stats import CollectorStats
 from soc_api.alerts.models import Alert
 from soc_api.auth.models import Principal, Role
 from soc_api.db import transaction
@@ -367,3 +370,23 @@ def test_a_rule_seeing_the_same_evidence_folds_unless_it_is_more_severe(soc: Soc
     soc.login("tb")
     page = soc.client.get(f"/alerts/{found[0].id}").text
     assert "discovery_camera_remote_shell_sweep" in page and 'id="alert-targets"' in page
+
+
+def test_a_resolvers_query_log_names_the_client_behind_its_forwards(soc: Soc) -> None:
+    # no sensor sees the client's side: the resolver's own query log (BIND) does
+    received = datetime(2026, 11, 20, 4, 5, tzinfo=UTC).timestamp()
+    enrich = Enricher(soc.ctx.topology, "dic")
+    logged = []
+    for s in range(0, 40):
+        name = f"{'m' * 44}{s:02d}.t.exfil.example"
+        line = (f"<30>Nov 20 04:00:{s:02d} soc-resolver-01 named[812]: client @0x7f3a2c0a1b20 "
+                f"{CLIENT}#{41000 + s} ({name}): query: {name} IN A + ({RESOLVER})")  # fmt: skip
+        logged.append(enrich(syslog.parse_syslog(line, Location("t", line=s + 1),
+                                                 CollectorStats(), received=received)))  # fmt: skip
+    soc.ctx.store.write(logged)
+    soc.ctx.store.write([dns_query(s, RESOLVER, UPSTREAM, soc) for s in range(0, 40)])
+    soc.ctx.scheduler.run_once()
+    with soc.ctx.sessions() as session:
+        found = list(session.scalars(select(Alert).where(Alert.rule_name.like("exfiltration%"))))
+    assert {(a.agency, a.attacker) for a in found} == {("dc", f"ip:{CLIENT}")}
+    assert len(group_alerts(found, DAY)) == 1
