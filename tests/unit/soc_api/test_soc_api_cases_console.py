@@ -50,6 +50,7 @@ def test_open_and_work_a_case_from_the_console(soc: Soc) -> None:
     assert "Reset the camera" in html and "Block 203.0.113.50" not in html
     assert "edge firewall" not in html and 'id="case-update"' not in html
     assert "other agencies: 1 · not shown: alerts 1, tasks 1, comments 1" in html
+    assert "mới → <strong>đã ngăn chặn</strong>" in soc.client.get(url).text  # the status step
     listing = soc.client.get("/cases").text  # Vietnamese by default
     assert f'data-case="{case}"' in listing and "Vụ việc" in listing
 
