@@ -31,9 +31,13 @@ started=$SECONDS
 echo "==> release gate: build and gate the analytics bundle (scripts/release-gate.sh)"
 scripts/release-gate.sh
 times+=("$(printf '%-44s %5d s' "release gate (build + every check)" $((SECONDS - started)))")
-suite "unit" tests/unit
+# The unit and the integration suites run in parallel workers (pytest-xdist), the tests of one
+# file in one worker (see tests/conftest.py); PYTEST_WORKERS sets how many (default: one a core).
+parallel=(-n "${PYTEST_WORKERS:-auto}" --dist loadgroup)
+suite "unit" tests/unit "${parallel[@]}"
 suite "integration and end to end (without the slow)" tests/integration tests/e2e \
-  --ignore=tests/integration/eventstore --ignore=tests/integration/box --ignore=tests/e2e/box
+  --ignore=tests/integration/eventstore --ignore=tests/integration/box --ignore=tests/e2e/box \
+  "${parallel[@]}"
 suite "slow: the engine store (node and cluster)" tests/integration/eventstore
 for extra in tests/integration/box tests/e2e/box; do
   if [ -d "$extra" ]; then suite "slow: the city in a box ($extra)" "$extra"; fi

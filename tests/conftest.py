@@ -32,9 +32,19 @@ def settings(tmp_path: Path) -> Settings:
     return Settings(data_dir=tmp_path / "var", detection_interval_seconds=3600)
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark every test by its folder, so `-m "not e2e"` and the like select by layer."""
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark every test by its folder, so `-m "not e2e"` and the like select by layer.
+
+    In parallel runs (``-n N --dist loadgroup``, as ``make test`` runs them) the tests of one
+    file run in one worker, one after the other, so a file's tests may share a fixed port, a
+    namespace name or a module fixture. Tests of different files that share such a thing
+    name one group: ``@pytest.mark.xdist_group("name")``.
+    """
+    parallel = config.pluginmanager.hasplugin("xdist")
     for item in items:
         parts = Path(str(item.path)).relative_to(REPO).parts
         if len(parts) > 1 and parts[1] in ("integration", "e2e"):
             item.add_marker(parts[1])
+        if parallel and item.get_closest_marker("xdist_group") is None:
+            item.add_marker(pytest.mark.xdist_group("/".join(parts)))

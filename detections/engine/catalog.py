@@ -27,6 +27,11 @@ from citysoc.core.errors import Location, RuleError
 from detections.engine.attack import REFERENCE, use_offline_attack_data
 from detections.engine.translations import read_translations
 
+try:  # libyaml's parser: the same documents, values and errors, about 15 times faster
+    from yaml import CSafeLoader as SafeLoader
+except ImportError:  # PyYAML built without libyaml
+    from yaml import SafeLoader  # type: ignore[assignment]
+
 log = logging.getLogger(__name__)
 
 RULES_ROOT = Path(__file__).resolve().parent.parent
@@ -116,7 +121,7 @@ def load_catalog(root: Path = RULES_ROOT, runbooks: Path = RUNBOOKS_ROOT) -> Cat
 def parse_rule_text(text: str, source: Path) -> SigmaRule | SigmaCorrelationRule:
     """Parse one rule document; YAML and Sigma errors become :class:`RuleError`."""
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=SafeLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         loc = Location(str(source), line=mark.line + 1, column=mark.column + 1) if mark else None

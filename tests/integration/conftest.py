@@ -64,22 +64,29 @@ def start_engine(name: str, nodes: int) -> str:
 
 
 @pytest.fixture(scope="session")
-def engine_url() -> Iterator[str]:
+def engine_name(request: pytest.FixtureRequest) -> str:
+    """The engine's name: one per pytest-xdist worker in parallel runs."""
+    worker = getattr(request.config, "workerinput", {}).get("workerid")
+    return f"{NAME}-{worker}" if worker else NAME
+
+
+@pytest.fixture(scope="session")
+def engine_url(engine_name: str) -> Iterator[str]:
     given = Settings().test_engine_url
     if given:
         yield given
         return
-    url = start_engine(NAME, 1)
+    url = start_engine(engine_name, 1)
     try:
         yield url
     finally:
-        engine("stop", NAME, timeout=120)
+        engine("stop", engine_name, timeout=120)
 
 
 @pytest.fixture(scope="session")
-def engine_cluster() -> Iterator[tuple[str, str]]:
+def engine_cluster(engine_name: str) -> Iterator[tuple[str, str]]:
     """A three-node cluster of its own (the fault tests kill its nodes): name and URL."""
-    name = f"{NAME}-cluster"
+    name = f"{engine_name}-cluster"
     url = start_engine(name, 3)
     try:
         yield name, url
