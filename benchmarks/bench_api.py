@@ -1,167 +1,280 @@
-"""SOC API benchmarks: alert list latency with 100,000 alerts stored, bulk ingest over HTTP.
+"""SOC API under load: mixed analyst traffic at a fixed rate, on SQLite and on PostgreSQL.
 
-The server is ``citysoc serve`` in its own process on 127.0.0.1; this process is the load.
-Run: .venv/bin/python benchmarks/bench_api.py [--alerts 100000] [--requests 1000]
+The event store (10,000,000 events by default) is built once into ``benchmarks/out/api/`` and
+reused (``api_data.py``); each run seeds 100,000 alerts over it into a fresh SOC state (a
+SQLite file, or a throwaway database on the machine's PostgreSQL), starts ``citysoc serve``
+on 127.0.0.1 in its own process, and drives it from a second process (``api_load.py``) at
+``--rate`` requests a second: the alert queue, filters, alert detail with its evidence,
+entity look-ups and incidents. It prints p50/p95/p99 per request kind and overall, and with
+``--explain`` the query plans of the requests' SQL (``EXPLAIN QUERY PLAN`` on SQLite,
+``EXPLAIN ANALYZE`` on PostgreSQL).
+
+Run: .venv/bin/python benchmarks/bench_api.py [--events 10000000] [--alerts 100000]
+     [--rate 200] [--seconds 60] [--state sqlite,postgresql] [--explain]
+     .venv/bin/python benchmarks/bench_api.py --prepare-only   # build the event store only
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx2 as httpx
-from sqlalchemy import insert
+from sqlalchemy import func, select
 
-from citysoc.core.settings import Settings
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from api_data import ANALYSTS, RULES, event_store, insert_alerts
+from api_plans import explain_all
+from api_postgres import throwaway_database
+
+from eventstore.sqlite import SqliteEventStore
+from soc_api import checkpoints
 from soc_api.alerts.models import Alert
 from soc_api.auth.models import TokenScope
 from soc_api.auth.tokens import create_token
 from soc_api.db import init_state, make_engine, transaction
+from soc_api.scheduler import CHECKPOINT
 
-AGENCIES = ("d1", "tanbinh", "dc", "ioc", "dot")
-SEVERITIES = ("low", "medium", "high", "critical")
+HERE = Path(__file__).resolve().parent
+log = logging.getLogger("bench_api")
 
 
-def seed_alerts(settings: Settings, count: int) -> dict[str, str]:
-    sessions = init_state(make_engine(settings.resolved_state_url))
-    rows = [
-        {"rule_id": f"r{i % 40}", "rule_name": f"rule_{i % 40}", "title": f"Alert {i}",
-         "severity": SEVERITIES[i % 4], "risk_score": 20 + i % 80, "status": "new",
-         "agency": AGENCIES[i % 5], "segment": "cam", "security_level": 3,
-         "entity": {"source.ip": f"198.51.{i // 250 % 256}.{i % 250}"},
-         "dedup_key": f"r{i % 40}|{i}", "event_ids": [f"e{i}"], "event_count": 1,
-         "first_seen": f"2026-11-{1 + i % 28:02d}T00:00:{i % 60:02d}Z",
-         "last_seen": f"2026-11-{1 + i % 28:02d}T01:00:{i % 60:02d}Z", "runbook": "",
-         "tags": [], "note": "", "observables": [f"ip:198.51.{i // 250 % 256}.{i % 250}"]}
-        for i in range(count)
-    ]  # fmt: skip
+def seed(state_url: str, store_path: Path, alerts: int, events: int) -> dict[str, Any]:
+    """Alerts and tokens into a fresh SOC state; what the load needs to name them."""
+    engine = make_engine(state_url)
+    sessions = init_state(engine)
     with transaction(sessions) as session:
-        for start in range(0, count, 10_000):
-            session.execute(insert(Alert), rows[start : start + 10_000])
-        return {  # the transaction commits as the block is left
-            name: create_token(
-                session, name=f"bench-{name}", scope=scope, agency=agency, days=1, actor="bench"
-            ).token
-            for name, scope, agency in (
-                ("read", TokenScope.READ, None),
-                ("read-d1", TokenScope.READ, "d1"),
-                ("ingest", TokenScope.INGEST, None),
-            )
-        }
+        insert_alerts(session, Alert, alerts, events)
+    with SqliteEventStore(store_path) as store:
+        head = store.head()
+    with transaction(sessions) as session:
+        checkpoints.write(session, CHECKPOINT, head)  # detections already ran over the store
+        tokens = {
+            name: create_token(session, name=f"bench-{name}", scope=TokenScope.READ,
+                               agency=agency, days=1, actor="bench").token
+            for name, agency in (("city", None), ("d1", "d1"))
+        }  # fmt: skip
+    with sessions() as session:
+        top = int(session.scalar(select(func.max(Alert.id))) or 0)
+        d1_ids = list(session.scalars(select(Alert.id).where(Alert.agency == "d1").limit(2000)))
+        attackers = list(session.scalars(select(Alert.attacker).distinct().limit(500)))
+    engine.dispose()
+    return {"tokens": tokens, "top": top, "d1_ids": d1_ids, "attackers": attackers}
 
 
-def start_server(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def server(data_dir: Path, state_url: str, store_path: Path) -> Iterator[str]:
+    port = free_port()
     env = {
         **os.environ,
         "CITYSOC_DATA_DIR": str(data_dir),
+        "CITYSOC_STATE_URL": state_url,
+        "CITYSOC_EVENT_STORE": f"sqlite:///{store_path}",
         "CITYSOC_LOG_LEVEL": "WARNING",
-        "CITYSOC_INGEST_RATE_PER_SECOND": "100000",
         "CITYSOC_DETECTION_INTERVAL_SECONDS": "3600",
     }
-    proc = subprocess.Popen([sys.executable, "-m", "citysoc.cli.main", "serve", "--host",
-                             "127.0.0.1", "--port", str(port)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    command = [sys.executable, "-m", "citysoc.cli.main", "serve", "--host", "127.0.0.1",
+               "--port", str(port)]  # fmt: skip
+    log_file = (data_dir / "serve.log").open("wb")
+    proc = subprocess.Popen(command, env=env, stdout=log_file, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
-    for _ in range(300):
+    try:
+        for _ in range(600):
+            if proc.poll() is not None:
+                raise SystemExit(f"citysoc serve exited; see {data_dir / 'serve.log'}")
+            try:
+                httpx.get(f"{base}/health", timeout=5)
+                break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        else:
+            raise SystemExit("citysoc serve did not answer in 120 s")
+        yield base
+    finally:
+        proc.send_signal(signal.SIGINT)
         try:
-            httpx.get(f"{base}/health", timeout=2)
-            return proc, base
-        except httpx.TransportError:
-            time.sleep(0.2)
-    raise SystemExit("server did not start")
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log_file.close()
+
+
+def kinds(base: str, seeded: dict[str, Any]) -> list[dict[str, Any]]:
+    """The request mix: (name, weight out of 100, token, paths to choose from)."""
+    city, d1 = seeded["tokens"]["city"], seeded["tokens"]["d1"]
+    top = seeded["top"]
+    pages = [f"/api/v1/alerts?offset={50 * k}" for k in range(10)]
+    filters = [
+        f"/api/v1/alerts?status={s}&severity={v}&sort=newest"
+        for s in ("new", "acknowledged", "in_progress")
+        for v in ("critical", "high", "medium")
+    ]
+    headers = {"Authorization": f"Bearer {city}"}
+    found = httpx.get(f"{base}/api/v1/incidents?limit=100", headers=headers, timeout=120)
+    incidents = [i["id"] for i in found.json()["items"]] or [1]
+    step = max(1, top // 997)
+    attackers = [a for a in seeded["attackers"] if a]
+    spec = [
+        ("queue, city-wide, by risk", 20, city, pages),
+        ("queue, one agency (d1)", 10, d1, pages),
+        ("filter: status + severity, newest", 8, city, filters),
+        ("filter: rule, newest", 5, city, [f"/api/v1/alerts?rule={r}&sort=newest" for r in RULES]),
+        ("filter: assignee, in progress", 4, city,
+         [f"/api/v1/alerts?assignee={a}&status=in_progress" for a in ANALYSTS]),
+        ("filter: agency, by severity", 5, city,
+         [f"/api/v1/alerts?agency={a}&sort=severity" for a in ("d1", "tanbinh", "dc", "dot")]),
+        ("text: ?q= a word of the title", 3, city,
+         [f"/api/v1/alerts?q={w}" for w in ("camera", "brute", "injection", "dns")]),
+        ("entity: ?attacker= its alerts", 4, city,
+         [f"/api/v1/alerts?attacker={a}" for a in attackers]),
+        ("entity: ?q= an address (search language)", 3, city,
+         [f"/api/v1/alerts?q={a.removeprefix('ip:')}" for a in attackers]),
+        ("alert detail + evidence", 20, city,
+         [f"/api/v1/alerts/{1 + n * step}" for n in range(997)]),
+        ("alert detail, agency analyst", 5, d1, [f"/api/v1/alerts/{i}" for i in seeded["d1_ids"]]),
+        ("incidents", 8, city, ["/api/v1/incidents?limit=50"]),
+        ("incident detail", 4, city, [f"/api/v1/incidents/{i}" for i in incidents]),
+        ("incident targets", 3, city, ["/api/v1/incidents/targets"]),
+    ]  # fmt: skip
+    # Routes that may not exist yet in every version: taken when the API offers them.
+    offered = httpx.get(f"{base}/openapi.json", timeout=60).json()["paths"]
+    if "/api/v1/pivot/{kind}/{value}" in offered:
+        spec.append(("pivot: an address (events, alerts, incidents)", 4, city,
+                     [f"/api/v1/pivot/ip/{a.removeprefix('ip:')}" for a in attackers]))  # fmt: skip
+    if "/api/v1/events" in offered:
+        addresses = [a.removeprefix("ip:") for a in attackers]
+        spec.append(("events: ?q=source.ip:<address>", 3, city,
+                     [f"/api/v1/events?q=source.ip:{a}" for a in addresses]))  # fmt: skip
+    return [{"name": n, "weight": w, "token": t, "paths": p} for n, w, t, p in spec]
+
+
+def alone(base: str, mix: list[dict[str, Any]], rounds: int) -> dict[str, float]:
+    """Each kind's median latency with nothing else in flight (``rounds`` requests each)."""
+    medians: dict[str, float] = {}
+    with httpx.Client(base_url=base, timeout=120) as client:
+        for kind in mix:
+            headers = {"Authorization": f"Bearer {kind['token']}"}
+            times: list[float] = []
+            for n in range(rounds):
+                if len(times) >= 3 and sum(times) > 10_000:
+                    break  # a slow kind: three are enough to tell
+                started = time.perf_counter()
+                client.get(kind["paths"][n * 7 % len(kind["paths"])], headers=headers)
+                times.append((time.perf_counter() - started) * 1000)
+            medians[kind["name"]] = percentile(times, 0.5)
+    return medians
 
 
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
-def bench_list(base: str, token: str, requests: int, workers: int, params: dict[str, str]) -> str:
-    headers = {"Authorization": f"Bearer {token}"}
+def report(result: dict[str, Any], seconds: float, unloaded: dict[str, float]) -> None:
+    rows = [(name, values) for name, values in result["latencies"].items()]
+    everything = [v for _, values in rows for v in values]
+    print(f"  {'request kind':<36} {'alone':>8} {'count':>6} {'p50':>8} {'p95':>8} {'p99':>8}"
+          "  statuses")  # fmt: skip
+    for name, values in [*rows, ("overall", everything)]:
+        statuses = result["statuses"].get(name) or {}
+        if name == "overall":
+            statuses = {}
+            for counts in result["statuses"].values():
+                for status, n in counts.items():
+                    statuses[status] = statuses.get(status, 0) + n
+        single = f"{unloaded[name]:>6.1f}ms" if name in unloaded else " " * 8
+        print(f"  {name:<36} {single} {len(values):>6} {percentile(values, 0.5):>6.1f}ms "
+              f"{percentile(values, 0.95):>6.1f}ms {percentile(values, 0.99):>6.1f}ms  "
+              f"{json.dumps(statuses, sort_keys=True)}")  # fmt: skip
+    print(f"  {len(everything) / seconds:.0f} requests/s answered over the {seconds:.0f} s "
+          f"measured; {result['late_sends']} sends were late by > 50 ms")  # fmt: skip
 
-    def one(i: int) -> float:
-        with httpx.Client(base_url=base, headers=headers, timeout=30) as client:
-            started = time.perf_counter()
-            response = client.get("/api/v1/alerts", params={**params, "offset": str(i % 20 * 50)})
-            assert response.status_code == 200
-            return (time.perf_counter() - started) * 1000
 
-    with ThreadPoolExecutor(workers) as pool:
+def run_one(backend: str, args: argparse.Namespace, store_path: Path) -> None:
+    with tempfile.TemporaryDirectory(prefix="bench-api-") as tmp, database(backend) as url:
+        data_dir = Path(tmp) / "var"
+        data_dir.mkdir()
+        state_url = url or f"sqlite:///{data_dir / 'soc.db'}"
         started = time.perf_counter()
-        times = list(pool.map(one, range(requests)))
-        elapsed = time.perf_counter() - started
-    return (f"p50 {statistics.median(times):.1f} ms, p99 {percentile(times, 0.99):.1f} ms, "
-            f"{requests / elapsed:.0f} req/s ({workers} concurrent clients)")  # fmt: skip
+        seeded = seed(state_url, store_path, args.alerts, args.events)
+        print(f"{backend}: seeded {args.alerts:,} alerts in {time.perf_counter() - started:.0f} s")
+        if args.explain:
+            explain_all(state_url, store_path, seeded)
+        with server(data_dir, state_url, store_path) as base:
+            every = kinds(base, seeded)
+            unloaded = alone(base, every, args.alone)
+            left_out = [w for w in args.without.split(",") if w]
+            mix = [k for k in every if not any(k["name"].startswith(w) for w in left_out)]
+            if left_out:
+                print(
+                    f"{backend}: left out of the load: {[k['name'] for k in every if k not in mix]}"
+                )
+            plan = {"base": base, "rate": args.rate, "seconds": args.seconds,
+                    "warmup": args.warmup, "kinds": mix}  # fmt: skip
+            plan_file = Path(tmp) / "plan.json"
+            plan_file.write_text(json.dumps(plan))
+            load = subprocess.run([sys.executable, str(HERE / "api_load.py"), str(plan_file)],
+                                  capture_output=True, text=True, check=True)  # fmt: skip
+        result = json.loads(load.stdout)
+        load_avg = os.getloadavg()
+        print(f"{backend}: {args.rate} requests/s for {args.seconds} s after {args.warmup} s "
+              f"of warm-up; load average {load_avg[0]:.1f} {load_avg[1]:.1f}")  # fmt: skip
+        report(result, args.seconds, unloaded)
 
 
-def bench_ingest(base: str, token: str, batches: int, size: int) -> str:
-    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/x-ndjson"}
-    total = 0
-    with httpx.Client(base_url=base, headers=headers, timeout=120) as client:
-        started = time.perf_counter()
-        for b in range(batches):
-            body = "\n".join(json.dumps({
-                "@timestamp": f"2026-11-21T05:{b % 60:02d}:{i % 60:02d}.{i:06d}Z",
-                "source.ip": f"198.51.100.{i % 250}", "destination.ip": f"10.31.0.{i % 200 + 1}",
-                "network.transport": "tcp", "destination.port": 554, "event.action": "flow",
-                "event.id": f"bench-{b}-{i}"}) for i in range(size))  # fmt: skip
-            report = client.post("/api/v1/ingest", content=body).json()
-            total += report["stored"]
-        elapsed = time.perf_counter() - started
-    return f"{total / elapsed:,.0f} events/s ({batches} batches of {size}, enriched and stored)"
+@contextmanager
+def database(backend: str) -> Iterator[str | None]:
+    if backend == "sqlite":
+        yield None
+    else:
+        with throwaway_database() as url:
+            yield url
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
+    parser.add_argument("--events", type=int, default=10_000_000)
     parser.add_argument("--alerts", type=int, default=100_000)
-    parser.add_argument("--requests", type=int, default=1000)
-    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--rate", type=float, default=200)
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--warmup", type=float, default=10)
+    parser.add_argument("--state", default="sqlite,postgresql")
+    parser.add_argument("--explain", action="store_true")
+    parser.add_argument("--alone", type=int, default=20, help="requests per kind, one at a time")
+    parser.add_argument("--prepare-only", action="store_true")
+    parser.add_argument("--without", default="", help="request kinds (name prefixes) to leave "
+                        "out of the load; they are still timed alone")  # fmt: skip
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(data_dir=Path(tmp) / "var")
-        started = time.perf_counter()
-        tokens = seed_alerts(settings, args.alerts)
-        print(f"seeded {args.alerts:,} alerts in {time.perf_counter() - started:.1f}s")
-        proc, base = start_server(settings.data_dir)
-        try:
-            print(
-                "alert list, city-wide, by risk:  ",
-                bench_list(base, tokens["read"], args.requests, args.workers, {}),
-            )
-            print(
-                "alert list, one agency, by risk: ",
-                bench_list(base, tokens["read-d1"], args.requests, args.workers, {}),
-            )
-            print(
-                "alert list, filtered, newest:    ",
-                bench_list(
-                    base,
-                    tokens["read"],
-                    args.requests,
-                    args.workers,
-                    {"severity": "high", "status": "new", "sort": "newest"},
-                ),
-            )
-            print(
-                "bulk ingest over HTTP:           ",
-                bench_ingest(base, tokens["ingest"], batches=20, size=2000),
-            )
-        finally:
-            proc.send_signal(signal.SIGINT)
-            proc.wait(timeout=30)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(message)s")
+    log.setLevel(logging.INFO)
+    started = time.perf_counter()
+    store_path = event_store(args.events)
+    size = store_path.stat().st_size / 2**30
+    print(f"event store {store_path} ({args.events:,} events, {size:.1f} GiB), ready in "
+          f"{time.perf_counter() - started:.0f} s")  # fmt: skip
+    if args.prepare_only:
+        return
+    for backend in args.state.split(","):
+        run_one(backend, args, store_path)
 
 
 if __name__ == "__main__":
