@@ -23,10 +23,17 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError
 
-from citysoc.core.settings import EmailRecipient, Settings, WebhookTarget
+from citysoc.core.errors import ConfigError
+from citysoc.core.settings import (
+    EmailRecipient,
+    Settings,
+    WebhookTarget,
+    explain_settings_error,
+)
 from soc_api.notifications.delivery import DeliveryError, send_email
+from soc_api.notifications.dispatcher import check_agencies
 from soc_api.notifications.models import Notification, NotificationPublic
 from tests.unit.soc_api.conftest import rtsp_failure
 
@@ -287,3 +294,28 @@ def test_a_webhook_url_is_listed_without_credentials_or_query() -> None:
     shown = NotificationPublic._shown("https://u:pw@hooks.d1.example:8443/soc?token=abc#x")
     assert shown == "https://hooks.d1.example:8443/soc"
     assert NotificationPublic._shown("soc@d1.example") == "soc@d1.example"
+
+
+def test_recipients_are_read_from_the_environment_and_bad_ones_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    hooks = [{"url": "https://hooks.d1.example/soc", "secret": "s" * 20, "agency": "d1"}]
+    monkeypatch.setenv("CITYSOC_NOTIFY_WEBHOOKS", json.dumps(hooks))
+    monkeypatch.setenv("CITYSOC_NOTIFY_EMAILS", '[{"address": "soc@d1.example"}]')
+    settings = Settings()
+    assert settings.notify_webhooks[0].agency == "d1"
+    assert "s" * 20 not in repr(settings)  # a secret value, never shown
+    assert settings.notify_emails[0].events == ("alert", "case")
+    with pytest.raises(ConfigError, match="no agency 'd9'"):
+        check_agencies(
+            settings.model_copy(
+                update={"notify_webhooks": (hook("https://x.example/h", "city", "d9"),)}
+            ),
+            ["d1", "tanbinh"],
+        )
+    monkeypatch.setenv(
+        "CITYSOC_NOTIFY_WEBHOOKS", '[{"url": "https://x.example", "secret": "short"}]'
+    )
+    with pytest.raises(ValidationError) as refused:
+        Settings()
+    assert "CITYSOC_NOTIFY_WEBHOOKS" in explain_settings_error(refused.value)
