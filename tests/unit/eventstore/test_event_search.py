@@ -4,14 +4,19 @@ agencies, paging and per-agency sightings. ``CASES`` are run on a live engine as
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
 
 from citysoc.core.ecs import Event
+from citysoc.core.errors import QueryError
 from citysoc.core.query import compile_query, event_schema
 from eventstore.sqlite import SqliteEventStore
+from tests.unit.core.test_query_language import queries
 
 
 def event(n: int, agency: str, **fields: object) -> Event:
@@ -133,3 +138,43 @@ def test_sightings_per_agency_cover_every_agency(store: SqliteEventStore) -> Non
     assert d1.first_seen == "2026-11-20T01:00:00.000Z"
     assert d1.last_seen == "2026-11-21T02:00:00.000Z"
     assert store.seen_by(compile_query("user.name:nobody", event_schema())) == []
+
+
+FIELDS = [
+    "source.ip", "destination.port", "host.name", "@timestamp", "related.ip",
+    "event.category", "message", "dns.answers.data", "event.outcome", "process.name",
+]  # fmt: skip
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
+@given(text=queries(FIELDS))
+def test_random_queries_run_on_the_store_or_give_a_query_error(text: str) -> None:
+    store = _shared_store()
+    try:
+        condition = compile_query(text, event_schema())
+    except QueryError:
+        return
+    found = store.find(condition, limit=5)
+    assert found.total >= len(found.events)
+    assert sum(s.events for s in store.seen_by(condition)) == found.total
+
+
+_STORES: list[SqliteEventStore] = []
+
+
+def _shared_store() -> SqliteEventStore:
+    """One store for every example (hypothesis runs many in one test)."""
+    if not _STORES:
+        folder = Path(tempfile.mkdtemp(prefix="citysoc-query-"))
+        _STORES.append(SqliteEventStore(folder / "events.db"))
+        _STORES[0].write(EVENTS)
+    return _STORES[0]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _close_shared_store() -> Iterator[None]:
+    yield
+    for store in _STORES:
+        store.close()
+        shutil.rmtree(store.path.parent, ignore_errors=True)
+    _STORES.clear()

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
 from sqlalchemy import Engine, select
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
@@ -19,6 +20,7 @@ from soc_api.alerts.models import Alert
 from soc_api.db import make_engine
 from soc_api.migrate import upgrade
 from soc_api.search.alert_sql import alert_schema, to_sql
+from tests.unit.core.test_query_language import queries
 
 
 def alert(name: str, **fields: Any) -> Alert:
@@ -177,3 +179,16 @@ def test_a_value_cannot_reach_the_sql_text() -> None:
     condition = compile_query('title:"\'; DROP TABLE alerts; --"', alert_schema())
     sql = str(to_sql(condition, dialect="sqlite").compile(dialect=sqlite.dialect()))
     assert "DROP" not in sql and "?" in sql
+
+
+@settings(max_examples=100, suppress_health_check=[HealthCheck.too_slow])
+@given(text=queries(["rule_name", "risk_score", "targets", "attacker", "last_seen", "title",
+                     "status", "observables", "security_level", "assignee"]))  # fmt: skip
+def test_random_queries_run_on_the_state_or_give_a_query_error(
+    sqlite_state: Engine, text: str
+) -> None:
+    try:
+        found = matching(sqlite_state, text)
+    except QueryError:
+        return
+    assert found <= {a.rule_name for a in ALERTS}
