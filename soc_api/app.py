@@ -40,10 +40,10 @@ from soc_api.errors import ERROR_RESPONSES, install_error_handlers, json_errors
 from soc_api.incidents.views import router as incidents_router
 from soc_api.ingest.views import router as ingest_router
 from soc_api.iocs.views import router as iocs_router
-from soc_api.overview.views import pages as overview_pages
-from soc_api.overview.views import router as overview_router
 from soc_api.notifications.dispatcher import start_notifications
 from soc_api.notifications.views import router as notifications_router
+from soc_api.overview.views import pages as overview_pages
+from soc_api.overview.views import router as overview_router
 from soc_api.releases.views import router as releases_router
 from soc_api.rules.views import router as rules_router
 from soc_api.search.views import router as search_router
