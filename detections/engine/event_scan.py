@@ -39,13 +39,13 @@ def condition(rule: CompiledRule) -> str | None:
     if rule.kind != "event" or not rule.sql.startswith(_PREFIX):
         return None
     text = rule.sql[len(_PREFIX) :]
-    return text if _self_contained(text) else None
+    return text if self_contained(text) else None
 
 
 _QUOTED = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|`[^`]*`|\[[^\]]*\]")
 
 
-def _self_contained(text: str) -> bool:
+def self_contained(text: str) -> bool:
     """Whether the text stays one expression inside parentheses: its own parentheses balance
     and it holds no statement end or comment outside quotes."""
     bare = _QUOTED.sub("0", text)

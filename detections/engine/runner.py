@@ -19,6 +19,7 @@ from typing import Any
 
 from citysoc.core.ecs import parse_timestamp, timestamp
 from detections.engine.compiler import CompiledRule
+from detections.engine.correlation_scope import CandidateTable
 from detections.engine.event_scan import plan
 from detections.engine.targets import SCOPE
 from eventstore.sqlite import TABLE, SqliteEventStore
@@ -52,6 +53,10 @@ class DetectionRunner:
         self.lookback = max((r.timespan_seconds for r in rules), default=0)
         store.ensure_columns({f for r in rules for f in r.fields})
         self.scans, self._alone = plan(rules)
+        self.candidates = CandidateTable(rules)
+        self._candidate_lookback = max(
+            (r.timespan_seconds for r in rules if self.candidates.covers(r)), default=0
+        )
 
     def run(self, after: int, upto: int, *, oldest_new: str | None = None) -> RunReport:
         """Evaluate every rule on events with ``after < seq <= upto``.
@@ -73,6 +78,7 @@ class DetectionRunner:
                 return report
             oldest = parse_timestamp(oldest_new or row[1])
             scanned, alone = self._scan(conn, after, upto)
+            self._refresh_candidates(conn, after, upto, oldest)
             for rule in self.rules:
                 if rule.rule_id in scanned:
                     report.hits.extend(_event_hit(rule, r) for r in scanned[rule.rule_id])
@@ -104,6 +110,17 @@ class DetectionRunner:
                 alone.update(rule.rule_id for rule in scan.rules)
         return found, alone
 
+    def _refresh_candidates(
+        self, conn: sqlite3.Connection, after: int, upto: int, oldest: Any
+    ) -> None:
+        since = timestamp((oldest - timedelta(seconds=self._candidate_lookback)).timestamp())
+        try:
+            self.candidates.refresh(conn, after, upto, since)
+        except sqlite3.Error as exc:  # the correlations then read the store itself
+            log.warning("correlation candidates not kept (%s): reading the look-back", exc)
+            self.candidates.forget(conn)
+            self.candidates = CandidateTable([])
+
     def _define_scope(self, conn: sqlite3.Connection, where: str) -> None:
         conn.execute(f"DROP VIEW IF EXISTS temp.{SCOPE}")
         conn.execute(f"CREATE TEMP VIEW {SCOPE} AS SELECT * FROM main.{TABLE} WHERE {where}")
@@ -113,12 +130,21 @@ class DetectionRunner:
     ) -> list[Hit]:
         if rule.kind == "event":
             self._define_scope(conn, f"seq > {int(after)} AND seq <= {int(upto)}")
-            cur = conn.execute(rule.sql)
-            names = [d[0] for d in cur.description]
-            return [_event_hit(rule, dict(zip(names, row, strict=True))) for row in cur]
+            found = conn.execute(rule.sql)
+            names = [d[0] for d in found.description]
+            return [_event_hit(rule, dict(zip(names, row, strict=True))) for row in found]
         since = timestamp((oldest - timedelta(seconds=rule.timespan_seconds)).timestamp())
-        self._define_scope(conn, f'seq <= {int(upto)} AND "@timestamp" >= {_literal(since)}')
-        cur = conn.execute(rule.sql)
+        cur: sqlite3.Cursor | None = None
+        if self.candidates.covers(rule):
+            conn.execute(f"DROP VIEW IF EXISTS temp.{SCOPE}")
+            conn.execute(f"CREATE TEMP VIEW {SCOPE} AS {self.candidates.scope(upto, since)}")
+            try:
+                cur = conn.execute(rule.sql)
+            except sqlite3.Error as exc:  # then on the store itself, which reports its error
+                log.debug("rule %s on the candidates failed: %s", rule.name, exc)
+        if cur is None:
+            self._define_scope(conn, f'seq <= {int(upto)} AND "@timestamp" >= {_literal(since)}')
+            cur = conn.execute(rule.sql)
         names = [d[0] for d in cur.description]
         rows = [dict(zip(names, row, strict=True)) for row in cur]
         return _merge_windows(rule, rows, oldest.timestamp())

@@ -23,6 +23,10 @@ from soc_api.alerts.roles import INFRASTRUCTURE_ROLES, MAX_TARGETS, Roles, entit
 
 log = logging.getLogger(__name__)
 
+MAX_EVIDENCE = 1000
+"""Event ids an alert keeps as its evidence: a storm of a day at 5,000 events a second
+must not make every fold rewrite a list of millions."""
+
 
 def dedup_key(hit: Hit, attacker: str | None = None, agency: str = "") -> str:
     """One open alert per rule, attacker and agency (a scan of 80 cameras is one alert with
@@ -34,13 +38,28 @@ def dedup_key(hit: Hit, attacker: str | None = None, agency: str = "") -> str:
     return f"{key}|{agency}" if agency else key
 
 
-def _fold(alert: Alert, hit: Hit, roles: Roles, last: str) -> None:
+def evidence_ids(ids: Sequence[str]) -> list[str]:
+    """The event ids an alert keeps: all of them up to :data:`MAX_EVIDENCE`, else the first
+    and the latest half each (its ``event_count`` still counts every event)."""
+    if len(ids) <= MAX_EVIDENCE:
+        return list(ids)
+    half = MAX_EVIDENCE // 2
+    return [*ids[:half], *ids[-half:]]
+
+
+def _fold(alert: Alert, hit: Hit, roles: Roles, last: str, seen: dict[str, str]) -> None:
+    """Fold a repeat into ``alert``; ``seen``: the hit's events' times by id."""
     if hit.rule.name != alert.rule_name and hit.rule.name not in (alert.also_rules or ()):
         alert.also_rules = [*(alert.also_rules or ()), hit.rule.name]
         alert.tags = list(dict.fromkeys([*(alert.tags or ()), *hit.rule.tags]))
-    ids = list(dict.fromkeys([*alert.event_ids, *hit.event_ids]))
-    alert.event_ids = ids
-    alert.event_count = len(ids)
+    kept = set(alert.event_ids)
+    fresh = [i for i in dict.fromkeys(hit.event_ids) if i not in kept]
+    if len(kept) >= MAX_EVIDENCE and hit.rule.kind != "event":
+        # a correlation's hit repeats its look-back: once the list is cut, only events
+        # after the alert's last one are surely not counted yet
+        fresh = [i for i in fresh if seen.get(i, "") > alert.last_seen]
+    alert.event_ids = evidence_ids([*alert.event_ids, *fresh])
+    alert.event_count = (alert.event_count or 0) + len(fresh)
     alert.last_seen = max(alert.last_seen, last)
     targets = list(dict.fromkeys([*(alert.targets or ()), *roles.targets]))
     alert.targets = targets[:MAX_TARGETS]
@@ -157,6 +176,7 @@ def record_hits(
     agency. Returns (created, updated).
     """
     created = updated = 0
+    open_alerts: dict[str, Alert | None] = {}  # by dedup key, for this call
     for hit in hits:
         events = [evidence[i] for i in hit.event_ids if i in evidence]
         roles = roles_of(hit.rule, hit.group, events)
@@ -166,11 +186,15 @@ def record_hits(
             mine = roles_of(hit.rule, hit.group, reached).targets
             told.append((placement, replace(roles, targets=mine)))
         for placement, agency_roles in told:
-            if _record(session, hit, events, agency_roles, placement, suppression):
+            if _record(session, hit, events, agency_roles, placement, suppression, open_alerts):
                 created += 1
             else:
                 updated += 1
     return created, updated
+
+
+def _times(events: Sequence[Event]) -> dict[str, str]:
+    return {str(e.get("event.id")): str(e.get("@timestamp")) for e in events}
 
 
 def _same_activity(
@@ -211,55 +235,62 @@ def _record(
     roles: Roles,
     placement: Placement,
     suppression: timedelta,
+    open_alerts: dict[str, Alert | None],
 ) -> bool:
     """Fold the hit into the agency's open alert it repeats, or that another rule raised on
-    the same evidence (False), or create one (True)."""
+    the same evidence (False), or create one (True). ``open_alerts``: the open alert of each
+    dedup key looked up so far in this run (a storm's thousands of hits a run look up and
+    write back a few hundred alerts, not one each)."""
     times = sorted(str(e["@timestamp"]) for e in events) or [hit.first_seen, hit.last_seen]
     first, last = times[0], times[-1]
     agency, segment, level = placement
     key = dedup_key(hit, roles.attacker, agency)
-    open_alert = session.scalars(
-        select(Alert)
-        .where(Alert.dedup_key == key, Alert.status != AlertStatus.CLOSED.value)
-        .order_by(Alert.id.desc())
-        .limit(1)
-    ).first()
+    if key not in open_alerts:
+        # folds change neither keys nor statuses: pending folds need not be written first
+        with session.no_autoflush:
+            open_alerts[key] = session.scalars(
+                select(Alert)
+                .where(Alert.dedup_key == key, Alert.status != AlertStatus.CLOSED.value)
+                .order_by(Alert.id.desc())
+                .limit(1)
+            ).first()
+    open_alert = open_alerts[key]
     if (
         open_alert is not None
         and parse_timestamp(first) - parse_timestamp(open_alert.last_seen) <= suppression
     ):
-        _fold(open_alert, hit, roles, last)
+        _fold(open_alert, hit, roles, last, _times(events))
         return False
     same = _same_activity(session, hit, roles, agency, first, suppression)
     if same is not None:
-        _fold(same, hit, roles, last)
+        _fold(same, hit, roles, last, _times(events))
         return False
-    session.add(
-        Alert(
-            rule_id=hit.rule.rule_id,
-            rule_name=hit.rule.name,
-            title=hit.rule.title,
-            severity=hit.rule.level,
-            risk_score=risk_score(hit.rule.level, level),
-            agency=agency,
-            segment=segment,
-            security_level=level,
-            entity=hit.group,
-            dedup_key=key,
-            event_ids=list(hit.event_ids),
-            event_count=len(hit.event_ids),
-            first_seen=first,
-            last_seen=last,
-            runbook=hit.rule.runbook,
-            tags=list(hit.rule.tags),
-            observables=observables_of(hit.group),
-            attacker=roles.attacker,
-            targets=list(roles.targets),
-            target_count=len(roles.targets),
-            infrastructure=list(roles.infrastructure),
-            fingerprints=list(roles.fingerprints),
-            tactic=roles.tactic,
-        )
+    alert = Alert(
+        rule_id=hit.rule.rule_id,
+        rule_name=hit.rule.name,
+        title=hit.rule.title,
+        severity=hit.rule.level,
+        risk_score=risk_score(hit.rule.level, level),
+        agency=agency,
+        segment=segment,
+        security_level=level,
+        entity=hit.group,
+        dedup_key=key,
+        event_ids=evidence_ids(hit.event_ids),
+        event_count=len(hit.event_ids),
+        first_seen=first,
+        last_seen=last,
+        runbook=hit.rule.runbook,
+        tags=list(hit.rule.tags),
+        observables=observables_of(hit.group),
+        attacker=roles.attacker,
+        targets=list(roles.targets),
+        target_count=len(roles.targets),
+        infrastructure=list(roles.infrastructure),
+        fingerprints=list(roles.fingerprints),
+        tactic=roles.tactic,
     )
+    session.add(alert)
     session.flush()
+    open_alerts[key] = alert
     return True
