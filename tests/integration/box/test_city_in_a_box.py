@@ -227,8 +227,9 @@ except OSError:
     print("timeout")
 """
 
-# Run on the store host: a search through its TLS proxy (the CA the clients trust, the account
-# they use); the account and the query come on stdin, never on a command line.
+# Run as root on the store host (its CA is in the engine's own folder): a search through its
+# TLS proxy with the account the clients use; the account and the query come on stdin, never
+# on a command line.
 SEARCH = """
 import base64, json, ssl, sys, urllib.request
 given = json.loads(sys.stdin.read())
@@ -251,7 +252,7 @@ def _store_account(paths: BoxPaths) -> str:
 
 def _query(paths: BoxPaths, query: dict[str, Any]) -> dict[str, Any]:
     given = json.dumps({"auth": _store_account(paths), "query": query})
-    done = _ssh(paths, STORE, f"python3 -c '{SEARCH}'", stdin=given)
+    done = _ssh(paths, STORE, f"sudo python3 -c '{SEARCH}'", stdin=given)
     assert done.returncode == 0, done.stderr
     answer: dict[str, Any] = json.loads(done.stdout)
     return answer
