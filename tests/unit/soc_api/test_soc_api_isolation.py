@@ -274,8 +274,15 @@ def agency_objects(soc: Soc, agency: str, other: str) -> dict[str, Any]:
     assert soc.client.post(f"{url}/comments", json=body).status_code == 201
     task = soc.client.post(f"{url}/tasks", json={"title": f"task-of-{agency}", "agency": agency})
     assert task.status_code == 201, task.text
-    sweep = next(a["id"] for a in alerts["items"] if a["attacker"] == f"ip:{NET[agency]}.66")
-    assert soc.client.post("/api/v1/cases", json={"alert_ids": [sweep]}).status_code == 201
+    # the sweep's campaign as one case: the other agency's part holds its comment and task
+    campaign = next(i["id"] for i in incidents if i["actor"] == f"ip:{NET[agency]}.66")
+    shared = soc.client.post("/api/v1/cases", json={"incident_id": campaign})
+    assert shared.status_code == 201, shared.text
+    url = f"/api/v1/cases/{shared.json()['id']}"
+    body = {"body": f"case-note-of-{other}", "agency": other}
+    assert soc.client.post(f"{url}/comments", json=body).status_code == 201
+    body = {"title": f"task-of-{other}", "agency": other}
+    assert soc.client.post(f"{url}/tasks", json=body).status_code == 201
     soc.client.cookies.clear()
     folder = soc.ctx.settings.data_dir / "compliance"
     folder.mkdir(parents=True, exist_ok=True)
