@@ -265,7 +265,7 @@ def _compile_everywhere(text: str, *, alerts: bool) -> None:
     to_dsl(condition)
 
 
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None)
 @given(st.text(max_size=80))
 def test_any_text_gives_a_query_or_a_query_error(text: str) -> None:
     for alerts in (False, True):
@@ -275,7 +275,7 @@ def test_any_text_gives_a_query_or_a_query_error(text: str) -> None:
             assert exc.location is not None and exc.location.column is not None
 
 
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None)
 @given(st.text(alphabet='ab:() []{}"*?\\<>=TOANDORNOT-./0123456789', max_size=60))
 def test_query_shaped_noise_gives_a_query_or_a_query_error(text: str) -> None:
     for alerts in (False, True):
@@ -283,7 +283,7 @@ def test_query_shaped_noise_gives_a_query_or_a_query_error(text: str) -> None:
             _compile_everywhere(text, alerts=alerts)
 
 
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None)
 @given(queries(EVENT_FIELDS))
 def test_well_formed_event_queries_compile_or_name_a_wrong_value(text: str) -> None:
     assert parse(text) is not None
@@ -293,7 +293,7 @@ def test_well_formed_event_queries_compile_or_name_a_wrong_value(text: str) -> N
         assert "column" in exc.message and "ends too early" not in exc.message
 
 
-@settings(max_examples=100)
+@settings(max_examples=100, deadline=None)
 @given(queries(ALERT_FIELDS))
 def test_well_formed_alert_queries_compile_or_name_a_wrong_value(text: str) -> None:
     assert parse(text) is not None

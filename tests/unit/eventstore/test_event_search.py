@@ -146,7 +146,7 @@ FIELDS = [
 ]  # fmt: skip
 
 
-@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(text=queries(FIELDS))
 def test_random_queries_run_on_the_store_or_give_a_query_error(text: str) -> None:
     store = _shared_store()

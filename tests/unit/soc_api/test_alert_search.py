@@ -181,7 +181,7 @@ def test_a_value_cannot_reach_the_sql_text() -> None:
     assert "DROP" not in sql and "?" in sql
 
 
-@settings(max_examples=100, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(text=queries(["rule_name", "risk_score", "targets", "attacker", "last_seen", "title",
                      "status", "observables", "security_level", "assignee"]))  # fmt: skip
 def test_random_queries_run_on_the_state_or_give_a_query_error(
