@@ -111,11 +111,17 @@ def batch(start: int, total: int) -> list[Event]:
     return [city_event(i, total) for i in range(start, min(start + BATCH, total))]
 
 
-def event_store(events: int) -> Path:
-    """The store of ``events`` events, made now unless an earlier run left it complete."""
+def event_store(events: int, *, as_far_as_built: bool = False) -> tuple[Path, int]:
+    """The store of ``events`` events, made now unless an earlier run left it complete, and
+    how many it holds; with ``as_far_as_built``, the unfinished store as it is (its build
+    stopped: it resumes on the next run without the flag)."""
     path = OUT / f"events-{events}.db"
     if path.exists():
-        return path
+        return path, events
+    partial = path.with_name(path.name + ".partial")
+    if as_far_as_built and partial.exists():
+        with SqliteEventStore(partial) as store:
+            return partial, store.count()
     partial = path.with_name(path.name + ".partial")
     store = SqliteEventStore(partial)
     try:
@@ -135,7 +141,7 @@ def event_store(events: int) -> Path:
     for suffix in ("-wal", "-shm"):
         partial.with_name(partial.name + suffix).unlink(missing_ok=True)
     partial.rename(path)
-    return path
+    return path, events
 
 
 RULES = (
@@ -154,13 +160,14 @@ STATUSES = ("new",) * 7 + ("acknowledged", "in_progress", "closed")
 ANALYSTS = tuple(f"analyst{n}" for n in range(12))
 
 
-def alert_rows(count: int, events: int) -> Iterator[dict[str, Any]]:
-    """``count`` alerts, each on 1 to 20 consecutive events of the store (an actor's burst)."""
+def alert_rows(count: int, events: int, total: int) -> Iterator[dict[str, Any]]:
+    """``count`` alerts, each on 1 to 20 consecutive events among the first ``events`` of a
+    store of ``total`` (an actor's burst)."""
     rng = random.Random(17)
     for n in range(count):
         first = rng.randrange(events - 20)
         size = rng.randrange(1, 21)
-        group = [city_event(i, events) for i in range(first, first + size)]
+        group = [city_event(i, total) for i in range(first, first + size)]
         head = group[0]
         rule = RULES[rng.randrange(len(RULES))]
         severity = SEVERITIES[rng.randrange(len(SEVERITIES))]
@@ -185,9 +192,9 @@ def alert_rows(count: int, events: int) -> Iterator[dict[str, Any]]:
         }  # fmt: skip
 
 
-def insert_alerts(session: Any, table: Any, count: int, events: int) -> None:
+def insert_alerts(session: Any, table: Any, count: int, events: int, total: int) -> None:
     rows: list[dict[str, Any]] = []
-    for row in alert_rows(count, events):
+    for row in alert_rows(count, events, total):
         rows.append(row)
         if len(rows) == 5_000:
             session.execute(insert(table), rows)

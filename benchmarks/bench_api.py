@@ -51,12 +51,12 @@ HERE = Path(__file__).resolve().parent
 log = logging.getLogger("bench_api")
 
 
-def seed(state_url: str, store_path: Path, alerts: int, events: int) -> dict[str, Any]:
+def seed(state_url: str, store_path: Path, alerts: int, events: int, total: int) -> dict[str, Any]:
     """Alerts and tokens into a fresh SOC state; what the load needs to name them."""
     engine = make_engine(state_url)
     sessions = init_state(engine)
     with transaction(sessions) as session:
-        insert_alerts(session, Alert, alerts, events)
+        insert_alerts(session, Alert, alerts, events, total)
     with SqliteEventStore(store_path) as store:
         head = store.head()
     with transaction(sessions) as session:
@@ -209,13 +209,13 @@ def report(result: dict[str, Any], seconds: float, unloaded: dict[str, float]) -
           f"measured; {result['late_sends']} sends were late by > 50 ms")  # fmt: skip
 
 
-def run_one(backend: str, args: argparse.Namespace, store_path: Path) -> None:
+def run_one(backend: str, args: argparse.Namespace, store_path: Path, events: int) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-api-") as tmp, database(backend) as url:
         data_dir = Path(tmp) / "var"
         data_dir.mkdir()
         state_url = url or f"sqlite:///{data_dir / 'soc.db'}"
         started = time.perf_counter()
-        seeded = seed(state_url, store_path, args.alerts, args.events)
+        seeded = seed(state_url, store_path, args.alerts, events, args.events)
         print(f"{backend}: seeded {args.alerts:,} alerts in {time.perf_counter() - started:.0f} s")
         if args.explain:
             explain_all(state_url, store_path, seeded)
@@ -261,20 +261,22 @@ def main() -> None:
     parser.add_argument("--explain", action="store_true")
     parser.add_argument("--alone", type=int, default=20, help="requests per kind, one at a time")
     parser.add_argument("--prepare-only", action="store_true")
+    parser.add_argument("--as-far-as-built", action="store_true",
+                        help="use the unfinished store as it is (stop its build)")  # fmt: skip
     parser.add_argument("--without", default="", help="request kinds (name prefixes) to leave "
                         "out of the load; they are still timed alone")  # fmt: skip
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(message)s")
     log.setLevel(logging.INFO)
     started = time.perf_counter()
-    store_path = event_store(args.events)
+    store_path, events = event_store(args.events, as_far_as_built=args.as_far_as_built)
     size = store_path.stat().st_size / 2**30
-    print(f"event store {store_path} ({args.events:,} events, {size:.1f} GiB), ready in "
-          f"{time.perf_counter() - started:.0f} s")  # fmt: skip
+    print(f"event store {store_path} ({events:,} of {args.events:,} events, {size:.1f} GiB), "
+          f"ready in {time.perf_counter() - started:.0f} s")  # fmt: skip
     if args.prepare_only:
         return
     for backend in args.state.split(","):
-        run_one(backend, args, store_path)
+        run_one(backend, args, store_path, events)
 
 
 if __name__ == "__main__":
