@@ -63,11 +63,16 @@ def fresh(client: EngineClient) -> None:
     install(client, load_topology(BUNDLED_TOPOLOGY))
 
 
+CLIENT_CPUS: set[int] | None = None  # with --pin: the cores the writers may use
+
+
 def collect(eve: Path, data: Path, store: str | None) -> float:
     env = {**os.environ, "CITYSOC_DATA_DIR": str(data)}
     if store:
         env["CITYSOC_EVENT_STORE"] = store
     command = [sys.executable, "-m", "citysoc.cli.main", "collect", "eve", str(eve)]
+    if CLIENT_CPUS is not None:
+        command = ["taskset", "-c", ",".join(map(str, sorted(CLIENT_CPUS))), *command]
     started = time.perf_counter()
     subprocess.run(command, check=True, capture_output=True, env=env, cwd=REPO)
     return time.perf_counter() - started
@@ -81,6 +86,8 @@ def prepared(eve: Path) -> list[dict[str, object]]:
 
 def bulk_all(client: EngineClient, events: list[dict[str, object]]) -> float:
     """Seconds to send the events with plain ``_bulk`` requests of 2,000."""
+    if CLIENT_CPUS is not None:
+        os.sched_setaffinity(0, CLIENT_CPUS)
     started = time.perf_counter()
     for start in range(0, len(events), 2000):
         operations: list[dict[str, object]] = []
@@ -88,7 +95,27 @@ def bulk_all(client: EngineClient, events: list[dict[str, object]]) -> float:
             operations.append({"create": {"_index": data_stream(event), "_id": event["event.id"]}})
             operations.append(event)
         client.bulk(operations)
-    return time.perf_counter() - started
+    elapsed = time.perf_counter() - started
+    if CLIENT_CPUS is not None:
+        os.sched_setaffinity(0, set(range(os.cpu_count() or 1)))
+    return elapsed
+
+
+def pin(name: str) -> set[int]:
+    """The engine's node on the last core, the writers on the others: an engine on hosts of
+    its own, as deployed, on one machine. The cores the writers get."""
+    cores = sorted(os.sched_getaffinity(0))
+    if len(cores) < 2:
+        raise SystemExit("--pin needs two cores")
+    status = subprocess.run([str(ENGINE), "status", name], capture_output=True, text=True)
+    pids = [line.split("alive pid ")[1].split()[0] for line in status.stdout.splitlines()
+            if "alive pid " in line]  # fmt: skip
+    for pid in pids:  # every thread of the JVM
+        subprocess.run(["taskset", "-a", "-cp", str(cores[-1]), pid], check=True,
+                       capture_output=True)  # fmt: skip
+    print(f"pinned: engine node(s) {', '.join(pids)} on core {cores[-1]}, writers on "
+          f"{', '.join(map(str, cores[:-1]))}")  # fmt: skip
+    return set(cores[:-1])
 
 
 def rules_on_both(url: str, sqlite_path: Path) -> None:
@@ -213,7 +240,12 @@ def main() -> None:
     parser.add_argument("--url", help="an engine already running (else one is started)")
     parser.add_argument("--latency-rounds", type=int, default=20)
     parser.add_argument("--layout", action="store_true", help="what each part of the layout costs")
+    parser.add_argument("--pin", action="store_true",
+                        help="the node on one core, the writers on the others (engine hosts of "
+                             "their own); needs the node started here")  # fmt: skip
+    parser.add_argument("--no-rules", action="store_true", help="ingest figures only")
     args = parser.parse_args()
+    global CLIENT_CPUS
     url = args.url
     if url is None:
         started = subprocess.run(
@@ -222,6 +254,8 @@ def main() -> None:
         )  # fmt: skip
         url = "opensearch+" + started.stdout.strip().splitlines()[-1]
     try:
+        if args.pin and args.url is None:
+            CLIENT_CPUS = pin(NAME)
         if args.layout:
             layout_costs(url, args.lines)
             return
@@ -241,6 +275,8 @@ def main() -> None:
                   f"(collect/bulk {bulk_s / collected:.2f})")  # fmt: skip
             print(f"collect eve → SQLite: {events / sqlite_s:,.0f}/s "
                   f"(engine/SQLite {sqlite_s / collected:.2f})")  # fmt: skip
+            if args.no_rules:
+                return
             rules_on_both(url, work / "sqlite-var" / "events.db")
         alert_latency(url, args.latency_rounds, settle=3.0)
         node_rss(NAME)
