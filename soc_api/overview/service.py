@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, case, func, literal_column, select
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from citysoc.core.topology import Topology
 from soc_api.alerts.models import SEVERITY_RISK, Alert, AlertStatus
@@ -40,6 +40,13 @@ KIND_ORDER = ("datacentre", "ioc", "camera", "ics", "soc", "management", "unplac
 _RANK = case(SEVERITY_RISK, value=Alert.severity, else_=0)
 _BY_RANK = {rank: name for name, rank in SEVERITY_RISK.items()}
 _OPEN = Alert.status != AlertStatus.CLOSED.value
+
+
+def grouped(column: ColumnElement[Any] | InstrumentedAttribute[Any]) -> ColumnElement[str]:
+    """``column`` as an expression to group by: SQLite would otherwise walk an index on the
+    column for its order and fetch every row from it (seconds on 200,000 alerts) rather than
+    read the period's rows and group them (a tenth of that)."""
+    return func.coalesce(column, literal_column("''"))
 
 
 def bucket_width(span: timedelta) -> int:
@@ -96,7 +103,9 @@ def timeline(
 ) -> list[TimeBucket]:
     """Every bucket from ``since`` to ``until``, empty ones included, by severity."""
     chars = 16 if width < 3600 else 13 if width < 86400 else 10  # minute, hour, day
-    key = func.substr(Alert.first_seen, 1, chars).label("key")
+    key = func.substr(Alert.first_seen, literal_column("1"), literal_column(str(chars))).label(
+        "key"
+    )
     rows = session.execute(
         select(key, Alert.severity, func.count()).where(*where).group_by(key, Alert.severity)
     ).all()
@@ -145,13 +154,14 @@ def overview(
         select(func.count().filter(*inside), func.max(Alert.first_seen)).where(*mine)
     ).one()
     open_total = session.scalar(select(func.count()).where(*mine, _OPEN)) or 0
+    agency_key = grouped(Alert.agency).label("agency")
     by_agency = [
         AgencyCount(agency=agency, name=_agency_name(topology, agency), count=int(count))
         for agency, count in session.execute(
-            select(Alert.agency, func.count())
+            select(agency_key, func.count())
             .where(*where)
-            .group_by(Alert.agency)
-            .order_by(func.count().desc(), Alert.agency)
+            .group_by(agency_key)
+            .order_by(func.count().desc(), agency_key)
         ).all()
     ]
     others = open_elsewhere = None
@@ -183,11 +193,12 @@ def _agency_name(topology: Topology, agency: str) -> str:
 
 
 def top_rules(session: Session, where: list[ColumnElement[bool]]) -> list[RuleCount]:
+    rule = grouped(Alert.rule_name).label("rule")
     rows = session.execute(
-        select(Alert.rule_name, func.min(Alert.title), func.max(_RANK), func.count())
+        select(rule, func.min(Alert.title), func.max(_RANK), func.count())
         .where(*where)
-        .group_by(Alert.rule_name)
-        .order_by(func.count().desc(), func.max(_RANK).desc(), Alert.rule_name)
+        .group_by(rule)
+        .order_by(func.count().desc(), func.max(_RANK).desc(), rule)
         .limit(TOP)
     ).all()
     return [
@@ -199,11 +210,12 @@ def top_rules(session: Session, where: list[ColumnElement[bool]]) -> list[RuleCo
 
 
 def top_entities(session: Session, where: list[ColumnElement[bool]]) -> list[EntityCount]:
+    attacker = grouped(Alert.attacker).label("attacker")
     rows = session.execute(
-        select(Alert.attacker, func.count(), func.count(func.distinct(Alert.agency)))
+        select(attacker, func.count(), func.count(func.distinct(Alert.agency)))
         .where(*where, Alert.attacker.is_not(None), Alert.attacker != "")
-        .group_by(Alert.attacker)
-        .order_by(func.count().desc(), Alert.attacker)
+        .group_by(attacker)
+        .order_by(func.count().desc(), attacker)
         .limit(TOP)
     ).all()
     return [EntityCount(entity=e, count=int(c), agencies=int(a)) for e, c, a in rows]
@@ -218,10 +230,11 @@ def segment_states(
     """Every segment of the topology with its open alerts, in kind order; open alerts placed
     outside the topology come last, as kind ``unplaced``."""
     found: dict[str, dict[str, Any]] = {}
+    segment_key, agency_key = grouped(Alert.segment).label("s"), grouped(Alert.agency).label("a")
     for segment, agency, rank, count in session.execute(
-        select(Alert.segment, Alert.agency, func.max(_RANK), func.count())
+        select(segment_key, agency_key, func.max(_RANK), func.count())
         .where(*mine, _OPEN)
-        .group_by(Alert.segment, Alert.agency)
+        .group_by(segment_key, agency_key)
     ).all():
         seen = found.setdefault(segment, {"count": 0, "rank": 0, "agency": agency})
         seen["count"] += int(count)
