@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 
@@ -78,4 +79,17 @@ class RangeError(CitysocError):
 
 
 class QueryError(CitysocError):
-    """A search query could not be read: its location's ``column`` points at the problem."""
+    """A search query could not be read: its location's ``column`` points at the problem;
+    ``key`` and ``values`` name the message, for pages that show it in their language."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        location: Location | None = None,
+        key: str = "",
+        values: Mapping[str, object] | None = None,
+    ) -> None:
+        super().__init__(message, location=location)
+        self.key = key
+        self.values: Mapping[str, object] = dict(values or {})

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
 from citysoc.core.errors import QueryError
 from citysoc.core.query import pointer
+from citysoc.core.query.syntax import TOKENS, words
 from eventstore.base import MAX_OFFSET
 
 PAGE_SIZES = (25, 50, 100, 200)
@@ -55,6 +56,22 @@ def page_size(limit: int | None) -> int:
     return limit if limit in PAGE_SIZES else PAGE_SIZES[1]
 
 
-def query_error(q: str, exc: QueryError) -> dict[str, str]:
-    """A query's error for a page: the message and the query with a caret under the column."""
-    return {"message": exc.message, "pointer": pointer(q, exc)}
+def query_error(q: str, exc: QueryError, say: Callable[..., str]) -> dict[str, str]:
+    """A query's error for a page, in its language: the message and the query with a caret
+    under the column (the message as the API gives it where the catalogue lacks one)."""
+    message = exc.message
+    if exc.key:
+        values = dict(exc.values)
+        if "expected" in values:
+            names = {token: say(f"query.token.{token}") for token in TOKENS}
+            values["expected"] = words(
+                values["expected"], joiner=f" {say('query.or')} ", names=names
+            )
+        if "view" in values:
+            view = f"query.view.{values['view']}"
+            values["view"] = said_view if (said_view := say(view)) != view else values["view"]
+        column = exc.location.column if exc.location and exc.location.column else 1
+        key = f"query.{exc.key}"
+        said = say(key, column=column, **values)
+        message = said if said != key else message
+    return {"message": message, "pointer": pointer(q, exc)}

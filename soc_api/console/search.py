@@ -12,7 +12,8 @@ from fastapi.responses import HTMLResponse, Response
 
 from citysoc.core.errors import QueryError
 from eventstore.base import MAX_OFFSET
-from soc_api.console.common import render, templates
+from soc_api.console.common import language, render, templates
+from soc_api.console.i18n import translator
 from soc_api.console.paging import PAGE_SIZES, page_size, pager, query_error
 from soc_api.console.views import to_login
 from soc_api.deps import ContextDep, MaybeAnalyst, SessionDep
@@ -80,7 +81,7 @@ def events_page(
         found = find_events(ctx.store, who=analyst, q=q, limit=size, offset=offset)
         total, events = found.total, found.events
     except QueryError as exc:
-        error = query_error(q, exc)
+        error = query_error(q, exc, translator(language(request)))
     params = {"q": q, "limit": size if size != PAGE_SIZES[1] else None}
     return render(
         request,

@@ -19,8 +19,8 @@ from soc_api.auth.clients import client_address, parse_proxies
 from soc_api.auth.models import Principal
 from soc_api.auth.service import authenticate
 from soc_api.auth.sessions import open_session, revoke_session
-from soc_api.console.common import check_csrf, render
-from soc_api.console.i18n import COOKIE, LANGUAGES
+from soc_api.console.common import check_csrf, language, render
+from soc_api.console.i18n import COOKIE, LANGUAGES, translator
 from soc_api.console.paging import MAX_OFFSET, page_size, pager, query_error
 from soc_api.deps import ContextDep, MaybeAnalyst, SessionDep
 from soc_api.errors import InvalidRequestError, RateLimitedError
@@ -184,7 +184,8 @@ def alert_queue(
         total, rows = list_alerts(session, who=analyst, filters=filters, limit=size, offset=offset)
         error = None
     except QueryError as exc:
-        total, rows, error = 0, [], query_error(filters.q or "", exc)
+        say = translator(language(request))
+        total, rows, error = 0, [], query_error(filters.q or "", exc, say)
     params = dict(request.query_params)
     pages = pager("/alerts", params, total=total, offset=offset, limit=size, name="offset")
     alerts = visible_alerts(rows, who=analyst, topology=ctx.topology)

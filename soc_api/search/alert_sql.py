@@ -32,6 +32,7 @@ from sqlalchemy import (
 
 from citysoc.core.errors import Location, QueryError
 from citysoc.core.query.schema import Schema, make_schema
+from citysoc.core.query.syntax import MESSAGES
 from citysoc.core.query.tree import (
     AllOf,
     AnyOf,
@@ -147,8 +148,10 @@ def _leaf(condition: Condition) -> Test:
         network = condition.network
         if not isinstance(network, ipaddress.IPv4Network):
             raise QueryError(
-                f"{spec.name}: IPv6 networks are searched in events; give a whole address here",
+                MESSAGES["ipv6_network"].format(field=spec.name),
                 location=Location("query"),
+                key="ipv6_network",
+                values={"field": spec.name},
             )
         prefixes = ipv4_prefixes(network)  # at most 128: a partial octet's values
         return lambda x: or_(*(_prefixed(func.lower(x), p) for p in prefixes))

@@ -63,8 +63,12 @@ class Schema:
         if found is None:
             names = list(self.fields) + list(self.aliases)
             close = difflib.get_close_matches(key, names, n=3, cutoff=0.6)
-            hint = f"; did you mean {', '.join(close)}?" if close else ""
-            raise error(f"unknown field {name!r} for {self.name}{hint}", column)
+            if close:
+                raise error(
+                    "unknown_field_like", column, field=repr(name), view=self.name,
+                    close=", ".join(close),
+                )  # fmt: skip
+            raise error("unknown_field", column, field=repr(name), view=self.name)
         return found
 
     def bind(self, node: Node) -> Condition:
@@ -77,7 +81,7 @@ class Schema:
             return Not(self.bind(node.part))
         values = (node.low, node.high) if isinstance(node, Span) else (node.value,)
         if any(len(value or "") > MAX_VALUE for value in values):
-            raise error(f"a value is longer than {MAX_VALUE} characters", node.column)
+            raise error("value_too_long", node.column, limit=MAX_VALUE)
         if isinstance(node, Span):
             return _span(self.field(node.field, node.column), node)
         if node.field is None:
@@ -148,7 +152,7 @@ def _term(spec: Field, node: Term) -> Condition:
             return Between(spec, low, high, True, False)
         return Between(spec, low, low)
     if value.lower() not in ("true", "false"):
-        raise error(f"{spec.name} is true or false, not {value!r}", node.column)
+        raise error("not_boolean", node.column, field=spec.name, value=repr(value))
     return Equals(spec, value.lower() == "true")
 
 
@@ -158,18 +162,15 @@ def _address(spec: Field, value: str, column: int) -> Condition:
             return InNetwork(spec, ipaddress.ip_network(value, strict=False))
         return Equals(spec, str(ipaddress.ip_address(value)))
     except ValueError:
-        raise error(
-            f"{spec.name} takes an address or a network such as 10.20.0.0/16, not {value!r}",
-            column,
-        ) from None
+        raise error("not_address", column, field=spec.name, value=repr(value)) from None
 
 
 def _number(spec: Field, value: str, column: int) -> int | float:
     if not _NUMBER.match(value):
-        raise error(f"{spec.name} takes a number, not {value!r}", column)
+        raise error("not_number", column, field=spec.name, value=repr(value))
     number = float(value)
     if not math.isfinite(number) or abs(number) > 2**63:
-        raise error(f"{spec.name}: {value!r} is out of range", column)
+        raise error("out_of_range", column, field=spec.name, value=repr(value))
     return (
         int(number)
         if number.is_integer() and "." not in value and "e" not in value.lower()
@@ -182,10 +183,7 @@ def _time(spec: Field, value: str, column: int, *, end: bool) -> str:
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
-        raise error(
-            f"{spec.name} takes a time such as 2026-11-20 or 2026-11-20T08:30:00Z, not {value!r}",
-            column,
-        ) from None
+        raise error("not_time", column, field=spec.name, value=repr(value)) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     moment = moment.astimezone(UTC)
@@ -214,7 +212,7 @@ def _span(spec: Field, node: Span) -> Condition:
         if node.high is not None and include_high and _DAY.match(node.high):
             end, include_high = _next_day(node.high), False  # up to that day: all of it
         return Between(spec, start, end, include_low, include_high)
-    raise error(f"{spec.name} is not a number or a time: ranges do not apply to it", node.column)
+    raise error("no_ranges", node.column, field=spec.name)
 
 
 # -- the event store's schema: the ECS reference --------------------------------------------

@@ -66,12 +66,12 @@ VALUE.1: /[^\s()\[\]{}"<>=]+/
 %ignore /\s+/
 """
 
-# What lark calls the tokens it expected, in words a user reads.
+# What lark calls the tokens it expected, as the messages' token keys.
 _EXPECTED = {
-    "FIELD": "a field:",
-    "WORD": "a value",
-    "VALUE": "a value",
-    "PHRASE": "a quoted phrase",
+    "FIELD": "field",
+    "WORD": "value",
+    "VALUE": "value",
+    "PHRASE": "phrase",
     "LPAR": "(",
     "RPAR": ")",
     "LOW": "[",
@@ -81,8 +81,31 @@ _EXPECTED = {
     "NOT": "NOT",
     "_AND": "AND",
     "_OR": "OR",
-    "$END": "the end",
+    "$END": "end",
 }
+TOKENS = {"field": "a field:", "value": "a value", "phrase": "a quoted phrase", "end": "the end"}
+"""The token keys that read as words (the others read as themselves)."""
+
+MESSAGES = {
+    "ends_early": "the query ends too early: expected {expected}",
+    "unclosed_quote": "unexpected '\"' (a quote that is never closed?)",
+    "unexpected": "unexpected {found}: expected {expected}",
+    "unreadable": "unexpected {found}",
+    "too_long": "the query is longer than {limit} characters",
+    "too_deep": "parentheses nest deeper than {limit}",
+    "too_many_terms": "the query has more than {limit} terms",
+    "unknown_field": "unknown field {field} for {view}",
+    "unknown_field_like": "unknown field {field} for {view}; did you mean {close}?",
+    "value_too_long": "a value is longer than {limit} characters",
+    "not_boolean": "{field} is true or false, not {value}",
+    "not_address": "{field} takes an address or a network such as 10.20.0.0/16, not {value}",
+    "not_number": "{field} takes a number, not {value}",
+    "out_of_range": "{field}: {value} is out of range",
+    "not_time": "{field} takes a time such as 2026-11-20 or 2026-11-20T08:30:00Z, not {value}",
+    "no_ranges": "{field} is not a number or a time: ranges do not apply to it",
+    "ipv6_network": "{field}: IPv6 networks are searched in events; give a whole address here",
+}
+"""Every message a query's error can carry, by key (the console translates them)."""
 
 
 @cache
@@ -205,9 +228,17 @@ def _depth(text: str) -> int:
     return deepest
 
 
-def error(message: str, column: int) -> QueryError:
+def words(tokens: object, *, joiner: str = " or ", names: dict[str, str] = TOKENS) -> str:
+    """Expected tokens as words (``a value or (``)."""
+    listed = tokens if isinstance(tokens, list | tuple) else [tokens]
+    return joiner.join(names.get(str(t), str(t)) for t in listed)
+
+
+def error(key: str, column: int, **values: object) -> QueryError:
     """A QueryError whose message and location name the column (1 is the first)."""
-    return QueryError(f"column {column}: {message}", location=Location("query", column=column))
+    shown = {k: words(v) if k == "expected" else v for k, v in values.items()}
+    message = f"column {column}: {MESSAGES[key].format(**shown)}"
+    return QueryError(message, location=Location("query", column=column), key=key, values=values)
 
 
 def _explain(exc: UnexpectedInput, text: str) -> QueryError:
@@ -216,38 +247,38 @@ def _explain(exc: UnexpectedInput, text: str) -> QueryError:
         isinstance(exc, UnexpectedToken) and exc.token.type == "$END"
     ):
         column = len(text) + 1
-        wanted = _wanted(getattr(exc, "expected", ()))
-        return error(f"the query ends too early: expected {wanted}", column)
+        return error("ends_early", column, expected=_wanted(getattr(exc, "expected", ())))
     if isinstance(exc, UnexpectedCharacters):
         at = exc.pos_in_stream or 0
         char = text[at] if at < len(text) else ""
-        hint = " (a quote that is never closed?)" if char == '"' else ""
-        return error(f"unexpected {char!r}{hint}", column)
+        if char == '"':
+            return error("unclosed_quote", column)
+        return error("unreadable", column, found=repr(char))
     if isinstance(exc, UnexpectedToken):
-        wanted = _wanted(exc.expected)
-        return error(f"unexpected {str(exc.token)!r}: expected {wanted}", column)
-    return error(str(exc).splitlines()[0], column)
+        found = repr(str(exc.token))
+        return error("unexpected", column, found=found, expected=_wanted(exc.expected))
+    return error("unreadable", column, found=repr(str(exc).splitlines()[0][:40]))
 
 
-def _wanted(expected: object) -> str:
-    names = sorted({_EXPECTED.get(str(name), str(name)) for name in expected or ()})  # type: ignore[attr-defined]
-    return " or ".join(names[:6]) or "more"
+def _wanted(expected: object) -> list[str]:
+    found = expected if isinstance(expected, set | frozenset | list | tuple) else ()
+    return sorted({_EXPECTED.get(str(name), str(name)) for name in found})[:6]
 
 
 def parse(text: str) -> Node | None:
     """The syntax tree of ``text`` (``None`` when it is empty); :class:`QueryError` with the
     column of the problem otherwise."""
     if len(text) > MAX_LENGTH:
-        raise error(f"the query is longer than {MAX_LENGTH} characters", MAX_LENGTH + 1)
+        raise error("too_long", MAX_LENGTH + 1, limit=MAX_LENGTH)
     if _depth(text) > MAX_DEPTH:
-        raise error(f"parentheses nest deeper than {MAX_DEPTH}", 1)
+        raise error("too_deep", 1, limit=MAX_DEPTH)
     try:
         tree = _parser().parse(text)
     except UnexpectedInput as exc:
         raise _explain(exc, text) from None
     node = _Build().transform(tree)
     if node is not None and _count(node) > MAX_TERMS:
-        raise error(f"the query has more than {MAX_TERMS} terms", 1)
+        raise error("too_many_terms", 1, limit=MAX_TERMS)
     return node
 
 

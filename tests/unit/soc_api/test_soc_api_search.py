@@ -78,7 +78,11 @@ def test_a_query_the_queue_cannot_read_is_shown_with_its_column(soc: Soc) -> Non
     soc.login("city")
     page = soc.client.get("/alerts", params={"q": "risk_score:[1 TO"})
     assert page.status_code == 400
-    assert 'id="query-error"' in page.text and "column 17" in page.text
+    assert 'id="query-error"' in page.text and "cột 17" in page.text  # Vietnamese first
+    soc.client.cookies.set("citysoc_lang", "en")
+    page = soc.client.get("/alerts", params={"q": "sorce.ip:1.2.3.4"})
+    assert "column 1: unknown field &#39;sorce.ip&#39; for alerts" in page.text
+    soc.client.cookies.delete("citysoc_lang")
     api = soc.client.get("/api/v1/alerts", params={"q": "sorce.ip:1.2.3.4"})
     assert api.status_code == 400
     assert api.json()["error"] == {
@@ -121,7 +125,7 @@ def test_the_event_page_pages_and_keeps_its_query(soc: Soc) -> None:
     )
     assert small.status_code == 200 and "11–12" in small.text
     wrong = soc.client.get("/events", params={"q": 'user.name:"open'})
-    assert wrong.status_code == 400 and "never closed" in wrong.text
+    assert wrong.status_code == 400 and "dấu ngoặc kép chưa được đóng" in wrong.text
 
 
 def test_a_pivot_shows_the_city_every_agency(soc: Soc) -> None:
