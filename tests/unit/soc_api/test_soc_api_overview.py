@@ -208,3 +208,24 @@ def test_the_page_is_the_landing_page_in_both_languages(seeded: Soc) -> None:
     assert "City map: open alerts by segment" in client.get("/overview").text
     seeded.login("ops")
     assert client.get("/overview", follow_redirects=False).headers["location"] == "/rules"
+
+
+def test_a_soc_without_alerts_shows_an_empty_overview(soc: Soc) -> None:
+    with transaction(soc.ctx.sessions) as session:
+        session.query(Alert).delete()
+    found = numbers(soc, CITY, Period.ALL)
+    assert (found.total, found.since, found.timeline, found.latest) == (0, None, [], None)
+    assert all(s.open_alerts == 0 for s in found.segments)
+    assert soc.login("city") == 303
+    soc.client.cookies.set("citysoc_lang", "en")
+    for period in Period:
+        page = soc.client.get("/overview", params={"period": period.value})
+        assert page.status_code == 200 and "No alerts in this period." in page.text
+
+
+def test_an_old_alert_outside_the_period_is_pointed_to(seeded: Soc) -> None:
+    with transaction(seeded.ctx.sessions) as session:
+        session.query(Alert).filter(Alert.first_seen > stamp(NOW - timedelta(hours=100))).delete()
+    assert seeded.login("city") == 303
+    page = seeded.client.get("/overview", params={"period": "24h"}).text
+    assert 'id="overview-latest"' in page and 'href="/overview?period=all"' in page
