@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import JSON, DateTime, Index, String, Text, func
+from sqlalchemy import JSON, DateTime, Index, String, Text, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from soc_api.db import Base
@@ -55,6 +55,13 @@ TRANSITIONS: dict[AlertStatus, frozenset[AlertStatus]] = {
 SEVERITY_RISK = {"informational": 5, "low": 21, "medium": 47, "high": 73, "critical": 99}
 
 
+def severity_rank_sql(column: str = "severity") -> str:
+    """The severity's rank as SQL, exactly as the indexes of migration 0010 write it (an index
+    on an expression serves only queries that write the same expression)."""
+    whens = " ".join(f"WHEN '{name}' THEN {rank}" for name, rank in SEVERITY_RISK.items())
+    return f"CASE {column} {whens} ELSE 0 END"
+
+
 class Alert(Base):
     __tablename__ = "alerts"
     __table_args__ = (
@@ -69,6 +76,15 @@ class Alert(Base):
         Index("alerts_status_severity_seen", "status", "severity", "last_seen", "id"),
         Index("alerts_rule_seen", "rule_name", "last_seen", "id"),
         Index("alerts_assignee_status_risk", "assignee", "status", "risk_score", "last_seen", "id"),
+        # migration 0010: the severity order
+        Index("alerts_severity_rank", text(f"({severity_rank_sql()})"), "last_seen", "id"),
+        Index(
+            "alerts_agency_severity_rank",
+            "agency",
+            text(f"({severity_rank_sql()})"),
+            "last_seen",
+            "id",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

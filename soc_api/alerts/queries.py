@@ -5,19 +5,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import Select, case, func, select
+from sqlalchemy import Integer, Select, func, literal_column, select
 from sqlalchemy.orm import Session
 
 from citysoc.core.ecs import Event
 from citysoc.core.errors import NotFoundError
 from citysoc.core.query import Condition, compile_query
 from eventstore.base import EventStore
-from soc_api.alerts.models import SEVERITY_RISK, Alert, AlertFilter, SortKey
+from soc_api.alerts.models import Alert, AlertFilter, SortKey, severity_rank_sql
 from soc_api.auth.models import Principal
 from soc_api.auth.permissions import require_reader
 from soc_api.search.alert_sql import alert_schema, to_sql
 
-_SEVERITY_RANK = case(SEVERITY_RISK, value=Alert.severity, else_=0)
+# written as the severity indexes write it (migration 0010), so the sort reads them
+_SEVERITY_RANK = literal_column(severity_rank_sql("alerts.severity"), Integer)
 
 
 def moment_text(value: datetime) -> str:
