@@ -195,3 +195,18 @@ def test_the_routes_are_in_the_openapi(soc: Soc) -> None:
     described = paths["/api/v1/events"]["get"]
     assert "400" in described["responses"]
     assert any(p["name"] == "q" for p in described["parameters"])
+
+
+def test_ioc_values_and_incident_targets_link_to_their_pivot(soc: Soc) -> None:
+    soc.login("city")
+    digest = "a" * 64
+    for kind, value in (("sha256", digest), ("ip", "198.51.100.7"), ("url", "http://x.test/")):
+        answer = soc.client.post(
+            "/api/v1/iocs", json={"kind": kind, "value": value, "tlp": "GREEN"}
+        )
+        assert answer.status_code == 201
+    page = soc.client.get("/iocs")
+    assert f'href="/pivot/hash/{digest}"' in page.text
+    assert 'href="/pivot/ip/198.51.100.7"' in page.text
+    assert "/pivot/url/" not in page.text  # a URL is not an entity with a page
+    assert soc.client.get(f"/pivot/hash/{digest}").status_code == 200
