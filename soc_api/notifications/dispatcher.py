@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx2 as httpx
 from prometheus_client import CollectorRegistry, Counter
-from sqlalchemy import event, select
+from sqlalchemy import CursorResult, event, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from citysoc.core.ecs import timestamp
@@ -73,6 +73,7 @@ class Dispatcher:
         self.sessions = sessions
         self.settings = settings
         self.secrets = {t.url: t.secret.get_secret_value() for t in settings.notify_webhooks}
+        self.addresses = {e.address for e in settings.notify_emails}
         self.client = client or httpx.Client(
             timeout=settings.notify_timeout_seconds, follow_redirects=False
         )
@@ -87,7 +88,11 @@ class Dispatcher:
         self._thread: threading.Thread | None = None
 
     def _due(self, now: str) -> list[Notification]:
-        with self.sessions() as session:
+        """The deliveries due now, each leased to this process: its next attempt is moved past
+        the time a send may take, so another SOC API process sharing the state skips it, and a
+        send cut short by a crash is tried again once the lease ends."""
+        lease = timestamp(time.time() + 2 * self.settings.notify_timeout_seconds + 30)
+        with self.sessions() as session, session.begin():
             query = (
                 select(Notification)
                 .where(
@@ -97,7 +102,21 @@ class Dispatcher:
                 .order_by(Notification.next_attempt_at, Notification.id)
                 .limit(BATCH)
             )
-            return list(session.scalars(query))
+            taken = []
+            for note in session.scalars(query).all():
+                claim: CursorResult[Any] = session.execute(  # type: ignore[assignment]
+                    update(Notification)
+                    .where(
+                        Notification.id == note.id,
+                        Notification.status == DeliveryStatus.PENDING.value,
+                        Notification.next_attempt_at == note.next_attempt_at,
+                    )
+                    .values(next_attempt_at=lease)
+                    .execution_options(synchronize_session=False)
+                )
+                if claim.rowcount == 1:
+                    taken.append(note)
+            return taken
 
     def _send(self, note: Notification) -> None:
         if note.channel == Channel.WEBHOOK.value:
@@ -106,6 +125,8 @@ class Dispatcher:
                 raise DeliveryError("this URL is no longer configured (CITYSOC_NOTIFY_WEBHOOKS)")
             send_webhook(self.client, note, secret)
         else:
+            if note.target not in self.addresses:
+                raise DeliveryError("this address is no longer configured (CITYSOC_NOTIFY_EMAILS)")
             send_email(self.settings, note)
 
     def _record(self, note_id: int, error: str | None) -> str:

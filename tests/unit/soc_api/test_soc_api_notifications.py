@@ -11,6 +11,7 @@ import json
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from ipaddress import IPv4Address
@@ -25,6 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from pydantic import SecretStr, ValidationError
 
+from citysoc.core.ecs import timestamp
 from citysoc.core.errors import ConfigError
 from citysoc.core.settings import (
     EmailRecipient,
@@ -33,7 +35,7 @@ from citysoc.core.settings import (
     explain_settings_error,
 )
 from soc_api.notifications.delivery import DeliveryError, send_email
-from soc_api.notifications.dispatcher import check_agencies
+from soc_api.notifications.dispatcher import Dispatcher, check_agencies
 from soc_api.notifications.models import Notification, NotificationPublic
 from tests.unit.soc_api.conftest import rtsp_failure
 
@@ -319,3 +321,14 @@ def test_recipients_are_read_from_the_environment_and_bad_ones_refused(
     with pytest.raises(ValidationError) as refused:
         Settings()
     assert "CITYSOC_NOTIFY_WEBHOOKS" in explain_settings_error(refused.value)
+
+
+def test_two_soc_api_processes_never_deliver_one_item_twice(soc: Soc, receiver: Receiver) -> None:
+    first = soc.client.app.state.notifier
+    second = Dispatcher(soc.ctx.sessions, soc.ctx.settings)
+    try:
+        now = timestamp(time.time())
+        mine, theirs = first._due(now), second._due(now)
+        assert len(mine) == 8 and theirs == []  # each due delivery leased to one of them
+    finally:
+        second.stop()
