@@ -28,14 +28,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from citysoc.core.errors import CitysocError, ConfigError
-from citysoc.core.keys import key_id
+from citysoc.core.errors import CitysocError
+from citysoc.core.keys import key_id, load_private_key, load_public_key, private_pem, public_pem
 from eventstore.base import EventStore
 from soc_api.audit.models import AuditEntry
 from soc_api.audit.service import verify_chain
@@ -88,32 +87,11 @@ def signing_key(data_dir: Path) -> Ed25519PrivateKey:
     path = data_dir / PRIVATE_KEY
     if not path.exists():
         fresh = Ed25519PrivateKey.generate()
-        pem = fresh.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-        if create_private_file(path, pem):
-            public = fresh.public_key().public_bytes(
-                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-            )
-            (data_dir / PUBLIC_KEY).write_bytes(public)
+        if create_private_file(path, private_pem(fresh)):
+            (data_dir / PUBLIC_KEY).write_bytes(public_pem(fresh.public_key()))
             log.info("generated the audit signing key %s", key_id(fresh.public_key()))
     refuse_open_file(path)
-    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-    if not isinstance(key, Ed25519PrivateKey):
-        raise ConfigError(f"{path} is not an Ed25519 private key")
-    return key
-
-
-def load_public_key(path: Path) -> Ed25519PublicKey:
-    try:
-        key = serialization.load_pem_public_key(path.read_bytes())
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"cannot read the audit public key {path}: {exc}") from exc
-    if not isinstance(key, Ed25519PublicKey):
-        raise ConfigError(f"{path} is not an Ed25519 public key")
-    return key
+    return load_private_key(path)
 
 
 def read_checkpoints(path: Path) -> tuple[list[Checkpoint], list[str]]:
