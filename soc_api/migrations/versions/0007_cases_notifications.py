@@ -15,7 +15,7 @@ branch_labels = None
 depends_on = None
 
 
-def _case_child(name: str, *columns: sa.Column[object]) -> None:
+def _case_child(name: str, *columns: sa.schema.SchemaItem) -> None:
     op.create_table(
         name,
         sa.Column("id", sa.Integer(), nullable=False),
