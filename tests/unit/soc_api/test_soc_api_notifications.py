@@ -332,3 +332,29 @@ def test_two_soc_api_processes_never_deliver_one_item_twice(soc: Soc, receiver: 
         assert len(mine) == 8 and theirs == []  # each due delivery leased to one of them
     finally:
         second.stop()
+
+
+def test_a_dead_endpoint_costs_one_attempt_a_pass_whatever_its_backlog(
+    soc: Soc, receiver: Receiver
+) -> None:
+    dead = next(t.url for t in soc.ctx.settings.notify_webhooks if t.url.endswith("/dead"))
+    with soc.ctx.sessions() as session, session.begin():
+        now = timestamp(time.time())
+        for n in range(3):
+            session.add(
+                Notification(
+                    event="case.comment",
+                    agency="d1",
+                    channel="webhook",
+                    target=dead,
+                    subject=f"backlog {n}",
+                    payload={},
+                    status="pending",
+                    attempts=0,
+                    next_attempt_at=now,
+                    last_error="",
+                    created_at=now,
+                )
+            )
+    outcome = soc.client.app.state.notifier.run_once()
+    assert outcome == {"delivered": 7, "retry": 1, "deferred": 3}
