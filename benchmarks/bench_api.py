@@ -85,7 +85,7 @@ def free_port() -> int:
 
 
 @contextmanager
-def server(data_dir: Path, state_url: str, store_path: Path) -> Iterator[str]:
+def server(data_dir: Path, state_url: str, store_path: Path) -> Iterator[tuple[str, int]]:
     port = free_port()
     env = {
         **os.environ,
@@ -111,7 +111,7 @@ def server(data_dir: Path, state_url: str, store_path: Path) -> Iterator[str]:
                 time.sleep(0.2)
         else:
             raise SystemExit("citysoc serve did not answer in 120 s")
-        yield base
+        yield base, proc.pid
     finally:
         proc.send_signal(signal.SIGINT)
         try:
@@ -171,13 +171,25 @@ def kinds(base: str, seeded: dict[str, Any]) -> list[dict[str, Any]]:
     return [{"name": n, "weight": w, "token": t, "paths": p} for n, w, t, p in spec]
 
 
-def alone(base: str, mix: list[dict[str, Any]], rounds: int) -> dict[str, float]:
-    """Each kind's median latency with nothing else in flight (``rounds`` requests each)."""
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a process has used, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def alone(
+    base: str, pid: int, mix: list[dict[str, Any]], rounds: int
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Each kind's median latency with nothing else in flight (``rounds`` requests each), and
+    the server's CPU time per request of that kind (which the machine's load does not add
+    to, unlike the latency)."""
     medians: dict[str, float] = {}
+    cpu: dict[str, float] = {}
     with httpx.Client(base_url=base, timeout=TIMEOUT) as client:
         for kind in mix:
             headers = {"Authorization": f"Bearer {kind['token']}"}
             times: list[float] = []
+            used = cpu_seconds(pid)
             for n in range(rounds):
                 if sum(times) > 10_000:
                     break  # a slow kind: what was timed tells enough
@@ -187,8 +199,9 @@ def alone(base: str, mix: list[dict[str, Any]], rounds: int) -> dict[str, float]
                 except httpx.TimeoutException:
                     log.warning("%s: no answer in %.0f s", kind["name"], TIMEOUT)
                 times.append((time.perf_counter() - started) * 1000)
+            cpu[kind["name"]] = (cpu_seconds(pid) - used) * 1000 / len(times)
             medians[kind["name"]] = percentile(times, 0.5)
-    return medians
+    return medians, cpu
 
 
 def load(tmp: str, base: str, args: argparse.Namespace, mix: list[dict[str, Any]]) -> Any:
@@ -209,11 +222,13 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
-def report(result: dict[str, Any], seconds: float, unloaded: dict[str, float]) -> None:
+def report(
+    result: dict[str, Any], seconds: float, unloaded: dict[str, float], cpu: dict[str, float]
+) -> None:
     rows = [(name, values) for name, values in result["latencies"].items()]
     everything = [v for _, values in rows for v in values]
-    print(f"  {'request kind':<36} {'alone':>8} {'count':>6} {'p50':>8} {'p95':>8} {'p99':>8}"
-          "  statuses")  # fmt: skip
+    print(f"  {'request kind':<36} {'alone':>8} {'CPU':>8} {'count':>6} {'p50':>8} {'p95':>8} "
+          f"{'p99':>8}  statuses")  # fmt: skip
     for name, values in [*rows, ("overall", everything)]:
         statuses = result["statuses"].get(name) or {}
         if name == "overall":
@@ -222,6 +237,7 @@ def report(result: dict[str, Any], seconds: float, unloaded: dict[str, float]) -
                 for status, n in counts.items():
                     statuses[status] = statuses.get(status, 0) + n
         single = f"{unloaded[name]:>6.1f}ms" if name in unloaded else " " * 8
+        single += f" {cpu[name]:>6.1f}ms" if name in cpu else " " * 9
         print(f"  {name:<36} {single} {len(values):>6} {percentile(values, 0.5):>6.1f}ms "
               f"{percentile(values, 0.95):>6.1f}ms {percentile(values, 0.99):>6.1f}ms  "
               f"{json.dumps(statuses, sort_keys=True)}")  # fmt: skip
@@ -239,9 +255,9 @@ def run_one(backend: str, args: argparse.Namespace, store_path: Path, events: in
         print(f"{backend}: seeded {args.alerts:,} alerts in {time.perf_counter() - started:.0f} s")
         if args.explain:
             explain_all(state_url, store_path, seeded)
-        with server(data_dir, state_url, store_path) as base:
+        with server(data_dir, state_url, store_path) as (base, pid):
             every = kinds(base, seeded)
-            unloaded = alone(base, every, args.alone)
+            unloaded, cpu = alone(base, pid, every, args.alone)
             phases = [("every kind", every)]
             if not args.every_kind_only:
                 core = [k for k in every if not k["name"].startswith(FULL_SCANS)]
@@ -251,7 +267,7 @@ def run_one(backend: str, args: argparse.Namespace, store_path: Path, events: in
             print(f"{backend}, {name}: {args.rate:.0f} requests/s, {args.seconds:.0f} s after "
                   f"{args.warmup:.0f} s of warm-up; load average {result['load_average']:.1f}"
                   )  # fmt: skip
-            report(result, args.seconds, unloaded)
+            report(result, args.seconds, unloaded, cpu)
 
 
 @contextmanager
