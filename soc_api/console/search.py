@@ -125,6 +125,7 @@ def pivot_page(
         paging=Paging(limit=size, events_offset=events_offset, alerts_offset=alerts_offset),
         window=window,
         names=agency_names(ctx),
+        topology=ctx.topology,
     )
     path = request.url.path
     offsets = {"events_offset": events_offset, "alerts_offset": alerts_offset}

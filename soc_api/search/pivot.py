@@ -18,9 +18,11 @@ from sqlalchemy.orm import Session
 
 from citysoc.core.query import event_schema
 from citysoc.core.query.tree import AnyOf, Condition, Equals, OneOf
+from citysoc.core.topology import Topology
 from eventstore.base import AgencySeen, EventStore
-from soc_api.alerts.models import Alert, AlertFilter, AlertPage, AlertPublic, SortKey
+from soc_api.alerts.models import Alert, AlertFilter, AlertPage, SortKey
 from soc_api.alerts.queries import alert_query, list_alerts
+from soc_api.alerts.visibility import visible_alerts
 from soc_api.auth.models import Principal
 from soc_api.auth.permissions import require_reader
 from soc_api.errors import InvalidRequestError
@@ -134,8 +136,10 @@ def pivot(
     paging: Paging,
     window: timedelta,
     names: Mapping[str, str],
+    topology: Topology,
 ) -> PivotPublic:
-    """What ``who`` may see about one entity (see the module)."""
+    """What ``who`` may see about one entity (see the module); the hosts its alerts name are
+    cut to the caller's agencies (``alerts.visibility``)."""
     require_reader(who)
     value = checked(kind, value)
     alerted, alert_q = alert_condition(kind, value)
@@ -180,7 +184,7 @@ def pivot(
             total=alert_total,
             limit=paging.limit,
             offset=paging.alerts_offset,
-            items=[AlertPublic.model_validate(a) for a in alerts],
+            items=visible_alerts(alerts, who=who, topology=topology),
         ),
         incidents=incidents[:MAX_INCIDENTS],
     )

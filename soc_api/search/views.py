@@ -65,4 +65,5 @@ def get_pivot(
         paging=Paging(limit=limit, events_offset=events_offset, alerts_offset=alerts_offset),
         window=window,
         names=agency_names(ctx),
+        topology=ctx.topology,
     )

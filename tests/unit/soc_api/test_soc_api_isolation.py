@@ -390,8 +390,10 @@ def walk(soc: Soc, caller: str, mine: str, ids: dict[str, Any]) -> None:
     cases = soc.client.get("/api/v1/cases", headers=auth)
     case_ids = [c["id"] for c in cases.json()["items"]] if cases.status_code == 200 else []
     views += [f"/api/v1/cases/{c}" for c in case_ids]
+    views.append(f"/api/v1/pivot/ip/{NET[mine]}.66")  # its own infected camera's alerts
     if not token:
         views += [f"/cases/{c}" for c in case_ids]
+        views.append(f"/pivot/ip/{NET[mine]}.66")
         views += [f"/alerts/{a['id']}" for a in alerts["items"]]
         views += [f"/incidents/{i['id']}" for i in incidents]
     for view in views:
