@@ -138,6 +138,7 @@ def run_incident(args: argparse.Namespace, settings: Settings) -> int:
     from soc_api.compliance.publish import write_report
     from soc_api.db import init_state, make_engine, transaction
     from soc_api.incidents.service import get_incident
+    from soc_api.incidents.visibility import visible_incident
 
     topology = load_topology(settings.topology_path)
     names = {a.id: a.name_vi or a.name for a in topology.agencies.values()}
@@ -149,6 +150,7 @@ def run_incident(args: argparse.Namespace, settings: Settings) -> int:
             session, incident_id=args.id, who=reporter, names=names,
             window=timedelta(seconds=settings.incident_window_seconds),
         )  # fmt: skip
+        incident = visible_incident(incident, who=reporter, topology=topology)  # its part only
         report = build_incident_report(
             incident, agency=args.agency, topology=topology,
             kind="final" if args.final else "notification", lang=args.lang, at=at,
