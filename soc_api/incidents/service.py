@@ -204,12 +204,26 @@ def list_targets(session: Session, *, who: Principal, window: timedelta) -> list
 
 def _targets(session: Session, *, who: Principal, window: timedelta) -> list[TargetView]:
     views: list[TargetView] = []
+    # each group's visible alerts by the targets they reached, made once per group (not once
+    # per target and group: an actor's group may hold thousands of alerts and targets)
+    reach: dict[int, tuple[int, dict[str, list[Alert]]]] = {}
+
+    def reached(group: Group) -> tuple[int, dict[str, list[Alert]]]:
+        if id(group) not in reach:
+            by_target: dict[str, list[Alert]] = {}
+            for alert in _visible(group, who):
+                for target in dict.fromkeys(alert.targets or ()):
+                    by_target.setdefault(target, []).append(alert)
+            reach[id(group)] = (group.id, by_target)
+        return reach[id(group)]
+
     for target, groups in target_views(_grouped(session, window)[0]).items():
         seen: list[tuple[int, list[Alert]]] = []
         for group in groups:
-            reaching = [a for a in _visible(group, who) if target in (a.targets or ())]
+            group_id, by_target = reached(group)
+            reaching = by_target.get(target, [])
             if reaching:
-                seen.append((group.id, reaching))
+                seen.append((group_id, reaching))
         if len(seen) < 2:
             continue
         alerts = [a for _, reaching in seen for a in reaching]
