@@ -7,9 +7,10 @@ from contextlib import closing
 from pathlib import Path
 
 from citysoc.cli.output import fail, say
+from citysoc.core.keys import load_public_key
 from citysoc.core.settings import Settings
 from eventstore.open import open_event_store
-from soc_api.audit.anchor import load_public_key, seal, verify_anchored
+from soc_api.audit.anchor import seal, verify_anchored
 from soc_api.db import init_state, make_engine
 
 

@@ -171,7 +171,8 @@ def run_incident(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_verify(args: argparse.Namespace, settings: Settings) -> int:
-    from soc_api.audit.anchor import PUBLIC_KEY, load_public_key
+    from citysoc.core.keys import load_public_key
+    from soc_api.audit.anchor import PUBLIC_KEY
     from soc_api.compliance.signing import manifest_path, verify
 
     public = load_public_key(args.public_key or settings.data_dir / PUBLIC_KEY)
