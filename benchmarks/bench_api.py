@@ -61,6 +61,9 @@ def seed(state_url: str, store_path: Path, alerts: int, events: int, total: int)
     sessions = init_state(engine)
     with transaction(sessions) as session:
         insert_alerts(session, Alert, alerts, events, total)
+    if engine.dialect.name == "postgresql":  # as autovacuum would soon after such a load
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("VACUUM ANALYZE alerts")
     with SqliteEventStore(store_path) as store:
         head = store.head()
     with transaction(sessions) as session:
