@@ -18,10 +18,12 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 import httpx2 as httpx
@@ -56,12 +58,43 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+class Sink(BaseHTTPRequestHandler):
+    """A webhook receiver on 127.0.0.1: the SOC's notifications are delivered for real."""
+
+    received: ClassVar[list[bytes]] = []
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length", "0"))
+        Sink.received.append(self.rfile.read(length))
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return
+
+
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def webhook() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Sink)
+    thread = threading.Thread(target=server.serve_forever, name="webhook-sink", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/soc"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory, webhook: str) -> Iterator[str]:
     port = free_port()
     data = tmp_path_factory.mktemp("a11y") / "var"
+    target = [{"url": webhook, "secret": "browser-test-webhook-secret"}]
     env = {**os.environ, "CITYSOC_DATA_DIR": str(data), "CITYSOC_DEMO_PASSWORD": PASSWORD,
-           "CITYSOC_DETECTION_INTERVAL_SECONDS": "2", "CITYSOC_API_HOST": "127.0.0.1"}  # fmt: skip
+           "CITYSOC_DETECTION_INTERVAL_SECONDS": "2", "CITYSOC_API_HOST": "127.0.0.1",
+           "CITYSOC_NOTIFY_WEBHOOKS": json.dumps(target),
+           "CITYSOC_NOTIFY_INTERVAL_SECONDS": "1"}  # fmt: skip
     proc = subprocess.Popen(
         [sys.executable, "-m", "citysoc.cli.main", "demo", "--port", str(port)],
         env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -274,6 +307,9 @@ def test_an_analyst_s_path_overview_pivot_case_notifications(demo: str) -> None:
                             reached["pivot"] = pivot or ""
                         case = open_case(page, demo)
                         reached["case"] = case or ""
+                        deadline = time.monotonic() + 30  # the case's own notice, delivered
+                        while len(Sink.received) < 2 and time.monotonic() < deadline:
+                            time.sleep(0.5)
                         page.goto(f"{demo}/notifications")
                         ok = page.locator("#error-page").count() == 0
                         reached["notifications"] = "/notifications" if ok else ""
@@ -289,6 +325,8 @@ def test_an_analyst_s_path_overview_pivot_case_notifications(demo: str) -> None:
     (STORY / "report.json").write_text(json.dumps(report, indent=1, ensure_ascii=False))
     (STORY / "reached.json").write_text(json.dumps(reached, indent=1))
     assert reached.get("overview") and reached.get("pivot"), reached
+    if reached.get("notifications"):
+        assert Sink.received, "no notification reached the webhook"
     assert len(report) == 4 * sum(1 for p in reached.values() if p)
     problems = blocking(report)
     assert not problems, "\n".join(problems)
