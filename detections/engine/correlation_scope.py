@@ -79,11 +79,14 @@ class CandidateTable:
             )
             prune = f'DELETE FROM temp.{CANDIDATES} WHERE "@timestamp" < ?'  # noqa: S608
             conn.execute(prune, (since,))
+        conn.commit()  # the copy's INSERT began a transaction: ending it lets this
+        # connection see what other writers store next (a WAL reader keeps its snapshot)
         self.covered_from, self.upto = since, upto
 
     def forget(self, conn: sqlite3.Connection) -> None:
         """Drop the copy: the next run fills it again (after an error)."""
         conn.execute(f"DROP TABLE IF EXISTS temp.{CANDIDATES}")
+        conn.commit()
         self.covered_from, self.upto = None, -1
 
     def scope(self, upto: int, since: str) -> str:

@@ -110,3 +110,33 @@ def test_the_copy_is_refilled_after_a_gap_and_cut_at_the_look_back() -> None:
     store.write([failure(10, s) for s in range(2, 10, 2)])
     report = runner.run(store.head() - 4 - 1, store.head())  # positions not where it left off
     assert len(report.hits) == 1 and report.hits[0].metric == 5
+
+
+def test_events_another_writer_stores_are_seen_run_after_run(tmp_path: Path) -> None:
+    """The collector writes through a connection of its own: keeping the copy must not leave
+    the detection connection reading an old snapshot of the store."""
+    rules = [r for r in RULES if r.name == "credential_access_rtsp_brute_force"]
+    rules += [r for r in RULES if r.name == "credential_access_rtsp_auth_failure"]
+    path = tmp_path / "events.db"
+    reader, writer = SqliteEventStore(path), SqliteEventStore(path)
+    runner = DetectionRunner(reader, rules)
+
+    def failure(second: int) -> Event:
+        return {
+            "event.id": f"w-{second}",
+            "@timestamp": f"2026-11-20T02:10:{second:02d}.000Z",
+            "network.protocol": "rtsp",
+            "rtsp.response.status_code": 401,
+            "source.ip": "203.0.113.50",
+            "destination.ip": "10.31.0.21",
+        }
+
+    after = 0
+    for second in range(0, 12, 2):
+        writer.write([failure(second)])
+        upto = reader.head()
+        assert upto == after + 1, "the reader sees the other writer's event"
+        report = runner.run(after, upto)
+        assert report.events_scanned == 1
+        after = upto
+    assert runner.candidates.rule_ids
