@@ -39,6 +39,9 @@ ALL = "logs-*"
 RETRY_STATUS = frozenset({429, 502, 503, 504})
 BULK_BACKOFF = Backoff(initial=0.5, maximum=8.0)
 PAGE = 5000
+MSEARCH_QUERIES = 16
+"""Queries per ``_msearch`` request: a detection run asks one per rule (and one more per
+correlation), and each request must answer within the client's timeout on a busy node."""
 SORT = [{"event.ingested": "asc"}, {"event.id": "asc"}]
 LENIENT = {"ignore_unavailable": "true", "allow_no_indices": "true"}
 
@@ -273,16 +276,20 @@ class EngineEventStore:
         self, queries: Sequence[dict[str, Any]], *, limit: int
     ) -> list[list[Event] | StoreError]:
         """Every event each query matches (up to ``limit``), the first pages of all of them
-        in one ``_msearch`` round trip; a query the engine refuses gives its error."""
+        in ``_msearch`` round trips of :data:`MSEARCH_QUERIES`; a query the engine refuses
+        gives its error."""
         if not queries:
             return []
         size = min(PAGE, limit)
-        lines: list[dict[str, Any]] = []
-        for query in queries:
-            lines += [{"index": ALL, **LENIENT}, _page(query, size, None)]
-        answer = self.client.request("POST", "/_msearch", body=ndjson(lines))
+        responses: list[dict[str, Any]] = []
+        for start in range(0, len(queries), MSEARCH_QUERIES):
+            lines: list[dict[str, Any]] = []
+            for query in queries[start : start + MSEARCH_QUERIES]:
+                lines += [{"index": ALL, **LENIENT}, _page(query, size, None)]
+            answer = self.client.request("POST", "/_msearch", body=ndjson(lines))
+            responses += answer["responses"]
         results: list[list[Event] | StoreError] = []
-        for query, found in zip(queries, answer["responses"], strict=True):
+        for query, found in zip(queries, responses, strict=True):
             if "error" in found:
                 results.append(
                     StoreError(f"{self.kind} refused a search: {_reason(found['error'])}")
