@@ -24,7 +24,7 @@ suite() {
   local name=$1; shift
   local started=$SECONDS
   echo "==> pytest: $name"
-  .venv/bin/pytest "$@"
+  .venv/bin/pytest "$@" || [ $? -eq 5 ]  # 5: nothing selected
   times+=("$(printf '%-44s %5d s' "$name" $((SECONDS - started)))")
 }
 started=$SECONDS
@@ -33,11 +33,13 @@ scripts/release-gate.sh
 times+=("$(printf '%-44s %5d s' "release gate (build + every check)" $((SECONDS - started)))")
 # The unit and the integration suites run in parallel workers (pytest-xdist), the tests of one
 # file in one worker (see tests/conftest.py); PYTEST_WORKERS sets how many (default: one a core).
-parallel=(-n "${PYTEST_WORKERS:-auto}" --dist loadgroup)
+# Tests marked serial (tests/conftest.py) run after them, alone.
+parallel=(-n "${PYTEST_WORKERS:-auto}" --dist loadgroup -m "not serial")
+fast=(tests/integration tests/e2e --ignore=tests/integration/eventstore
+      --ignore=tests/integration/box --ignore=tests/e2e/box)
 suite "unit" tests/unit "${parallel[@]}"
-suite "integration and end to end (without the slow)" tests/integration tests/e2e \
-  --ignore=tests/integration/eventstore --ignore=tests/integration/box --ignore=tests/e2e/box \
-  "${parallel[@]}"
+suite "integration and end to end (without the slow)" "${fast[@]}" "${parallel[@]}"
+suite "serial: tests that need the machine alone" tests/unit "${fast[@]}" -m serial
 suite "slow: the engine store (node and cluster)" tests/integration/eventstore
 for extra in tests/integration/box tests/e2e/box; do
   if [ -d "$extra" ]; then suite "slow: the city in a box ($extra)" "$extra"; fi

@@ -17,9 +17,17 @@ REPO = Path(__file__).resolve().parent.parent
 hypothesis_settings.register_profile("citysoc-ci", derandomize=True)
 
 
+# Tests that need the machine to themselves (timing-sensitive, or changing what the whole
+# machine shares): `make test` runs them after the parallel runs, one at a time.
+SERIAL_FOLDERS = ("tests/integration/range",)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     if config.getoption("hypothesis_profile", None) is None:
         hypothesis_settings.load_profile("citysoc-ci")
+    config.addinivalue_line(
+        "markers", "serial: needs the machine alone; run after the parallel runs (make test)"
+    )
 
 
 @pytest.fixture(scope="session")
@@ -39,12 +47,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     In parallel runs (``-n N --dist loadgroup``, as ``make test`` runs them) the tests of one
     file run in one worker, one after the other, so a file's tests may share a fixed port, a
     namespace name or a module fixture. Tests of different files that share such a thing
-    name one group: ``@pytest.mark.xdist_group("name")``.
+    name one group: ``@pytest.mark.xdist_group("name")``; tests that need the machine alone
+    (the range on the wire: its detections race the clock) are marked ``serial``.
     """
     parallel = config.pluginmanager.hasplugin("xdist")
     for item in items:
         parts = Path(str(item.path)).relative_to(REPO).parts
         if len(parts) > 1 and parts[1] in ("integration", "e2e"):
             item.add_marker(parts[1])
+        if "/".join(parts).startswith(SERIAL_FOLDERS):
+            item.add_marker("serial")
         if parallel and item.get_closest_marker("xdist_group") is None:
             item.add_marker(pytest.mark.xdist_group("/".join(parts)))
