@@ -360,7 +360,8 @@ def test_hosts_trust_the_box_packages_only_by_its_signing_key(
 
 # Run on the SOC API host, a client the topology lets reach the store: what the store host
 # answers to a plain-HTTP request, to TLS without or with a wrong account, to TLS with the
-# clients' account, and whether the engine's own port is reachable at all.
+# clients' account, and whether the engine's own port is reachable at all. Both hosts are
+# the box's own, in network namespaces this module's fixture made (and removes).
 STORE_PROBE = """
 import base64, http.client, json, socket, ssl, sys
 account = sys.stdin.read()
