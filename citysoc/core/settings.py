@@ -56,6 +56,14 @@ class Settings(BaseSettings):
     )
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=0, le=65535)
+    api_workers: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="API worker processes of `citysoc serve`; above 1, the detection schedule, "
+        "audit seals, scheduled reports and notification deliveries run in one process of "
+        "their own beside them.",
+    )
     secret_key: SecretStr = SecretStr(PLACEHOLDER_SECRET)
     detection_interval_seconds: float = Field(default=5.0, gt=0)
     suppression_window_seconds: int = Field(
