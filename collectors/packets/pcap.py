@@ -197,6 +197,8 @@ class PacketEngine:
             self.idle["closed"][key] = None
         for record in records:
             yield self._emit(flow.app_event(record))
+        if d.payload and flow.session is not None:
+            self._session_errors(flow, self.where(number, offset))
         if records and isinstance(flow.session, TextSession):
             self._learn_media(flow, flow.session, self.where(number, offset))
         if d.transport == "udp" and d.payload and flow.protocol in DATAGRAM_PARSERS:
@@ -218,6 +220,14 @@ class PacketEngine:
         keys = (fields.get(name, "") for name in key_fields)
         event["event.id"] = ecs.event_id(dataset, flow.community_id, f"{when:.6f}", *keys, at=when)
         yield self._emit(event)
+
+    def _session_errors(self, flow: Flow, where: Location) -> None:
+        """Count and log what a session decoder found malformed (decoders that report it
+        have a ``take_errors`` method giving ``(reason, detail)`` pairs)."""
+        take = getattr(flow.session, "take_errors", None)
+        if take is not None:
+            for reason, detail in take():
+                self.stats.error(reason, where, detail)
 
     def _learn_media(self, flow: Flow, session: TextSession, where: Location) -> None:
         for reason, detail in session.take_refused():
@@ -250,6 +260,8 @@ class PacketEngine:
         records: list[AppRecord] = flow.finish()
         for record in records:
             yield self._emit(flow.app_event(record))
+        if flow.session is not None:
+            self._session_errors(flow, Location(self.source))
         yield self._emit(flow.flow_event())
 
     def _emit(self, event: Event) -> Event:
