@@ -21,10 +21,11 @@ from functools import lru_cache
 from citysoc.core import ecs
 from citysoc.core.ecs import Event
 from collectors.packets.dnp3 import Dnp3Session
-from collectors.packets.logins import SshSession, TelnetSession
+from collectors.packets.logins import TelnetSession
 from collectors.packets.modbus import ModbusSession
 from collectors.packets.packet import ACK, FIN, RST, SYN, Datagram
 from collectors.packets.protocols import AppRecord, Session, TextSession
+from collectors.packets.ssh import SshSession
 from collectors.packets.tcpstream import Stream
 from collectors.packets.tls import TlsSession
 
@@ -153,6 +154,7 @@ class Flow:
     records: int = 0
     community_id: str = ""
     sniffed: bool = False
+    closer: int | None = None  # the side that sent the first FIN or RST
 
     @property
     def key(self) -> FlowKey:
@@ -200,6 +202,8 @@ class Flow:
                 self.syn = True
         elif d.flags & ACK and side == 0 and self.syn and self.synack:
             self.established = True
+        if d.flags & (FIN | RST) and self.closer is None:
+            self.closer = side
         if d.flags & RST:
             self.closed_at = when
         if d.flags & FIN:
@@ -220,6 +224,8 @@ class Flow:
         return self.session.server_data(data, when)
 
     def finish(self) -> list[AppRecord]:
+        if isinstance(self.session, SshSession):
+            self.session.ended(self.closer, self.end)
         return self.session.finish() if self.session is not None else []
 
     def base(self) -> Event:

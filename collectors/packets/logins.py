@@ -1,13 +1,10 @@
-"""Remote-login protocols seen in flows: Telnet login attempts and SSH banners.
+"""Telnet login attempts seen in flows (SSH is read by :mod:`collectors.packets.ssh`).
 
 Telnet: option negotiation (``IAC`` sequences) is stripped; a line the client sends after a
 ``login:`` prompt is the user name of one attempt, the line after ``Password:`` is discarded
 unread, and what the server says next decides the outcome (``Login incorrect`` or a new
 prompt: failure; anything else: success). A server that shows a login prompt to a client
 that never answers gives one ``telnet_login_prompt`` event. Passwords never leave here.
-
-SSH: the identification strings both sides send in clear (``SSH-2.0-OpenSSH_9.2p1 ...``)
-give one ``ssh_handshake`` event per connection; everything after them is encrypted.
 """
 
 from __future__ import annotations
@@ -24,8 +21,6 @@ PASSWORD_PROMPT = re.compile(r"pass(?:word|code)?\s*:\s*$", re.IGNORECASE)
 FAILED = re.compile(r"incorrect|fail|denied|invalid|bad password|wrong", re.IGNORECASE)
 SCREEN_KEEP = 256
 LINE_KEEP = 128
-BANNER_MAX = 255
-SSH_DATASET = "network_traffic.ssh"
 TELNET_DATASET = "network_traffic.telnet"
 
 
@@ -146,63 +141,3 @@ def _telnet_fields(action: str, outcome: str) -> Event:
         "event.outcome": outcome,
         "network.protocol": "telnet",
     }
-
-
-@dataclass
-class SshSession:
-    """The two identification strings of one SSH connection."""
-
-    banners: list[str | None] = field(default_factory=lambda: [None, None])  # client, server
-    buffers: tuple[bytearray, bytearray] = field(default_factory=lambda: (bytearray(), bytearray()))
-    first_seen: float = 0.0
-    done: bool = False
-
-    def client_data(self, data: bytes, when: float) -> list[AppRecord]:
-        return self._data(0, data, when)
-
-    def server_data(self, data: bytes, when: float) -> list[AppRecord]:
-        return self._data(1, data, when)
-
-    def finish(self) -> list[AppRecord]:
-        if self.done or self.banners == [None, None]:
-            return []
-        return [self._record()]
-
-    def _data(self, side: int, data: bytes, when: float) -> list[AppRecord]:
-        if self.done or self.banners[side] is not None:
-            return []
-        buf = self.buffers[side]
-        buf += data[: BANNER_MAX + 2 - len(buf)]
-        end = buf.find(b"\n")
-        if end < 0 and len(buf) <= BANNER_MAX:
-            return []
-        line = bytes(buf[: end if end >= 0 else BANNER_MAX]).rstrip(b"\r")
-        buf.clear()
-        # servers may send other lines before their banner (RFC 4253, section 4.2)
-        if not line.startswith(b"SSH-"):
-            if side == 0:
-                self.done = True  # a client that does not speak SSH
-            return []
-        if self.banners == [None, None]:
-            self.first_seen = when
-        self.banners[side] = line.decode("utf-8", "replace")
-        if None in self.banners:
-            return []
-        return [self._record()]
-
-    def _record(self) -> AppRecord:
-        self.done = True
-        fields: Event = {
-            "event.category": "network",
-            "event.type": "protocol",
-            "event.action": "ssh_handshake",
-            "network.protocol": "ssh",
-            "event.outcome": "success" if None not in self.banners else "unknown",
-        }
-        for name, banner in zip(("client", "server"), self.banners, strict=True):
-            if banner is not None:
-                fields[f"ssh.{name}.banner"] = banner
-                version, _, software = banner[4:].partition("-")
-                fields[f"ssh.{name}.software"] = software.partition(" ")[0]
-                fields[f"ssh.{name}.protocol_version"] = version
-        return AppRecord(SSH_DATASET, self.first_seen, fields)

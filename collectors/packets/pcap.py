@@ -11,7 +11,9 @@ capture (``collectors.sources.live``). It yields flat ECS events:
 * one ``network_traffic.http`` / ``network_traffic.rtsp`` event per request, with its
   response when seen, and one ``network_traffic.modbus`` event per Modbus request;
 * one ``network_traffic.telnet`` event per Telnet login attempt (user name, outcome; never
-  the password), one ``network_traffic.ssh`` event per SSH connection (both banners);
+  the password); per SSH connection one ``network_traffic.ssh`` handshake event (banners,
+  key-exchange algorithms, HASSH) and, past the key exchange, one authentication event
+  whose outcome is guessed from the encrypted packets' sizes and counts;
 * one ``network_traffic.wsdiscovery`` event per WS-Discovery message (UDP 3702: ONVIF
   probes and the cameras' probe matches with their types, scopes and ``XAddrs``).
 
