@@ -25,6 +25,8 @@ from collectors.packets.logins import TelnetSession
 from collectors.packets.modbus import ModbusSession
 from collectors.packets.packet import ACK, FIN, RST, SYN, Datagram
 from collectors.packets.protocols import AppRecord, Session, TextSession
+from collectors.packets.rdp import RdpSession
+from collectors.packets.smb import SmbSession
 from collectors.packets.ssh import SshSession
 from collectors.packets.tcpstream import Stream
 from collectors.packets.tls import TlsSession
@@ -41,8 +43,10 @@ PORT_PROTOCOLS = {
     80: "http",
     102: "s7comm",
     123: "ntp",
+    139: "smb",
     161: "snmp",
     443: "tls",
+    445: "smb",
     502: "modbus",
     514: "syslog",
     554: "rtsp",
@@ -59,7 +63,17 @@ PORT_PROTOCOLS = {
     47808: "bacnet",
 }
 SESSIONS: dict[
-    str, type[TextSession | ModbusSession | Dnp3Session | SshSession | TelnetSession | TlsSession]
+    str,
+    type[
+        TextSession
+        | ModbusSession
+        | Dnp3Session
+        | SshSession
+        | TelnetSession
+        | TlsSession
+        | SmbSession
+        | RdpSession
+    ],
 ] = {
     "http": TextSession,
     "rtsp": TextSession,
@@ -68,6 +82,8 @@ SESSIONS: dict[
     "ssh": SshSession,
     "telnet": TelnetSession,
     "tls": TlsSession,
+    "smb": SmbSession,
+    "rdp": RdpSession,
 }
 DNP3_START = b"\x05\x64"  # the start bytes of every DNP3 link-layer frame
 LINGER = 2.0
@@ -181,6 +197,10 @@ class Flow:
             self.protocol, self.session = "dnp3", Dnp3Session()
         elif payload[:2] == b"\x16\x03" and len(payload) >= 6 and payload[5] == 1:
             self.protocol, self.session = "tls", TlsSession()  # a ClientHello record
+        elif payload[:1] == b"\x00" and payload[4:8] in (b"\xfeSMB", b"\xffSMB"):
+            self.protocol, self.session = "smb", SmbSession()  # NetBIOS framing, SMB header
+        elif payload[:2] == b"\x03\x00" and len(payload) >= 6 and payload[5] & 0xF0 == 0xE0:
+            self.protocol, self.session = "rdp", RdpSession()  # TPKT, X.224 Connection Request
 
     def add(self, d: Datagram, when: float, wirelen: int) -> list[AppRecord]:
         """Count a packet; returns application records it completed."""
