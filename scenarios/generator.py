@@ -35,6 +35,7 @@ from scapy.layers.inet import UDP
 from scapy.packet import Raw
 
 from collectors import SAMPLES
+from scenarios import sshcraft
 from scenarios.packetcraft import (
     ROUTER_MAC,
     SEED,
@@ -186,12 +187,12 @@ def _add_benign(cap: Capture, base: float) -> None:
             ("s", struct.pack("!HHHBBB", tid, 0, 3 + len(values), 1, 3, len(values)) + values)
         )
     cap.tcp(SCADA, (PLC, 502), base + 5.0, modbus)
-    ssh: list[Turn] = [
-        ("s", b"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n"),
-        ("c", b"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n"),
-    ]
-    for n in range(6):
-        ssh.append(("c" if n % 2 == 0 else "s", cap.rng.randbytes(48 + 16 * n)))
+    # banners, key exchange, the first encrypted round trip (the capture ends there); seeded
+    # from the capture's generator, drawn as before so that later traffic keeps its bytes
+    seed = b"".join(cap.rng.randbytes(48 + 16 * n) for n in range(6))
+    ssh_rng = random.Random(seed)  # noqa: S311
+    ssh = sshcraft.handshake(ssh_rng)
+    ssh += sshcraft.password_login(ssh_rng, 0, success=False)[:2]
     cap.tcp(BASTION, (APP_SERVER, 22), base + 30.0, ssh)
 
 

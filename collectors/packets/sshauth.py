@@ -22,7 +22,9 @@ Hence the guess (:func:`guess`), in this order:
   least one authentication answer, every answer was short (under :data:`LARGE_ANSWER`), and
   the last answer had the size of the first authentication answer (a ``USERAUTH_FAILURE``
   again: nothing happened after the last refusal but the close). A server that closed is
-  the stronger sign (``MaxAuthTries`` reached); a client that closed gave up;
+  the stronger sign (``MaxAuthTries`` reached: OpenSSH then answers the last try with a
+  ``DISCONNECT`` instead, so a different last answer is allowed when the server closed); a
+  client that closed gave up;
 * ``unknown`` otherwise: still open at the end of the capture, closed during the key
   exchange, or a shape neither rule fits.
 
@@ -114,10 +116,13 @@ def guess(shape: Shape, closed_by: str) -> Guess:
     if closed_by == "none":
         return Guess("unknown", "the connection did not end in the capture", 0)
     if not service or not auth:
-        return Guess("unknown", f"{shape.round_trips} round trips: no authentication seen", 0)
-    refused = auth.count(auth[0])
-    if auth[-1] != auth[0]:
+        return Guess("unknown", f"no authentication seen ({shape.round_trips} round trips)", 0)
+    refusals = auth
+    if closed_by == "server" and len(auth) > 1 and auth[-1] != auth[0]:
+        refusals = auth[:-1]  # the server's DISCONNECT (too many authentication failures)
+    if refusals[-1] != refusals[0]:
         return Guess("unknown", "the last answer differs from the first refusal", 0)
+    refused = refusals.count(refusals[0])
     return Guess(
         "failure", f"closed by the {closed_by} after {refused} answers of {auth[0]} bytes", refused
     )

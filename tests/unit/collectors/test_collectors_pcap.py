@@ -53,15 +53,22 @@ def of(events: list[Event], dataset: str) -> list[Event]:
 
 def test_every_event_is_flat_complete_and_scalar(demo: tuple[list[Event], CollectorStats]) -> None:
     events, stats = demo
-    assert stats.events == len(events) == 92
+    assert stats.events == len(events) == 93
     assert stats.received == stats.parsed == 263
     assert stats.errors == Counter()
     for event in events:
         assert all(key in event for key in REQUIRED), event
-        arrays = ("event.category", "event.type")  # ECS arrays; every other value a scalar
+        # ECS arrays, SSH's offered algorithms and answer sizes; every other value a scalar
+        arrays = [k for k, v in event.items() if isinstance(v, list)]
+        assert all(
+            k in ("event.category", "event.type", "citysoc.ssh.answer_bytes")
+            or k.endswith("_algorithms")
+            for k in arrays
+        ), arrays
         assert all(
             isinstance(v, str | int | float | bool) for k, v in event.items() if k not in arrays
         )
+        assert all(isinstance(v, str | int) for k in arrays for v in event[k])
         assert problems(event) == [], event
     assert len({e["event.id"] for e in events}) == len(events)
 

@@ -87,7 +87,9 @@ def test_strip_telnet_keeps_state_across_segments() -> None:
 
 
 def test_demo_ssh_handshake_has_both_banners(demo: list[Event]) -> None:
-    (ssh,) = of(demo, "network_traffic.ssh")
+    ssh, auth = of(demo, "network_traffic.ssh")
+    assert (ssh["event.action"], auth["event.action"]) == ("ssh_handshake", "ssh_authentication")
+    assert auth["event.outcome"] == "unknown"  # the capture has its first round trip only
     assert ssh["ssh.client.banner"] == "SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3"
     assert ssh["ssh.server.software"] == "OpenSSH_9.2p1"
     assert ssh["ssh.client.protocol_version"] == "2.0"
