@@ -7,9 +7,24 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import JSON, DateTime, Index, String, Text, func, text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    delete,
+    event,
+    func,
+    insert,
+    inspect,
+    text,
+)
+from sqlalchemy.orm import Mapped, Session, UOWTransaction, mapped_column
 
+from soc_api.alerts.entity_keys import ROLES, entity_rows
 from soc_api.db import Base
 
 
@@ -124,6 +139,54 @@ class Alert(Base):
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )
+
+
+class AlertEntity(Base):
+    """One key of one entity an alert names (``soc_api.alerts.entity_keys``): the search
+    language's entity look-ups read this table's index instead of every alert's lists. Kept
+    by :func:`_index_entities` with every flush of alerts; migration 0012."""
+
+    __tablename__ = "alert_entities"
+    __table_args__ = (Index("alert_entities_value", "value", "role", "whole", "alert_id"),)
+
+    alert_id: Mapped[int] = mapped_column(
+        ForeignKey("alerts.id", ondelete="CASCADE"), primary_key=True
+    )
+    role: Mapped[str] = mapped_column(String(16), primary_key=True)
+    whole: Mapped[bool] = mapped_column(Boolean, primary_key=True)
+    value: Mapped[str] = mapped_column(
+        Text().with_variant(Text(collation="C"), "postgresql"), primary_key=True
+    )
+
+
+@event.listens_for(Session, "after_flush")
+def _index_entities(session: Session, _context: UOWTransaction) -> None:
+    """Write the entity rows of the alerts this flush inserted, and rewrite those of the
+    roles an update changed (a fold's new targets). Deleting an alert deletes its rows (the
+    foreign key). Statements that write alerts' entity columns outside the unit of work
+    (``update(Alert)``) must rewrite the rows themselves."""
+    rows: list[dict[str, object]] = []
+    stale: list[tuple[int, str]] = []
+    for obj in session.new:
+        if isinstance(obj, Alert):
+            state = inspect(obj).dict
+            rows += [r for role in ROLES for r in entity_rows(obj.id, role, state.get(role))]
+    for obj in session.dirty:
+        if isinstance(obj, Alert):
+            attrs = inspect(obj).attrs
+            for role in ROLES:
+                if attrs[role].history.has_changes():
+                    stale.append((obj.id, role))
+                    rows += entity_rows(obj.id, role, attrs[role].value)
+    if not rows and not stale:
+        return
+    conn = session.connection()
+    for alert_id, role in stale:
+        conn.execute(
+            delete(AlertEntity).where(AlertEntity.alert_id == alert_id, AlertEntity.role == role)
+        )
+    for start in range(0, len(rows), 5000):
+        conn.execute(insert(AlertEntity), rows[start : start + 5000])
 
 
 class AlertPublic(BaseModel):

@@ -48,7 +48,8 @@ from citysoc.core.query.tree import (
     OneOf,
     Wildcard,
 )
-from soc_api.alerts.models import Alert
+from soc_api.alerts.entity_keys import MAX_KEY, ROLES
+from soc_api.alerts.models import Alert, AlertEntity
 
 K = Kind
 ALERT_FIELDS = (
@@ -193,10 +194,13 @@ def to_sql(condition: Condition | None, *, dialect: str) -> ColumnElement[bool]:
     if isinstance(condition, AllOf):
         return and_(true(), *(to_sql(p, dialect=dialect) for p in condition.parts))
     if isinstance(condition, AnyOf):
-        return or_(false(), *(to_sql(p, dialect=dialect) for p in condition.parts))
+        return _any_of(condition.parts, dialect)
     if isinstance(condition, Not):
         return not_(to_sql(condition.part, dialect=dialect))
     spec = condition.field
+    indexed = _entity_lookup(condition)
+    if indexed is not None:
+        return indexed
     column = getattr(Alert, spec.name)
     test = _leaf(condition)
     if spec.array:
@@ -212,3 +216,67 @@ def _any_element(column: Any, test: Test, dialect: str) -> ColumnElement[bool]:
         elements = func.json_each(column).table_valued("value").alias("element")
         value = cast(elements.c.value, String)
     return exists(select(literal_column("1")).select_from(elements).where(test(value)))
+
+
+def _entity_text(condition: Condition) -> str | None:
+    """The text an entity equality looks up in ``alert_entities`` (None: not such a test, or
+    a text longer than the table's keys)."""
+    if not isinstance(condition, Equals) or condition.field.name not in ROLES:
+        return None
+    text = str(condition.value).lower()
+    return text if len(text) < MAX_KEY else None
+
+
+def _any_of(parts: tuple[Condition, ...], dialect: str) -> ColumnElement[bool]:
+    """Any of the parts; equalities of one text on several entity fields (a bare value, a
+    pivot) are one look-up of that text in the entity table."""
+    roles: dict[str, list[str]] = {}
+    rest: list[ColumnElement[bool]] = []
+    for part in parts:
+        text = _entity_text(part)
+        if text is None:
+            rest.append(to_sql(part, dialect=dialect))
+        else:
+            roles.setdefault(text, []).append(part.field.name)  # type: ignore[union-attr]
+    looked_up = [
+        Alert.id.in_(
+            select(AlertEntity.alert_id).where(
+                AlertEntity.value == text, AlertEntity.role.in_(sorted(set(names)))
+            )
+        )
+        for text, names in roles.items()
+    ]
+    return or_(false(), *rest, *looked_up)
+
+
+def _entity_lookup(condition: Condition) -> ColumnElement[bool] | None:
+    """An entity equality or IPv4 network as a look-up in ``alert_entities`` (its index), or
+    None where the lists must be read: wildcards, ``*``, very long texts, ``/0``.
+
+    Same answers as :func:`_leaf` on the lists: an equality holds where the entity is the
+    text or ends with ``:`` and the text (the table keeps both forms); a network's prefix
+    ``10.20.`` is the range ``['ip:10.20.', 'ip:10.20/')`` of whole entities (``/`` follows
+    ``.``; the keys are lowercase and compared bytewise: ``COLLATE "C"`` on PostgreSQL)."""
+    if not isinstance(condition, Equals | InNetwork) or condition.field.name not in ROLES:
+        return None
+    role = AlertEntity.role == condition.field.name
+    if isinstance(condition, Equals):
+        text = _entity_text(condition)
+        if text is None:
+            return None
+        found = select(AlertEntity.alert_id).where(AlertEntity.value == text, role)
+        return Alert.id.in_(found)
+    network = condition.network
+    if not isinstance(network, ipaddress.IPv4Network):
+        return None  # _leaf gives the reason
+    prefixes = ipv4_prefixes(network)
+    if "" in prefixes:
+        return None
+    tests = [
+        and_(AlertEntity.value >= "ip:" + p, AlertEntity.value < "ip:" + p[:-1] + "/")
+        if p.endswith(".")
+        else AlertEntity.value == "ip:" + p
+        for p in prefixes
+    ]
+    found = select(AlertEntity.alert_id).where(role, AlertEntity.whole == true(), or_(*tests))
+    return Alert.id.in_(found)

@@ -96,6 +96,7 @@ def corpus() -> list[Alert]:
             "exfiltration_dns_tunnel",
             agency="dc",
             observables=["domain:bad.example.net"],
+            infrastructure=["ip:2001:db8::53", "url:http://cam.example:8080/x"],
             fingerprints=["ja3:abc"],
             status="acknowledged",
         ),
@@ -135,6 +136,20 @@ CASES: list[tuple[str, set[str]]] = [
     ("status:acknowledged OR close_reason:true_positive", {HIK, DNS}),
     ("title:%", set()),
     ('attacker:"ip:203.0.113.7_"', set()),
+    # entity look-ups, answered from the entity table's index (soc_api.alerts.entity_keys)
+    ("203.0.113.77 AND severity:critical", {HIK}),
+    ("targets:IP:10.31.0.21", {RTSP, TELNET}),
+    ("targets:10.31.0.2", set()),
+    ("targets:10.31.0.21/32", {RTSP, TELNET}),
+    ("targets:0.0.0.0/0", {RTSP, HIK, TELNET}),
+    ("NOT attacker:ip:203.0.113.77", {TELNET, SSH, DNS}),
+    ('"2001:db8::53"', {DNS}),
+    ('infrastructure:"ip:2001:db8::53"', {DNS}),
+    ('"db8::53"', {DNS}),
+    ('"8080/x"', {DNS}),
+    ("observables:ip:203.0.113.*", {RTSP, HIK}),
+    ("targets:host:DC-WEB-01 OR attacker:user:root", {SSH}),
+    ("x" * 600, set()),
 ]
 
 
