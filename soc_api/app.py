@@ -40,6 +40,7 @@ from soc_api.errors import ERROR_RESPONSES, install_error_handlers, json_errors
 from soc_api.incidents.views import router as incidents_router
 from soc_api.ingest.views import router as ingest_router
 from soc_api.iocs.views import router as iocs_router
+from soc_api.memory_report import start_memory_report
 from soc_api.notifications.dispatcher import start_notifications
 from soc_api.notifications.views import router as notifications_router
 from soc_api.overview.views import pages as overview_pages
@@ -86,9 +87,12 @@ def create_app(settings: Settings, *, startup: Sequence[StartupTask] = ()) -> Fa
         sealer.start()
         reports = compliance_schedule(ctx)
         reports.start()
+        memory = start_memory_report(ctx)  # debugging only: off unless configured
         try:
             yield
         finally:
+            if memory is not None:
+                memory.stop()
             reports.stop()
             sealer.stop()
             notifier.stop()

@@ -179,6 +179,20 @@ class Settings(BaseSettings):
         description="Ed25519 private key (PEM) that signs the release gate's decisions "
         "(citysoc release keygen makes one).",
     )
+    debug_memory_seconds: float = Field(
+        default=0.0,
+        ge=0,
+        description="Debugging: every N seconds (and on SIGUSR1) the SOC API writes a memory "
+        "report to data_dir/debug/ (resident memory, malloc and SQLite totals, objects by type, "
+        "tracemalloc's growing allocators); 0: off.",
+    )
+    debug_tracemalloc_frames: int = Field(
+        default=10,
+        ge=0,
+        le=100,
+        description="Frames tracemalloc keeps per allocation in the memory report; 0: no "
+        "tracemalloc (it slows the process).",
+    )
     test_elastic_url: str = Field(
         default="", description="Elasticsearch for live tests (CITYSOC_TEST_ELASTIC_URL)."
     )

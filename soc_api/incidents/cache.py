@@ -159,5 +159,8 @@ class IncidentCache:
         with self._lock:
             self._kept.clear()
 
+    def __len__(self) -> int:
+        return len(self._kept)
+
 
 INCIDENTS = IncidentCache()
