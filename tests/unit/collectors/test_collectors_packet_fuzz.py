@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 
 import pytest
 
@@ -11,6 +12,7 @@ pytest.importorskip("hypothesis", reason="hypothesis is not installed")
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from citysoc.core.ecs_reference import problems
 from collectors.packets.flows import SESSIONS
 from collectors.packets.packet import (
     MalformedPacketError,
@@ -19,10 +21,12 @@ from collectors.packets.packet import (
     decode,
 )
 from collectors.packets.pcap import PacketEngine
+from collectors.packets.ssh import SshSession
+from collectors.packets.sshkex import MAX_PACKET
 from collectors.packets.wsdiscovery import wsdiscovery_fields
 from collectors.sources.pcapfile import iter_records
 from collectors.stats import CollectorStats
-from scenarios import generator
+from scenarios import generator, sshcraft
 
 DEMO = generator.SAMPLES / "demo-city.pcap"
 FRAMES = [r.data for r in iter_records(DEMO, CollectorStats())]
@@ -84,7 +88,45 @@ def test_sessions_never_raise_on_hostile_streams(
         records += feed(chunk, generator.BASE_EPOCH)
     records += session.finish()
     for record in records:
-        assert all(isinstance(v, SCALARS) for v in record.fields.values()), record
+        for value in record.fields.values():  # scalars, or arrays of them (ECS categories)
+            assert isinstance(value, SCALARS) or all(isinstance(v, SCALARS) for v in value)
+
+
+def _ssh_stream() -> list[tuple[bool, bytes]]:
+    rng = random.Random(16)
+    turns = sshcraft.handshake(rng) + sshcraft.password_login(rng, 2, success=True)
+    return [(side == "c", data) for side, data in turns]
+
+
+SSH_STREAM = _ssh_stream()
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(st.data())
+def test_ssh_decoder_survives_mutated_key_exchanges(data: st.DataObject) -> None:
+    """A real SSH conversation (banners, KEXINITs, ECDH, NEWKEYS, encrypted records) with
+    bytes changed, cut, split or dropped: only counted faults, bounded buffers, ECS values."""
+    session = SshSession()
+    records = []
+    for from_client, chunk in SSH_STREAM:
+        mutated = bytearray(chunk)
+        for _ in range(data.draw(st.integers(0, 3))):
+            mutated[data.draw(st.integers(0, len(mutated) - 1))] = data.draw(st.integers(0, 255))
+        if data.draw(st.booleans()):
+            mutated = mutated[: data.draw(st.integers(0, len(mutated)))]
+        cut = data.draw(st.integers(0, len(mutated)))
+        feed = session.client_data if from_client else session.server_data
+        records += feed(bytes(mutated[:cut]), generator.BASE_EPOCH)
+        records += feed(bytes(mutated[cut:]), generator.BASE_EPOCH + 0.1)
+        assert all(side.reader.pending <= 4 + MAX_PACKET + len(chunk) for side in session.sides)
+    session.ended(data.draw(st.sampled_from([None, 0, 1])), generator.BASE_EPOCH + 1)
+    records += session.finish()
+    assert all(reason.startswith("ssh-") and detail for reason, detail in session.take_errors())
+    assert len(records) <= 2
+    for record in records:
+        assert problems(record.fields) == [], record
+        for value in record.fields.values():
+            assert isinstance(value, SCALARS) or all(isinstance(v, SCALARS) for v in value)
 
 
 @settings(max_examples=200, deadline=None, database=None)
