@@ -26,6 +26,7 @@ from collectors.packets.pcap import read_pcap
 from collectors.sources.eve import parse_eve_line
 from collectors.sources.syslog import parse_syslog
 from collectors.stats import CollectorStats
+from scenarios import sshcraft
 from scenarios.packetcraft import Capture, Turn, frame
 
 DAY = datetime(2026, 11, 21, 0, 0, tzinfo=UTC)
@@ -119,14 +120,11 @@ def _modbus_polls(cap: Capture) -> None:
 
 def _ssh_sessions(cap: Capture) -> None:
     for n, server in enumerate(("10.10.1.5", "10.10.2.5", "10.20.0.10", "10.50.0.10")):
-        turns: list[Turn] = [
-            ("s", b"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n"),
-            ("c", b"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n"),
-        ]
-        for k in range(6):
-            turns.append(
-                ("c", cap.rng.randbytes(64)) if k % 2 == 0 else ("s", cap.rng.randbytes(64))
-            )
+        # a key exchange, a login and a short shell session; seeded from the capture's
+        # generator, drawn as before so that the traffic after it keeps its bytes
+        ssh_rng = random.Random(b"".join(cap.rng.randbytes(64) for _ in range(6)))  # noqa: S311
+        turns: list[Turn] = sshcraft.handshake(ssh_rng)
+        turns += sshcraft.password_login(ssh_rng, 1, success=True)
         cap.tcp(BASTION, (server, 22), _at(9 + n * 0.5), turns)
 
 
