@@ -209,7 +209,7 @@ class SshSession:
             "citysoc.ssh.closed_by": self.closed_by,
             "citysoc.ssh.round_trips": shape.round_trips,
             "citysoc.ssh.failure_answers": verdict.failure_answers,
-            "citysoc.ssh.answer_bytes": shape.all_answers(),
+            "citysoc.ssh.answer_bytes": ",".join(str(size) for size in shape.all_answers()),
         }
         for name, index in (("client", CLIENT), ("server", SERVER)):
             fields |= {
@@ -237,7 +237,8 @@ def _kexinit_fields(name: str, kexinit: KexInit) -> Event:
     fields: Event = {}
     for field_name, attributes in LISTS.items():
         names = getattr(kexinit, attributes[SIDES.index(name)])
-        fields[f"ssh.{name}.{field_name}"] = [n[:MAX_NAME] for n in names[:MAX_NAMES]]
+        # the name-list as sent (comma-separated), as arrays are kept for ECS's own fields
+        fields[f"ssh.{name}.{field_name}"] = ",".join(n[:MAX_NAME] for n in names[:MAX_NAMES])
     server = name == "server"
     fields[f"ssh.{name}.hassh"] = hassh(kexinit, server=server)
     fields[f"ssh.{name}.hassh_string"] = hassh_string(kexinit, server=server)[:4096]
