@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import uuid
 
 import pytest
 
@@ -21,12 +22,14 @@ from collectors.packets.packet import (
     decode,
 )
 from collectors.packets.pcap import PacketEngine
+from collectors.packets.rdp import TPKT_MAX, RdpSession
+from collectors.packets.smb import FRAME_MAX, SmbSession
 from collectors.packets.ssh import SshSession
 from collectors.packets.sshkex import MAX_PACKET
 from collectors.packets.wsdiscovery import wsdiscovery_fields
 from collectors.sources.pcapfile import iter_records
 from collectors.stats import CollectorStats
-from scenarios import generator, sshcraft
+from scenarios import generator, sshcraft, windowscraft
 
 DEMO = generator.SAMPLES / "demo-city.pcap"
 FRAMES = [r.data for r in iter_records(DEMO, CollectorStats())]
@@ -75,7 +78,7 @@ def test_engine_survives_mutated_real_packets(frames: list[bytes]) -> None:
 
 @settings(max_examples=200, deadline=None, database=None)
 @given(
-    st.sampled_from(["http", "rtsp", "modbus", "ssh", "telnet"]),
+    st.sampled_from(["http", "rtsp", "modbus", "ssh", "telnet", "smb", "rdp"]),
     st.lists(st.tuples(st.booleans(), st.binary(max_size=120)), max_size=12),
 )
 def test_sessions_never_raise_on_hostile_streams(
@@ -123,6 +126,68 @@ def test_ssh_decoder_survives_mutated_key_exchanges(data: st.DataObject) -> None
     records += session.finish()
     assert all(reason.startswith("ssh-") and detail for reason, detail in session.take_errors())
     assert len(records) <= 2
+    for record in records:
+        assert problems(record.fields) == [], record
+        for value in record.fields.values():
+            assert isinstance(value, SCALARS) or all(isinstance(v, SCALARS) for v in value)
+
+
+def _windows_streams() -> dict[str, list[tuple[bool, bytes]]]:
+    w, nb = windowscraft, windowscraft.netbios
+    guid = uuid.UUID(int=0x1F)
+    challenge = w.ntlm_challenge({1: "FS", 2: "HCMC", 3: "fs.hcmc.example"})
+    smb = [
+        (True, nb(w.negotiate_request([0x0202, 0x0311], client_guid=guid, netname="fs",
+                                      ciphers=(2,)))),
+        (False, nb(w.negotiate_response(0x0311, server_guid=guid, signing_required=True,
+                                        cipher=2))),
+        (True, nb(w.session_setup_request(w.spnego_init(w.ntlm_negotiate())))),
+        (False, nb(w.session_setup_response(w.MORE_PROCESSING, w.spnego_response(challenge)))),
+        (True, nb(w.session_setup_request(w.ntlm_authenticate("u", "HCMC", "WS")))),
+        (False, nb(w.session_setup_response(0))),
+        (True, nb(w.tree_connect_request("\\\\fs\\share"))),
+        (False, nb(w.tree_connect_response())),
+    ]  # fmt: skip
+    smb1 = [(True, nb(w.smb1_negotiate_request(["LANMAN1.0", "NT LM 0.12"]))),
+            (False, nb(w.smb1_negotiate_response(1)))]  # fmt: skip
+    rdp = [
+        (True, w.connection_request(cookie="HCMC\\op", protocols=0)),
+        (False, w.connection_confirm(selected=0)),
+        (True, w.mcs_connect_initial("WS-01")),
+    ]
+    credssp = [
+        (True, w.connection_request(cookie="op")),
+        (False, w.connection_confirm()),
+        (True, b"\x16\x03\x01\x00\x08\x01\x00\x00\x04\x03\x03\x00\x00"),
+    ]
+    return {"smb": smb, "smb-smb1": smb1, "rdp": rdp, "rdp-credssp": credssp}  # fmt: skip
+
+
+WINDOWS_STREAMS = _windows_streams()
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(st.sampled_from(sorted(WINDOWS_STREAMS)), st.data())
+def test_smb_and_rdp_decoders_survive_mutated_sessions(name: str, data: st.DataObject) -> None:
+    """Real SMB and RDP session starts with bytes changed, cut or split: only counted faults,
+    bounded buffers, ECS values."""
+    session = SmbSession() if name.startswith("smb") else RdpSession()
+    records = []
+    for from_client, chunk in WINDOWS_STREAMS[name]:
+        mutated = bytearray(chunk)
+        for _ in range(data.draw(st.integers(0, 3))):
+            mutated[data.draw(st.integers(0, len(mutated) - 1))] = data.draw(st.integers(0, 255))
+        if data.draw(st.booleans()):
+            mutated = mutated[: data.draw(st.integers(0, len(mutated)))]
+        cut = data.draw(st.integers(0, len(mutated)))
+        feed = session.client_data if from_client else session.server_data
+        records += feed(bytes(mutated[:cut]), generator.BASE_EPOCH)
+        records += feed(bytes(mutated[cut:]), generator.BASE_EPOCH + 0.1)
+        limit = (FRAME_MAX if isinstance(session, SmbSession) else TPKT_MAX) + 4 + len(chunk)
+        assert all(len(side.buffer) <= limit for side in session.sides)
+    records += session.finish()
+    errors = session.take_errors()
+    assert all(reason in ("smb-malformed", "rdp-malformed") and detail for reason, detail in errors)
     for record in records:
         assert problems(record.fields) == [], record
         for value in record.fields.values():
