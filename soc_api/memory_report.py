@@ -224,16 +224,21 @@ class MemoryReport:
         path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-def _candidates(ctx: SocContext) -> int:
-    """Rows in the correlations' kept candidates (0 without them, e.g. on an engine)."""
+def _candidates(ctx: SocContext) -> int | str:
+    """Rows in the correlations' kept candidates (0 without them, e.g. on an engine); "busy"
+    when the store stays locked (a report never waits on a detection run)."""
     from detections.engine.correlation_scope import CANDIDATES
     from detections.engine.runner import DetectionRunner
 
     runner = ctx.scheduler.runner
     if not isinstance(runner, DetectionRunner) or runner.candidates.covered_from is None:
         return 0
-    with runner.store.lock:
+    if not runner.store.lock.acquire(timeout=5):
+        return "busy"
+    try:
         row = runner.store.conn.execute(f"SELECT COUNT(*) FROM temp.{CANDIDATES}").fetchone()  # noqa: S608
+    finally:
+        runner.store.lock.release()
     return int(row[0])
 
 
