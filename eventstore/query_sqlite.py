@@ -32,6 +32,7 @@ from citysoc.core.query.tree import (
     OneOf,
     Wildcard,
 )
+from eventstore import addresses
 from eventstore.base import MAX_OFFSET, AgencySeen
 from eventstore.sqlite import ARRAY, TABLE, elements_sql, quote
 
@@ -153,6 +154,15 @@ def _scope(
     return " AND ".join(tests) or "1", values
 
 
+def _events(condition: Condition | None) -> Clause:
+    """What a search reads: the events the address index gives for the condition's addresses
+    (:mod:`eventstore.addresses`), or every event."""
+    found = addresses.addresses(condition)
+    if found is None:
+        return TABLE, []
+    return addresses.candidates_sql(TABLE), [json.dumps(found)]
+
+
 def search(
     conn: sqlite3.Connection,
     compiler: Compiler,
@@ -165,11 +175,13 @@ def search(
     """The total and a cursor over one page (the store reads the rows back)."""
     register(conn)
     where, values = _scope(condition, agencies, compiler)
-    total = int(conn.execute(f"SELECT COUNT(*) FROM {TABLE} WHERE {where}", values).fetchone()[0])
+    source, given = _events(condition)
+    counted = conn.execute(f"SELECT COUNT(*) FROM {source} WHERE {where}", [*given, *values])
+    total = int(counted.fetchone()[0])
     cursor = conn.execute(
-        f"SELECT * FROM {TABLE} WHERE {where} "
-        'ORDER BY "@timestamp" DESC, seq DESC LIMIT ? OFFSET ?',
-        [*values, max(0, limit), min(max(0, offset), MAX_OFFSET)],
+        f"SELECT {TABLE}.* FROM {source} WHERE {where} "
+        f'ORDER BY "@timestamp" DESC, {TABLE}.seq DESC LIMIT ? OFFSET ?',
+        [*given, *values, max(0, limit), min(max(0, offset), MAX_OFFSET)],
     )
     return total, cursor
 
@@ -179,9 +191,10 @@ def seen_by(
 ) -> list[AgencySeen]:
     register(conn)
     where, values = _scope(condition, None, compiler)
+    source, given = _events(condition)
     rows = conn.execute(
-        f'SELECT "organization.id", COUNT(*), MIN("@timestamp"), MAX("@timestamp") FROM {TABLE} '
-        f'WHERE {where} GROUP BY "organization.id" ORDER BY "organization.id"',
-        values,
+        f'SELECT "organization.id", COUNT(*), MIN("@timestamp"), MAX("@timestamp") '
+        f'FROM {source} WHERE {where} GROUP BY "organization.id" ORDER BY "organization.id"',
+        [*given, *values],
     ).fetchall()
     return [AgencySeen(str(a or ""), int(n), first, last) for a, n, first, last in rows]

@@ -31,6 +31,7 @@ from citysoc.core.ecs import Event, EventGroup
 from citysoc.core.ecs_reference import reference
 from citysoc.core.errors import StoreError
 from citysoc.core.query.tree import Condition
+from eventstore import addresses
 from eventstore.base import AgencySeen, EventPage, StoreHealth, WriteResult
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,7 @@ log = logging.getLogger(__name__)
 TABLE = "events"
 CACHE_KIB = 64 * 1024
 MAX_CACHED_INSERTS = 4096
+SEARCH_CATCH_UP_SECONDS = 1.0  # of address indexing before a search by address
 WAL_CHECKPOINT_PAGES = 8192  # 32 MiB of WAL between checkpoints: fewer fsyncs while writing
 _FIELD_NAME = re.compile(r"^[@A-Za-z_][A-Za-z0-9_.@-]{0,127}$")
 FIELDS_TABLE = "event_fields"
@@ -218,6 +220,7 @@ class SqliteEventStore:
                 f"CREATE TABLE IF NOT EXISTS {FIELDS_TABLE} "
                 "(name TEXT PRIMARY KEY, kind TEXT NOT NULL)"
             )
+        addresses.ensure(self.conn)
 
     def _read_kinds(self) -> dict[str, str]:
         return dict(self.conn.execute(f"SELECT name, kind FROM {FIELDS_TABLE}").fetchall())
@@ -424,6 +427,7 @@ class SqliteEventStore:
         if agencies is not None and not agencies:
             return EventPage(total=0, events=[])
         with self.lock:
+            self._narrowing(condition)
             compiler = query_sqlite.Compiler(self._read_columns(), self._known_kinds())
             total, cur = query_sqlite.search(
                 self.conn, compiler, condition, agencies=agencies, limit=limit, offset=offset
@@ -434,8 +438,25 @@ class SqliteEventStore:
         from eventstore import query_sqlite
 
         with self.lock:
+            self._narrowing(condition)
             compiler = query_sqlite.Compiler(self._read_columns(), self._known_kinds())
             return query_sqlite.seen_by(self.conn, compiler, condition)
+
+    def _narrowing(self, condition: Condition | None) -> None:
+        """Before a search the address index narrows: catch the index up, within a budget
+        (what it does not hold yet is read event by event, so a failure only costs time)."""
+        if addresses.addresses(condition) is None:
+            return
+        try:
+            addresses.catch_up(self.conn, TABLE, budget=SEARCH_CATCH_UP_SECONDS)
+        except sqlite3.Error as exc:
+            log.warning("event store: address index not caught up before a search: %s", exc)
+
+    def index_addresses(self, *, budget: float | None = None) -> int:
+        """Catch the address index up to the newest event (or for ``budget`` seconds); the
+        ``seq`` it holds every event up to (:mod:`eventstore.addresses`)."""
+        with self.lock:
+            return addresses.catch_up(self.conn, TABLE, budget=budget)
 
     def health(self) -> StoreHealth:
         try:
