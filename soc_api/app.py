@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -20,14 +21,14 @@ from citysoc.core.errors import PermissionDeniedError
 from citysoc.core.settings import Settings
 from soc_api.alerts.views import router as alerts_router
 from soc_api.apidocs.views import router as apidocs_router
-from soc_api.audit.anchor import Sealer
 from soc_api.audit.views import router as audit_router
 from soc_api.auth.clients import parse_proxies
 from soc_api.auth.models import TokenScope
 from soc_api.auth.secret import session_secret
+from soc_api.background import Background, start_background
+from soc_api.background import StartupTask as StartupTask  # re-exported for the CLI
 from soc_api.cases.views import router as cases_router
 from soc_api.console.cases import router as console_cases_router
-from soc_api.console.compliance import compliance_schedule
 from soc_api.console.compliance import router as console_compliance_router
 from soc_api.console.oversight import router as console_oversight_router
 from soc_api.console.pages import router as console_pages_router
@@ -41,17 +42,17 @@ from soc_api.incidents.views import router as incidents_router
 from soc_api.ingest.views import router as ingest_router
 from soc_api.iocs.views import router as iocs_router
 from soc_api.memory_report import start_memory_report
-from soc_api.notifications.dispatcher import start_notifications
+from soc_api.notifications.dispatcher import watch_notifications
 from soc_api.notifications.views import router as notifications_router
 from soc_api.overview.views import pages as overview_pages
 from soc_api.overview.views import router as overview_router
 from soc_api.releases.views import router as releases_router
 from soc_api.rules.views import router as rules_router
+from soc_api.schedule_link import ScheduleLink
 from soc_api.search.views import router as search_router
 
 log = logging.getLogger(__name__)
 
-StartupTask = Callable[[SocContext], None]
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'; form-action 'self'",
@@ -62,8 +63,18 @@ SECURITY_HEADERS = {
 }
 
 
-def create_app(settings: Settings, *, startup: Sequence[StartupTask] = ()) -> FastAPI:
-    """Build the app; the context (stores, rules, scheduler) is built at start-up."""
+def create_app(
+    settings: Settings,
+    *,
+    startup: Sequence[StartupTask] = (),
+    schedule: ScheduleLink | None = None,
+) -> FastAPI:
+    """Build the app; the context (stores, rules, scheduler) is built at start-up.
+
+    With ``schedule`` the app is one of several API workers (:mod:`soc_api.workers`): the
+    detection schedule, seals, reports and deliveries run in the process at the other end
+    of the link, and ``startup`` is that process's too.
+    """
     parse_proxies(settings.trusted_proxies)  # a bad entry stops the start, not a login
 
     @asynccontextmanager
@@ -71,31 +82,21 @@ def create_app(settings: Settings, *, startup: Sequence[StartupTask] = ()) -> Fa
         ctx = build_context(settings)
         app.state.ctx = ctx
         ctx.metrics.watch_state(lambda: (ctx.sessions, ctx.store.count()))
-        notifier = start_notifications(
-            ctx.sessions,
-            settings,
-            agencies=tuple(ctx.topology.agencies),
-            registry=ctx.metrics.registry,
-        )
-        app.state.notifier = notifier
-        for task in startup:
-            task(ctx)
-        ctx.scheduler.start()
-        sealer = Sealer(
-            ctx.sessions, settings.data_dir, settings.audit_seal_interval_seconds, ctx.store
-        )
-        sealer.start()
-        reports = compliance_schedule(ctx)
-        reports.start()
+        background: Background | None = None
+        if schedule is None:
+            background = start_background(ctx, startup)
+            app.state.notifier = background.notifier
+        else:
+            watch_notifications(ctx.sessions, settings, agencies=tuple(ctx.topology.agencies))
+            ctx.scheduler.run_elsewhere(schedule)
         memory = start_memory_report(ctx)  # debugging only: off unless configured
         try:
             yield
         finally:
             if memory is not None:
                 memory.stop()
-            reports.stop()
-            sealer.stop()
-            notifier.stop()
+            if background is not None:
+                background.stop()
             ctx.close()
 
     app = FastAPI(
@@ -176,6 +177,7 @@ def create_app(settings: Settings, *, startup: Sequence[StartupTask] = ()) -> Fa
         return {
             "status": "ok",
             "version": citysoc.__version__,
+            "pid": os.getpid(),  # which process answered (several with --workers)
             "events": ctx.store.count(),
             "rules": len(ctx.rules),
             "rule_errors": len(ctx.rule_errors),

@@ -26,6 +26,7 @@ from soc_api.db import init_state, make_engine
 from soc_api.metrics import Metrics
 from soc_api.ratelimit import TokenBucket
 from soc_api.scheduler import DetectionScheduler, Runner
+from soc_api.shared_ratelimit import SharedTokenBucket
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,7 @@ class SocContext:
     rule_errors: list[RuleError]
     scheduler: DetectionScheduler
     enricher: Enricher
-    login_limiter: TokenBucket
+    login_limiter: TokenBucket | SharedTokenBucket  # shared by every process when several
     ingest_limiter: TokenBucket
     metrics: Metrics = field(default_factory=Metrics)
 
@@ -84,6 +85,11 @@ def build_context(settings: Settings) -> SocContext:
     )
     log.info("SOC ready: %d rules, event store %s", len(compiled.rules), describe(settings))
     per_minute = settings.login_attempts_per_minute
+    login_limiter: TokenBucket | SharedTokenBucket = TokenBucket(
+        rate=per_minute / 60, burst=per_minute
+    )
+    if settings.api_workers > 1:  # one budget for every worker process, kept in the state
+        login_limiter = SharedTokenBucket(sessions, rate=per_minute / 60, burst=per_minute)
     return SocContext(
         settings,
         topology,
@@ -93,7 +99,7 @@ def build_context(settings: Settings) -> SocContext:
         errors,
         scheduler,
         enricher=Enricher(topology, settings.default_agency),
-        login_limiter=TokenBucket(rate=per_minute / 60, burst=per_minute),
+        login_limiter=login_limiter,
         ingest_limiter=TokenBucket(
             rate=settings.ingest_rate_per_second, burst=settings.ingest_rate_per_second * 5
         ),

@@ -34,6 +34,7 @@ def make_engine(url: str) -> Engine:
 def import_models() -> None:
     """Import every model module so its tables are registered on ``Base.metadata``."""
     from soc_api import checkpoints as _checkpoints  # noqa: F401
+    from soc_api import shared_ratelimit as _ratelimit  # noqa: F401
     from soc_api.alerts import models as _alerts  # noqa: F401
     from soc_api.audit import models as _audit  # noqa: F401
     from soc_api.auth import models as _auth  # noqa: F401

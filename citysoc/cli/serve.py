@@ -17,12 +17,19 @@ from soc_api.app import StartupTask, create_app
 from soc_api.auth.models import Role
 from soc_api.auth.service import disable_user, upsert_user
 from soc_api.db import init_state, make_engine, transaction
+from soc_api.workers import Supervisor
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser("serve", help="run the SOC API, the console and the detections")
     parser.add_argument("--host", help="address to listen on (default from CITYSOC_API_HOST)")
     parser.add_argument("--port", type=port_number, help="port (default from CITYSOC_API_PORT)")
+    parser.add_argument(
+        "--workers",
+        type=worker_count,
+        help="API worker processes (default from CITYSOC_API_WORKERS, 1); above 1 the "
+        "detection schedule runs in a process of its own beside them",
+    )
     parser.set_defaults(func=run)
 
     user = sub.add_parser(
@@ -52,6 +59,17 @@ def port_number(text: str) -> int:
     return port
 
 
+def worker_count(text: str) -> int:
+    """An argparse type: a number of API worker processes (1 to 64)."""
+    try:
+        count = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of workers") from None
+    if not 1 <= count <= 64:
+        raise argparse.ArgumentTypeError(f"{count} workers: give 1 to 64")
+    return count
+
+
 def check_port_free(host: str, port: int) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -64,7 +82,20 @@ def check_port_free(host: str, port: int) -> None:
             ) from exc
 
 
-def serve(settings: Settings, host: str, port: int, startup: Sequence[StartupTask] = ()) -> int:
+def serve(
+    settings: Settings,
+    host: str,
+    port: int,
+    startup: Sequence[StartupTask] = (),
+    workers: int | None = None,
+) -> int:
+    workers = workers or settings.api_workers
+    if workers > 1:
+        settings = settings.model_copy(update={"api_workers": workers})
+        code = Supervisor(settings, host=host, port=port, workers=workers, startup=startup).run()
+        say("citysoc stopped." if code == 0 else "citysoc stopped: its API workers kept ending.")
+        return code
+    settings = settings.model_copy(update={"api_workers": 1})
     check_port_free(host, port)
     app = create_app(settings, startup=startup)
     # The app decides which X-Forwarded-For to believe (CITYSOC_TRUSTED_PROXIES); uvicorn's
@@ -80,7 +111,10 @@ def serve(settings: Settings, host: str, port: int, startup: Sequence[StartupTas
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    return serve(settings, args.host or settings.api_host, args.port or settings.api_port)
+    return serve(
+        settings, args.host or settings.api_host, args.port or settings.api_port,
+        workers=args.workers,
+    )  # fmt: skip
 
 
 def cli_actor() -> str:

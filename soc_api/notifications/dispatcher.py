@@ -214,10 +214,18 @@ def start_notifications(
     registry: CollectorRegistry | None = None,
 ) -> Dispatcher:
     """Check the recipients against the city, watch new alerts, start delivering."""
+    watch_notifications(sessions, settings, agencies=agencies)
+    dispatcher = Dispatcher(sessions, settings, registry=registry)
+    dispatcher.start()
+    return dispatcher
+
+
+def watch_notifications(
+    sessions: sessionmaker[Session], settings: Settings, *, agencies: Sequence[str]
+) -> None:
+    """Check the recipients against the city and put new alerts stored through ``sessions``
+    into the outbox; an API worker does this alone, the delivering is another process's."""
     check_agencies(settings, agencies)
     outbox = Outbox(settings)
     if outbox.configured:
         watch_alerts(sessions, outbox)
-    dispatcher = Dispatcher(sessions, settings, registry=registry)
-    dispatcher.start()
-    return dispatcher
