@@ -118,6 +118,21 @@ def smb1_negotiate_response(index: int) -> bytes:
     return header + bytes([len(words) // 2]) + words + struct.pack("<H", 0)
 
 
+def smb1_session_setup(blob: bytes, *, status: int | None = None) -> bytes:
+    """An SMB1 SESSION_SETUP_ANDX request with extended security (MS-CIFS 2.2.4.53, MS-SMB
+    2.2.4.6), or its response when ``status`` is given."""
+    response = status is not None
+    flags = 0x98 if response else 0x18
+    header = b"\xffSMB" + struct.pack("<BIBHH8sHHHHH", 0x73, status or 0, flags, 0xC807, 0,
+                                      bytes(8), 0, 0, 0xFEFF, 0x0800, 2)  # fmt: skip
+    if response:
+        words = struct.pack("<BBHHH", 0xFF, 0, 0, 0, len(blob))
+    else:
+        words = struct.pack("<BBHHHHIHII", 0xFF, 0, 0, 16644, 50, 0, 0, len(blob), 0, 0x800000D4)
+    data = blob + "Windows 7\x00".encode("utf-16-le")
+    return header + bytes([len(words) // 2]) + words + struct.pack("<H", len(data)) + data
+
+
 def _der(tag: int, content: bytes) -> bytes:
     n = len(content)
     length = bytes([n]) if n < 0x80 else b"\x82" + n.to_bytes(2, "big")

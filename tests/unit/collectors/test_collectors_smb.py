@@ -16,6 +16,8 @@ from citysoc.core.ecs import Event
 from citysoc.core.ecs_reference import problems
 from citysoc.core.settings import BUNDLED_TOPOLOGY
 from collectors.enrich import enricher_for
+from collectors.packets import ntlm
+from collectors.packets.ntlm import NtlmError
 from collectors.packets.pcap import read_pcap
 from collectors.packets.smb import FRAME_MAX, SmbSession
 from collectors.stats import CollectorStats
@@ -137,6 +139,35 @@ def test_smb1_negotiated_is_named_and_a_multi_protocol_offer_is_not(tmp_path: Pa
     [event], _ = run(tmp_path, upgraded + negotiation(0x0300) + login("vms", 0))
     assert (event["smb.version"], event["smb.dialect"]) == ("SMB3", "3.0")
     assert event["smb.client.dialects"][:3] == multi
+
+
+def test_an_smb1_session_setup_gives_its_ntlm_user_and_status(tmp_path: Path) -> None:
+    auth = w.ntlm_authenticate("guest", "WORKGROUP", "XP-KIOSK", nt_response_length=24)
+    turns: list[Turn] = [
+        ("c", smb(w.smb1_negotiate_request(["LANMAN1.0", "NT LM 0.12"]))),
+        ("s", smb(w.smb1_negotiate_response(1))),
+        ("c", smb(w.smb1_session_setup(w.spnego_init(w.ntlm_negotiate())))),
+        ("s", smb(w.smb1_session_setup(w.spnego_response(w.ntlm_challenge(SERVER_NAMES)),
+                                       status=w.MORE_PROCESSING))),
+        ("c", smb(w.smb1_session_setup(w.spnego_response(auth)))),
+        ("s", smb(w.smb1_session_setup(b"", status=w.LOGON_FAILURE))),
+    ]  # fmt: skip
+    [event], stats = run(tmp_path, turns, client="10.31.0.33")
+    assert stats.errors == {}
+    assert (event["smb.version"], event["smb.dialect"]) == ("SMB1", "NT LM 0.12")
+    assert (event["user.name"], event["source.domain"]) == ("guest", "XP-KIOSK")
+    assert event["smb.ntlm.response"] == "NTLMv1" and event["event.outcome"] == "failure"
+    assert event["destination.domain"] == "dc-fs01.hcmc.example"
+
+
+def test_ntlm_fields_past_their_message_are_refused() -> None:
+    challenge = bytearray(w.ntlm_challenge({1: "FS"}))
+    struct.pack_into("<HH", challenge, 56, 1, 0xFFF0)  # the first AV_PAIR claims 65,520 bytes
+    with pytest.raises(NtlmError, match="AV_PAIR 1 of 65520 bytes"):
+        ntlm.parse_challenge(bytes(challenge))
+    with pytest.raises(NtlmError, match="no message type"):
+        ntlm.locate(b"xxNTLMSSP\x00\x03")
+    assert ntlm.mechanism(b"\x06\x09\x2a\x86\x48\x86\xf7\x12\x01\x02\x02") == "kerberos"
 
 
 def test_port_139_session_request_and_unusual_ports_are_read(tmp_path: Path) -> None:
