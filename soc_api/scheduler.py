@@ -14,7 +14,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -25,6 +25,9 @@ from soc_api.alerts.service import record_hits
 from soc_api.db import transaction
 from soc_api.incidents.warning import warn_and_hunt
 from soc_api.iocs.sweep import sweep
+
+if TYPE_CHECKING:
+    from soc_api.schedule_link import ScheduleLink
 
 log = logging.getLogger(__name__)
 
@@ -77,8 +80,10 @@ class DetectionScheduler:
         self.sessions = sessions
         self.suppression = suppression
         self.interval = interval
-        self.last_run: SchedulerRun | None = None
-        self.last_busy_run: SchedulerRun | None = None  # the last run that had new events
+        self._last_run: SchedulerRun | None = None
+        self._last_busy_run: SchedulerRun | None = None  # the last run that had new events
+        self._link: ScheduleLink | None = None
+        self._elsewhere = False  # True in an API worker: the schedule runs in another process
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -128,15 +133,46 @@ class DetectionScheduler:
                 rule_errors=len(report.rule_errors),
                 at=datetime.now(UTC),
             )
-            self.last_run = run
+            self._last_run = run
             if run.events:
-                self.last_busy_run = run
+                self._last_busy_run = run
+            if self._link is not None and not self._elsewhere:
+                self._publish()
             if run.events:
                 log.info(
                     "detections: %d new events, %d hits, %d alerts created, %d updated (%.3fs)",
                     run.events, run.hits, run.created, run.updated, run.seconds,
                 )  # fmt: skip
             return run
+
+    @property
+    def last_run(self) -> SchedulerRun | None:
+        if self._elsewhere and self._link is not None:
+            return self._link.last_runs()[0]
+        return self._last_run
+
+    @property
+    def last_busy_run(self) -> SchedulerRun | None:
+        if self._elsewhere and self._link is not None:
+            return self._link.last_runs()[1]
+        return self._last_busy_run
+
+    def publish_to(self, link: ScheduleLink) -> None:
+        """In the scheduling process: tell the API workers of each run through ``link``."""
+        self._link, self._elsewhere = link, False
+        link.forget()
+
+    def run_elsewhere(self, link: ScheduleLink) -> None:
+        """In an API worker: the schedule runs in another process, reached through ``link``:
+        :meth:`trigger` wakes it there and the last runs are read from it."""
+        self._link, self._elsewhere = link, True
+
+    def _publish(self) -> None:
+        assert self._link is not None
+        try:
+            self._link.publish(self._last_run, self._last_busy_run)
+        except OSError as exc:  # the workers show older runs; the schedule goes on
+            log.warning("cannot publish the detection run to the API workers: %s", exc)
 
     def hold(self) -> None:
         """Skip scheduled runs (e.g. while a batch of inputs is loaded) until :meth:`resume`."""
@@ -147,9 +183,14 @@ class DetectionScheduler:
         self.trigger()
 
     def trigger(self) -> None:
-        self._wake.set()
+        if self._elsewhere and self._link is not None:
+            self._link.wake()
+        else:
+            self._wake.set()
 
     def start(self) -> None:
+        if self._elsewhere:
+            raise RuntimeError("the detection schedule of an API worker runs in another process")
         self._thread = threading.Thread(target=self._loop, name="detection-scheduler", daemon=True)
         self._thread.start()
 
