@@ -14,10 +14,12 @@ sizes are all that can be read (:mod:`collectors.packets.sshauth`). One connecti
   closed it, and ``event.outcome`` guessed from that shape (``citysoc.ssh.*``; the reasoning
   and its limits are in :mod:`collectors.packets.sshauth`).
 
-Work is bounded: banner lines of :data:`BANNER_MAX` bytes, :data:`MAX_PRE_BANNER_LINES`
-lines before the server's banner, one incomplete packet per side, name-lists and name counts
-capped. A fault ends that side's parse (what was read is kept) and is reported through
-:meth:`SshSession.take_errors`, which the packet engine counts and logs with its location.
+SSH 1 banners (``SSH-1.5-``) are reported, their packets not read. A capture begun after the
+banners gives nothing but the flow. Work is bounded: banner lines of :data:`BANNER_MAX`
+bytes, :data:`MAX_PRE_BANNER_LINES` lines before the server's banner, one incomplete packet
+per side, name-lists and name counts capped. A fault ends that side's parse (what was read
+is kept) and is reported through :meth:`SshSession.take_errors`, which the packet engine
+counts and logs with its location.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from collectors.packets.sshkex import (
 DATASET = "network_traffic.ssh"
 BANNER_MAX = 255  # RFC 4253 section 4.2, the CR LF included
 MAX_PRE_BANNER_LINES = 16
+SSH2 = ("SSH-2.0-", "SSH-1.99-")  # 1.99: a server that speaks both, RFC 4253 section 5.1
 MAX_ERRORS = 8
 SIDES = ("client", "server")
 LISTS = {  # event field -> KexInit attribute; the client's c->s lists, the server's s->c
@@ -117,7 +120,9 @@ class SshSession:
             return []
         if side.banner is None:
             data = self._banner(index, side, data, when)
-            if side.banner is None or not data:
+            if side.banner is not None and not side.banner.startswith(SSH2):
+                side.stopped = True  # SSH 1 frames its packets otherwise: banners only
+            if side.banner is None or side.stopped or not data:
                 return []
         payloads, rest, fault = side.reader.feed(data)
         for payload in payloads:
@@ -160,10 +165,14 @@ class SshSession:
                 return b""
             else:
                 side.skipped_lines += 1
-                if side.skipped_lines > MAX_PRE_BANNER_LINES:
+                if side.skipped_lines <= MAX_PRE_BANNER_LINES:
+                    continue
+                if self.sides[CLIENT].banner is None:
+                    self.not_ssh = True  # no banner either way: a capture begun mid-connection
+                else:
                     lines = f"{MAX_PRE_BANNER_LINES} lines and no SSH- banner"
                     self._fault("server", SshParseError("ssh-no-banner", lines))
-                    return b""
+                return b""
         return data
 
     def _fault(self, side: str, exc: SshParseError) -> None:

@@ -246,3 +246,23 @@ def test_lines_before_the_server_banner_and_a_banner_in_pieces() -> None:
     [hello] = session.finish()
     assert hello.fields["ssh.server.software"] == "dropbear_2019.78"
     assert hello.fields["ssh.client.software"] == "libssh_0.9.6"
+
+
+def test_ssh1_is_reported_by_its_banners_and_a_mid_connection_capture_is_left_alone() -> None:
+    old = SshSession()
+    old.server_data(b"SSH-1.5-RomSShell_4.31\r\n" + bytes(64), 1.0)
+    old.client_data(b"SSH-1.5-PuTTY_Release_0.58\r\n" + bytes(64), 1.0)
+    [hello] = old.finish()
+    assert hello.fields["ssh.server.protocol_version"] == "1.5"
+    assert "ssh.server.hassh" not in hello.fields and old.take_errors() == []
+    late = SshSession()  # encrypted bytes, both ways, no banner: started mid-connection
+    rng = random.Random(12)
+    for _ in range(20):
+        late.server_data(rng.randbytes(300) + b"\n", 1.0)
+    late.client_data(rng.randbytes(300), 1.0)
+    assert late.finish() == [] and late.take_errors() == []
+    odd = SshSession()  # a client that spoke SSH, a server that never answers with a banner
+    odd.client_data(b"SSH-2.0-OpenSSH_9.2p1\r\n", 1.0)
+    for _ in range(20):
+        odd.server_data(b"Welcome\r\n", 1.0)
+    assert [reason for reason, _ in odd.take_errors()] == ["ssh-no-banner"]
