@@ -22,6 +22,8 @@ from sqlalchemy import insert
 
 from citysoc.core.ecs import Event, event_id, timestamp
 from eventstore.sqlite import SqliteEventStore
+from soc_api.alerts.entity_keys import ROLES, entity_rows
+from soc_api.alerts.models import AlertEntity
 
 log = logging.getLogger("bench_api")
 
@@ -114,12 +116,15 @@ def batch(start: int, total: int) -> list[Event]:
 def event_store(events: int, *, as_far_as_built: bool = False) -> tuple[Path, int]:
     """The store of ``events`` events, made now unless an earlier run left it complete, and
     how many it holds; with ``as_far_as_built``, the unfinished store as it is (its build
-    stopped: it resumes on the next run without the flag)."""
+    stopped: it resumes on the next run without the flag). Its address index is caught up
+    (``eventstore.addresses``: once for a store built before it, then nothing to do)."""
     path = OUT / f"events-{events}.db"
     if path.exists():
+        indexed(path)
         return path, events
     partial = path.with_name(path.name + ".partial")
     if as_far_as_built and partial.exists():
+        indexed(partial)
         with SqliteEventStore(partial) as store:
             return partial, store.count()
     partial = path.with_name(path.name + ".partial")
@@ -141,7 +146,17 @@ def event_store(events: int, *, as_far_as_built: bool = False) -> tuple[Path, in
     for suffix in ("-wal", "-shm"):
         partial.with_name(partial.name + suffix).unlink(missing_ok=True)
     partial.rename(path)
+    indexed(path)
     return path, events
+
+
+def indexed(path: Path) -> None:
+    """Catch the store's address index up, saying how long it took when it had work."""
+    started = time.monotonic()
+    with SqliteEventStore(path) as store:
+        store.index_addresses()
+    if time.monotonic() - started > 1:
+        log.info("event store %s: addresses indexed in %.0f s", path, time.monotonic() - started)
 
 
 RULES = (
@@ -193,11 +208,24 @@ def alert_rows(count: int, events: int, total: int) -> Iterator[dict[str, Any]]:
 
 
 def insert_alerts(session: Any, table: Any, count: int, events: int, total: int) -> None:
+    """The alerts, in statements of 5,000, with the rows of the entity table the ORM writes
+    for alerts it inserts (``soc_api.alerts.models._index_entities``)."""
     rows: list[dict[str, Any]] = []
     for row in alert_rows(count, events, total):
         rows.append(row)
         if len(rows) == 5_000:
-            session.execute(insert(table), rows)
+            _insert(session, table, rows)
             rows.clear()
     if rows:
-        session.execute(insert(table), rows)
+        _insert(session, table, rows)
+
+
+def _insert(session: Any, table: Any, rows: list[dict[str, Any]]) -> None:
+    ids = session.scalars(insert(table).returning(table.id, sort_by_parameter_order=True), rows)
+    entities = [
+        entity
+        for alert_id, row in zip(ids.all(), rows, strict=True)
+        for role in ROLES
+        for entity in entity_rows(alert_id, role, row[role])
+    ]
+    session.execute(insert(AlertEntity), entities)

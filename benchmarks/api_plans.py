@@ -15,19 +15,30 @@ from typing import Any
 
 from sqlalchemy import Engine, Select, func, select
 
-from eventstore.sqlite import TABLE, connect
+from citysoc.core.query import compile_query, event_schema
+from citysoc.core.query.tree import Condition
+from eventstore import query_sqlite
+from eventstore.sqlite import TABLE, SqliteEventStore, connect
 from soc_api.alerts.models import Alert, AlertFilter
 from soc_api.alerts.queries import _ordered, alert_query
 from soc_api.db import make_engine
 from soc_api.incidents.cache import fingerprint_query
 from soc_api.incidents.service import MAX_ALERTS
+from soc_api.search.models import EntityKind
+from soc_api.search.pivot import alert_condition, event_condition
 
 
 def statements(seeded: dict[str, Any], dialect: str) -> list[tuple[str, Select[Any]]]:
-    def listing(agencies: list[str] | None, **given: Any) -> list[tuple[str, Select[Any]]]:
+    def listing(
+        agencies: list[str] | None, condition: Condition | None = None, **given: Any
+    ) -> list[tuple[str, Select[Any]]]:
         filters = AlertFilter(**given)
-        query = alert_query(agencies=agencies, filters=filters, dialect=dialect)
+        query = alert_query(
+            agencies=agencies, filters=filters, dialect=dialect, condition=condition
+        )
         name = ", ".join(f"{k}={v}" for k, v in given.items()) or "no filter"
+        if condition is not None:
+            name = "pivot's alerts"
         if agencies:
             name += f" (agencies {','.join(agencies)})"
         count = select(func.count()).select_from(query.order_by(None).subquery())
@@ -52,6 +63,12 @@ def statements(seeded: dict[str, Any], dialect: str) -> list[tuple[str, Select[A
         *listing(None, agency="tanbinh", sort="severity"),
         *listing(None, attacker=attacker),
         *listing(None, q=attacker.removeprefix("ip:")),
+        *listing(None, q="camera"),
+        *listing(
+            None,
+            condition=alert_condition(EntityKind.IP, attacker.removeprefix("ip:"))[0],
+            sort="newest",
+        ),
         ("detail", select(Alert).where(Alert.id == seeded["top"] // 2)),
         ("incident candidates", candidates.limit(MAX_ALERTS)),
         ("incidents: the state's fingerprint", fingerprint_query()),
@@ -70,6 +87,7 @@ def explain_all(state_url: str, store_path: Path, seeded: dict[str, Any]) -> Non
                 print(f"     {line}")
     finally:
         engine.dispose()
+    explain_events(store_path, next(a for a in seeded["attackers"] if a).removeprefix("ip:"))
     conn = connect(store_path, readonly=True)
     try:
         ids = [row[0] for row in conn.execute(f'SELECT "event.id" FROM {TABLE} LIMIT 20')]
@@ -100,3 +118,34 @@ def plan(engine: Engine, sql: str) -> list[str]:
             return [str(row[-1]) for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql)]
         rows = conn.exec_driver_sql("EXPLAIN (ANALYZE, BUFFERS) " + sql)
         return [str(row[0]) for row in rows]
+
+
+def explain_events(store_path: Path, address: str) -> None:
+    """The event store's side of an event search by ``source.ip`` and of a pivot on an
+    address (the total, the page, the sightings per agency), as ``SqliteEventStore`` runs
+    them (``eventstore.query_sqlite``)."""
+    with SqliteEventStore(store_path) as store:
+        compiler = query_sqlite.Compiler(store._read_columns(), store._known_kinds())
+        query_sqlite.register(store.conn)
+        for name, condition in (
+            ("events: source.ip", compile_query(f"source.ip:{address}", event_schema())),
+            ("pivot's events", event_condition(EntityKind.IP, address)[0]),
+        ):
+            where, values = query_sqlite._scope(condition, None, compiler)
+            source, given = query_sqlite._events(condition)
+            for part, sql in (
+                ("total", f"SELECT COUNT(*) FROM {source} WHERE {where}"),
+                ("page", f"SELECT {TABLE}.* FROM {source} WHERE {where} "
+                         f'ORDER BY "@timestamp" DESC, {TABLE}.seq DESC LIMIT 25'),
+                ("by agency", f'SELECT "organization.id", COUNT(*) FROM {source} '
+                              f'WHERE {where} GROUP BY "organization.id"'),
+            ):  # fmt: skip
+                args = [*given, *values]
+                times = []
+                for _ in range(3):
+                    started = time.perf_counter()
+                    store.conn.execute(sql, args).fetchall()
+                    times.append((time.perf_counter() - started) * 1000)
+                print(f"-- {name}: {part} ({min(times):.1f} ms)")
+                for row in store.conn.execute("EXPLAIN QUERY PLAN " + sql, args):
+                    print(f"     {row[-1]}")
