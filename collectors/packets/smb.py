@@ -11,9 +11,9 @@ the server's NetBIOS and DNS names and the client's user name, domain and workst
 name the share. A connection that negotiates and sets up no session gives one
 ``smb_negotiate`` record; ``smb.version`` is ``SMB1`` when the server chose an SMB1 dialect.
 
-Work is bounded: a frame longer than :data:`FRAME_MAX` is skipped unread unless it is one of
-the messages read here (then the side's parse ends), each side reads at most
-:data:`FRAMES_MAX` frames, a connection gives at most :data:`RECORDS_MAX` records. A malformed
+Work is bounded: the framing (:mod:`collectors.packets.netbios`) passes over long frames
+unread and cuts a limited number per side, a connection gives at most :data:`RECORDS_MAX`
+records. A malformed
 message ends the parse of that side and is reported through :meth:`SmbSession.take_errors`.
 """
 
@@ -23,16 +23,14 @@ from dataclasses import dataclass, field
 
 from citysoc.core.ecs import Event
 from collectors.packets import ntlm, smbwire
+from collectors.packets.netbios import NetbiosFrames
 from collectors.packets.ntlm import NtlmError
 from collectors.packets.protocols import AppRecord
 from collectors.packets.smbwire import SMB1, SMB2, SmbError
 
 DATASET = "network_traffic.smb"
-FRAME_MAX = 128 * 1024  # a session setup with a large Kerberos ticket fits
-FRAMES_MAX = 4096
 RECORDS_MAX = 256
 PROBLEMS_MAX = 16
-NETBIOS_CONTROL = frozenset({0x81, 0x82, 0x83, 0x84, 0x85})  # session request ... keep-alive
 MORE_PROCESSING = 0xC0000016
 STATUSES = {
     0x00000000: "STATUS_SUCCESS",
@@ -61,70 +59,6 @@ def status_name(value: int) -> str:
 
 
 @dataclass
-class _Frames:
-    """NetBIOS session service frames of one direction, read as they complete."""
-
-    buffer: bytearray = field(default_factory=bytearray)
-    skip: int = 0  # bytes of a long frame still to pass over
-    consumed: int = 0  # stream offset of ``buffer``'s first byte
-    frames: int = 0
-    closed: bool = False
-    error: str | None = None  # why the framing was given up, once
-
-    def feed(self, data: bytes) -> list[tuple[int, bytes]]:
-        """New whole SMB frames ``(stream offset, frame)``; bad framing closes the side and
-        sets :attr:`error` (the frames before it are returned)."""
-        if self.closed:
-            return []
-        if self.skip:
-            passed = min(self.skip, len(data))
-            self.skip -= passed
-            self.consumed += passed
-            data = data[passed:]
-        self.buffer += data
-        frames: list[tuple[int, bytes]] = []
-        try:
-            self._split(frames)
-        except SmbError as exc:
-            self.closed = True
-            self.error = f"stream byte {self.consumed}: {exc}"
-        return frames
-
-    def _split(self, frames: list[tuple[int, bytes]]) -> None:
-        while len(self.buffer) >= 4 and not self.closed:
-            kind, length = self.buffer[0], int.from_bytes(self.buffer[1:4], "big")
-            if kind in NETBIOS_CONTROL:
-                if length > 256:
-                    raise SmbError(f"NetBIOS control frame 0x{kind:02x} of {length} bytes")
-            elif kind != 0:
-                raise SmbError(f"NetBIOS frame type 0x{kind:02x} at stream byte {self.consumed}")
-            elif length > FRAME_MAX:
-                if len(self.buffer) < 4 + smbwire.HEADER:
-                    break
-                self._pass_over(length)
-                continue
-            if len(self.buffer) < 4 + length:
-                break
-            if kind == 0:
-                frames.append((self.consumed, bytes(self.buffer[4 : 4 + length])))
-            del self.buffer[: 4 + length]
-            self.consumed += 4 + length
-            self.frames += 1
-            if self.frames >= FRAMES_MAX:
-                self.closed = True
-
-    def _pass_over(self, length: int) -> None:
-        """Skip a long frame (file data) unless it is a message read here."""
-        head = bytes(self.buffer[4 : 4 + smbwire.HEADER])
-        if head[:4] == SMB2 and smbwire.u16(head, 12) <= smbwire.TREE_CONNECT:
-            raise SmbError(f"an SMB2 command {smbwire.u16(head, 12)} of {length} bytes")
-        self.skip = 4 + length - len(self.buffer)
-        self.consumed += len(self.buffer)
-        self.buffer.clear()
-        self.frames += 1
-
-
-@dataclass
 class _Attempt:
     """One session setup exchange as far as it went."""
 
@@ -136,7 +70,9 @@ class _Attempt:
 class SmbSession:
     """The negotiation and session setups of one SMB connection."""
 
-    sides: tuple[_Frames, _Frames] = field(default_factory=lambda: (_Frames(), _Frames()))
+    sides: tuple[NetbiosFrames, NetbiosFrames] = field(
+        default_factory=lambda: (NetbiosFrames(), NetbiosFrames())
+    )
     negotiated: Event = field(default_factory=dict)
     client_dialects: list[str] = field(default_factory=list)
     first_seen: float | None = None

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from citysoc.core.ecs_reference import problems
 from collectors.packets.flows import SESSIONS
+from collectors.packets.netbios import FRAME_MAX
 from collectors.packets.packet import (
     MalformedPacketError,
     SkippedPacketError,
@@ -23,7 +24,7 @@ from collectors.packets.packet import (
 )
 from collectors.packets.pcap import PacketEngine
 from collectors.packets.rdp import TPKT_MAX, RdpSession
-from collectors.packets.smb import FRAME_MAX, SmbSession
+from collectors.packets.smb import SmbSession
 from collectors.packets.ssh import SshSession
 from collectors.packets.sshkex import MAX_PACKET
 from collectors.packets.wsdiscovery import wsdiscovery_fields

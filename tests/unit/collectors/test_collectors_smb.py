@@ -17,9 +17,10 @@ from citysoc.core.ecs_reference import problems
 from citysoc.core.settings import BUNDLED_TOPOLOGY
 from collectors.enrich import enricher_for
 from collectors.packets import ntlm
+from collectors.packets.netbios import FRAME_MAX
 from collectors.packets.ntlm import NtlmError
 from collectors.packets.pcap import read_pcap
-from collectors.packets.smb import FRAME_MAX, SmbSession
+from collectors.packets.smb import SmbSession
 from collectors.stats import CollectorStats
 from scenarios import windowscraft as w
 from scenarios.packetcraft import Capture, Turn, tcp_conversation
@@ -203,6 +204,11 @@ def test_huge_declared_lengths_are_bounded(tmp_path: Path) -> None:
     assert len(session.sides[0].buffer) == 0 and session.sides[0].skip > 0
     session.client_data(b"y" * (0xFFFFFF + 4 - 64 - 1004), 1.0)
     assert session.sides[0].skip == 0 and not session.sides[0].closed
+    whole = FRAME_MAX + 100  # a long frame arriving whole, with the next one behind it
+    session.client_data(w.netbios(read + bytes(whole - 64)) + negotiation()[0][1], 1.0)
+    assert session.sides[0].skip == 0 and not session.sides[0].closed
+    offer = len(negotiation()[0][1])
+    assert session.sides[0].consumed == offer + (4 + 0xFFFFFF) + (4 + whole) + offer
     huge_setup = b"\x00\xff\xff\xff" + w.smb2_header(1) + b"z" * 100
     session.client_data(huge_setup, 1.1)
     assert session.sides[0].closed and len(session.sides[0].buffer) <= FRAME_MAX + 4
