@@ -7,7 +7,8 @@ Three real processes, as a single-host SOC runs them:
 * ``citysoc collect eve --follow FILE`` (the collector, its disk buffer and its delivery);
 * this script: it appends EVE lines to FILE at ``--rate`` lines a second, keeps the API
   busy (alert queue, incidents, health) with a read token, and every ``--every`` seconds
-  samples each process tree's resident memory, the events stored and the API's latencies.
+  samples each process tree's resident memory, the events stored, the API's latencies and
+  how far the detection schedule is behind (events stored it has not read yet).
 
 At the end it stops writing, waits for the collector to catch up, and prints per-sample
 figures and a summary: lines written, events stored, lost (written minus stored), memory
@@ -83,6 +84,22 @@ def stored(db: Path) -> int:
             return int(c.execute(query).fetchone()[0])
     except sqlite3.OperationalError:  # not created yet
         return 0
+
+
+def detection_lag(data: Path) -> int | None:
+    """Events stored that the detection schedule has not read yet (head minus checkpoint)."""
+    try:
+        with contextlib.closing(
+            sqlite3.connect(f"file:{data / 'soc.db'}?mode=ro", uri=True, timeout=5)
+        ) as c:
+            row = c.execute("SELECT position FROM checkpoints WHERE name = 'detections'").fetchone()
+        with contextlib.closing(
+            sqlite3.connect(f"file:{data / 'events.db'}?mode=ro", uri=True, timeout=5)
+        ) as c:
+            head = c.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0]
+    except sqlite3.OperationalError:  # not created yet
+        return None
+    return int(head) - (int(row[0]) if row else 0)
 
 
 class Writer(threading.Thread):
@@ -201,6 +218,7 @@ def soak(minutes: float, rate: int, every: float, api_rate: float) -> dict[str, 
                 "stored": stored(data / "events.db"),
                 "api_mb": round(tree_rss_mb(server.pid), 1),
                 "collector_mb": round(tree_rss_mb(collector.pid), 1),
+                "detection_lag": detection_lag(data),
                 "api_requests": len(latencies),
                 "api_p50_ms": round(percentile(latencies, 0.5) * 1000, 1),
                 "api_p99_ms": round(percentile(latencies, 0.99) * 1000, 1),
@@ -236,6 +254,8 @@ def soak(minutes: float, rate: int, every: float, api_rate: float) -> dict[str, 
         "api_errors": load.errors,
         "api_p50_ms_median": statistics.median(p50s) if p50s else None,
         "api_p99_ms_max": max((s["api_p99_ms"] for s in samples), default=None),
+        "detection_lag_max": max((s["detection_lag"] or 0 for s in samples), default=None),
+        "detection_lag_end": last.get("detection_lag"),
         "memory_mb": {
             "api": [steady.get("api_mb"), last.get("api_mb")],
             "collector": [steady.get("collector_mb"), last.get("collector_mb")],
