@@ -244,7 +244,7 @@ class RdpSession:
     def client_data(self, data: bytes, when: float) -> list[AppRecord]:
         if self.tls is not None:
             return self.tls.client_data(data, when)
-        if self.first_seen is None and not self.sides[0].buffer and data[:2] != b"\x03\x00":
+        if self.first_seen is None and not self.sides[0].buffer and data[:1] != b"\x03":
             self.done = True  # not RDP: nothing to report
         return self._data(0, data, when)
 

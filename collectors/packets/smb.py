@@ -325,4 +325,5 @@ def _starts_smb(data: bytes) -> bool:
     session request, as on port 139)."""
     if data[:1] in (b"\x81", b"\x85"):
         return True
-    return data[:1] == b"\x00" and data[4:8] in (SMB1, SMB2, b"")
+    head = data[4:8]  # a first segment may end inside the header
+    return data[:1] == b"\x00" and (SMB2.startswith(head) or SMB1.startswith(head))

@@ -175,6 +175,14 @@ def test_a_malformed_client_core_block_keeps_the_negotiation(tmp_path: Path) -> 
     assert rdp["user.name"] == "op" and "rdp.client.name" not in rdp
 
 
+def test_a_request_cut_after_its_first_byte() -> None:
+    session, request = RdpSession(), w.connection_request(cookie="op")
+    session.client_data(request[:1], 1.0)
+    session.client_data(request[1:], 1.0)
+    [record] = session.finish()
+    assert record.fields["user.name"] == "op"
+
+
 def test_a_stream_that_is_not_rdp_is_left_alone() -> None:
     session = RdpSession()
     assert session.client_data(b"\x16\x03\x01\x00\x05hello", 1.0) == [] and session.done

@@ -240,6 +240,11 @@ def test_bad_netbios_framing_and_non_smb_streams() -> None:
     [(reason, detail)] = framing.take_errors()
     assert reason == "smb-malformed" and "NetBIOS frame type 0x42" in detail
     assert framing.finish()[0].fields["smb.client.dialects"]  # what was read is kept
+    split = SmbSession()  # a first segment that ends inside the SMB header
+    offer = negotiation()[0][1]
+    split.client_data(offer[:6], 1.0)
+    split.client_data(offer[6:], 1.0)
+    assert split.finish()[0].fields["smb.client.dialects"][-1] == "3.1.1"
     plain = SmbSession()
     assert plain.client_data(b"GET / HTTP/1.1\r\n\r\n", 1.0) == [] and plain.done
     assert plain.finish() == [] and plain.take_errors() == []
