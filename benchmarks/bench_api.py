@@ -88,7 +88,9 @@ def free_port() -> int:
 
 
 @contextmanager
-def server(data_dir: Path, state_url: str, store_path: Path) -> Iterator[tuple[str, int]]:
+def server(
+    data_dir: Path, state_url: str, store_path: Path, workers: int = 1
+) -> Iterator[tuple[str, int]]:
     port = free_port()
     env = {
         **os.environ,
@@ -99,7 +101,7 @@ def server(data_dir: Path, state_url: str, store_path: Path) -> Iterator[tuple[s
         "CITYSOC_DETECTION_INTERVAL_SECONDS": "3600",
     }
     command = [sys.executable, "-m", "citysoc.cli.main", "serve", "--host", "127.0.0.1",
-               "--port", str(port)]  # fmt: skip
+               "--port", str(port), "--workers", str(workers)]  # fmt: skip
     log_file = (data_dir / "serve.log").open("wb")
     proc = subprocess.Popen(command, env=env, stdout=log_file, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
@@ -175,9 +177,19 @@ def kinds(base: str, seeded: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def cpu_seconds(pid: int) -> float:
-    """CPU time (user + system) a process has used, from /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """CPU time (user + system) a process and its children (the API workers of
+    ``--workers N``) have used, from /proc."""
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(entry.name) == pid or int(fields[1]) == pid:
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 def alone(
@@ -258,19 +270,20 @@ def run_one(backend: str, args: argparse.Namespace, store_path: Path, events: in
         print(f"{backend}: seeded {args.alerts:,} alerts in {time.perf_counter() - started:.0f} s")
         if args.explain:
             explain_all(state_url, store_path, seeded)
-        with server(data_dir, state_url, store_path) as (base, pid):
-            every = kinds(base, seeded)
-            unloaded, cpu = alone(base, pid, every, args.alone)
-            phases = [("every kind", every)]
-            if not args.every_kind_only:
-                core = [k for k in every if not k["name"].startswith(FULL_SCANS)]
-                phases.insert(0, ("without the kinds that scan every alert or event", core))
-            results = [(name, load(tmp, base, args, mix)) for name, mix in phases]
-        for name, result in results:
-            print(f"{backend}, {name}: {args.rate:.0f} requests/s, {args.seconds:.0f} s after "
-                  f"{args.warmup:.0f} s of warm-up; load average {result['load_average']:.1f}"
-                  )  # fmt: skip
-            report(result, args.seconds, unloaded, cpu)
+        for workers in args.workers:
+            with server(data_dir, state_url, store_path, workers) as (base, pid):
+                every = kinds(base, seeded)
+                unloaded, cpu = alone(base, pid, every, args.alone)
+                phases = [("every kind", every)]
+                if not args.every_kind_only:
+                    core = [k for k in every if not k["name"].startswith(FULL_SCANS)]
+                    phases.insert(0, ("without the kinds that scan every alert or event", core))
+                results = [(name, load(tmp, base, args, mix)) for name, mix in phases]
+            for name, result in results:
+                print(f"{backend}, {workers} API worker(s), {name}: {args.rate:.0f} requests/s, "
+                      f"{args.seconds:.0f} s after {args.warmup:.0f} s of warm-up; load average "
+                      f"{result['load_average']:.1f}")  # fmt: skip
+                report(result, args.seconds, unloaded, cpu)
 
 
 @contextmanager
@@ -291,6 +304,8 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=10)
     parser.add_argument("--state", default="sqlite,postgresql")
     parser.add_argument("--explain", action="store_true")
+    parser.add_argument("--workers", type=lambda t: [int(n) for n in t.split(",")], default=[1],
+                        help="citysoc serve --workers N; a list (1,2): each in turn")  # fmt: skip
     parser.add_argument("--alone", type=int, default=20, help="requests per kind, one at a time")
     parser.add_argument("--prepare-only", action="store_true")
     parser.add_argument("--as-far-as-built", action="store_true",
