@@ -153,6 +153,30 @@ def spnego_response(token: bytes) -> bytes:
                            + _der(0xA2, _der(0x04, token))))  # fmt: skip
 
 
+def kerberos_ap_req(realm: str, service: list[str]) -> bytes:
+    """A GSS-API Kerberos AP-REQ token (RFC 4121 4.1, RFC 4120 5.5.1) with a ticket for
+    ``service`` in ``realm``; its encrypted parts are stand-in bytes."""
+    names = b"".join(_der(0x1B, part.encode()) for part in service)
+    principal = _der(0x30, _der(0xA0, _der(0x02, b"\x02")) + _der(0xA1, _der(0x30, names)))
+    enc_part = _der(0x30, _der(0xA0, _der(0x02, b"\x12")) + _der(0xA2, _der(0x04, bytes(64))))
+    ticket = _der(0x61, _der(0x30, _der(0xA0, _der(0x02, b"\x05"))
+                              + _der(0xA1, _der(0x1B, realm.encode())) + _der(0xA2, principal)
+                              + _der(0xA3, enc_part)))  # fmt: skip
+    header = _der(0xA0, _der(0x02, b"\x05")) + _der(0xA1, _der(0x02, b"\x0e"))  # pvno, AP-REQ
+    options = _der(0xA2, _der(0x03, b"\x00\x20\x00\x00\x00"))  # mutual-required
+    request = _der(0x6E, _der(0x30, header + options + _der(0xA3, ticket) + _der(0xA4, enc_part)))
+    krb5 = b"\x06\x09\x2a\x86\x48\x86\xf7\x12\x01\x02\x02"
+    return _der(0x60, krb5 + b"\x01\x00" + request)
+
+
+def spnego_kerberos(token: bytes) -> bytes:
+    """A NegTokenInit offering Kerberos (Microsoft's OID first, as Windows sends it)."""
+    ms_krb5 = b"\x2a\x86\x48\x82\xf7\x12\x01\x02\x02"
+    mechs = _der(0xA0, _der(0x30, _der(0x06, ms_krb5) + _der(0x06, NTLM_OID)))
+    inner = _der(0xA0, _der(0x30, mechs + _der(0xA2, _der(0x04, token))))
+    return _der(0x60, _der(0x06, SPNEGO_OID) + inner)
+
+
 def ntlm_negotiate() -> bytes:
     return b"NTLMSSP\x00" + struct.pack("<II", 1, 0xE2088297) + bytes(16) + _version(10, 0, 19041)
 

@@ -6,15 +6,17 @@ before it: the dialects the client offered, the one the server chose (SMB1 diale
 sent, SMB2/3 as ``2.1``, ``3.1.1``, ...), both GUIDs, whether signing is required, the server
 name and ciphers of SMB 3.1.1's negotiate contexts. The NTLMSSP messages of the exchange give
 the server's NetBIOS and DNS names and the client's user name, domain and workstation in clear
-(:mod:`collectors.packets.ntlm`); the final status gives ``event.outcome``
-(``STATUS_LOGON_FAILURE``: failure). A successful session waits for its first TREE_CONNECT to
-name the share. A connection that negotiates and sets up no session gives one
-``smb_negotiate`` record; ``smb.version`` is ``SMB1`` when the server chose an SMB1 dialect.
+(:mod:`collectors.packets.ntlm`); a Kerberos AP-REQ gives the ticket's realm and service
+principal (:mod:`collectors.packets.kerberos`), not the client's name; the final status gives
+``event.outcome`` (``STATUS_LOGON_FAILURE``: failure). A successful session waits for its
+first TREE_CONNECT to name the share. A connection that negotiates and sets up no session
+gives one ``smb_negotiate`` record; ``smb.version`` is ``SMB1`` when the server chose an
+SMB1 dialect.
 
 Work is bounded: the framing (:mod:`collectors.packets.netbios`) passes over long frames
 unread and cuts a limited number per side, a connection gives at most :data:`RECORDS_MAX`
-records. A malformed
-message ends the parse of that side and is reported through :meth:`SmbSession.take_errors`.
+records. A malformed message ends the parse of that side and is reported through
+:meth:`SmbSession.take_errors`.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from citysoc.core.ecs import Event
-from collectors.packets import ntlm, smbwire
+from collectors.packets import kerberos, ntlm, smbwire
+from collectors.packets.kerberos import KerberosError
 from collectors.packets.netbios import NetbiosFrames
 from collectors.packets.ntlm import NtlmError
 from collectors.packets.protocols import AppRecord
@@ -116,7 +119,7 @@ class SmbSession:
         for offset, frame in frames.feed(data):
             try:
                 out += self._frame(side, frame, when)
-            except (SmbError, NtlmError) as exc:
+            except (SmbError, NtlmError, KerberosError) as exc:
                 self._problem("smb-malformed", f"{name} stream byte {offset}: {exc}")
                 frames.closed = True
                 return out
@@ -216,6 +219,12 @@ class SmbSession:
         mechanism = ntlm.mechanism(blob)
         if mechanism:
             self.attempt.fields.setdefault("smb.auth.mechanism", mechanism)
+        ticket = kerberos.ap_req_ticket(blob) if mechanism == "kerberos" else None
+        if ticket is not None:
+            self.attempt.fields["smb.kerberos.realm"] = ticket.realm
+            self.attempt.fields["smb.kerberos.service"] = ticket.service
+            if ticket.host:
+                self.attempt.fields["destination.domain"] = ticket.host
         found = ntlm.locate(blob)
         if found is not None and found[0] == ntlm.AUTHENTICATE:
             auth = ntlm.parse_authenticate(found[1])

@@ -161,7 +161,11 @@ def _windows_streams() -> dict[str, list[tuple[bool, bytes]]]:
         (False, w.connection_confirm()),
         (True, b"\x16\x03\x01\x00\x08\x01\x00\x00\x04\x03\x03\x00\x00"),
     ]
-    return {"smb": smb, "smb-smb1": smb1, "rdp": rdp, "rdp-credssp": credssp}  # fmt: skip
+    ticket = w.kerberos_ap_req("HCMC.EXAMPLE", ["cifs", "fs.hcmc.example"])
+    kerberos = [*smb[:2], (True, nb(w.session_setup_request(w.spnego_kerberos(ticket)))),
+                (False, nb(w.session_setup_response(0)))]  # fmt: skip
+    return {"smb": smb, "smb-smb1": smb1, "smb-kerberos": kerberos, "rdp": rdp,
+            "rdp-credssp": credssp}  # fmt: skip
 
 
 WINDOWS_STREAMS = _windows_streams()

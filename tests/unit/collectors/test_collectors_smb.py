@@ -161,6 +161,24 @@ def test_an_smb1_session_setup_gives_its_ntlm_user_and_status(tmp_path: Path) ->
     assert event["destination.domain"] == "dc-fs01.hcmc.example"
 
 
+def test_a_kerberos_session_names_the_service_not_the_user(tmp_path: Path) -> None:
+    ticket = w.kerberos_ap_req("HCMC.EXAMPLE", ["cifs", "dc-fs01.hcmc.example"])
+    turns = [*negotiation(), ("c", smb(w.session_setup_request(w.spnego_kerberos(ticket)))),
+             ("s", smb(w.session_setup_response(0)))]  # fmt: skip
+    [event], stats = run(tmp_path, turns)
+    assert stats.errors == {}
+    assert event["smb.auth.mechanism"] == "kerberos" and "user.name" not in event
+    assert event["smb.kerberos.realm"] == "HCMC.EXAMPLE"
+    assert event["smb.kerberos.service"] == "cifs/dc-fs01.hcmc.example"
+    assert event["destination.domain"] == "dc-fs01.hcmc.example"
+    bad = bytearray(ticket)
+    bad[bad.find(b"\x61") + 1] = 0x7F  # the ticket claims more than the AP-REQ holds
+    session = SmbSession()
+    session.client_data(smb(w.session_setup_request(w.spnego_kerberos(bytes(bad)))), 1.0)
+    [(reason, detail)] = session.take_errors()
+    assert reason == "smb-malformed" and "DER" in detail
+
+
 def test_ntlm_fields_past_their_message_are_refused() -> None:
     challenge = bytearray(w.ntlm_challenge({1: "FS"}))
     struct.pack_into("<HH", challenge, 56, 1, 0xFFF0)  # the first AV_PAIR claims 65,520 bytes
