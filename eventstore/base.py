@@ -110,9 +110,17 @@ class EventStore(Protocol):
     def recent(self, *, limit: int = 100, agency: str | None = None) -> list[Event]: ...
 
     def matching(
-        self, field_name: str, values: Sequence[str], *, after: int, upto: int
+        self,
+        field_name: str,
+        values: Sequence[str],
+        *,
+        after: int,
+        upto: int,
+        fields: Sequence[str] | None = None,
     ) -> list[Event]:
-        """Events in the slice whose field holds one of ``values`` (IOC sweeps)."""
+        """Events in the slice whose field holds one of ``values`` (IOC sweeps); with
+        ``fields``, each event with only those of its fields (and ``event.id``), which keeps a
+        sweep over a busy slice from holding every matching event whole."""
         ...
 
     def find(

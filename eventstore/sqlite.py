@@ -393,9 +393,16 @@ class SqliteEventStore:
             return list(_rows(self.conn.execute(sql + " ORDER BY seq", args), self._known_kinds()))
 
     def matching(
-        self, field_name: str, values: Sequence[str], *, after: int, upto: int
+        self,
+        field_name: str,
+        values: Sequence[str],
+        *,
+        after: int,
+        upto: int,
+        fields: Sequence[str] | None = None,
     ) -> list[Event]:
-        """Events ``after < seq <= upto`` whose field is one of ``values`` (any case)."""
+        """Events ``after < seq <= upto`` whose field is one of ``values`` (any case); only
+        ``fields`` of each (and ``event.id``) when given."""
         with self.lock:
             if field_name.lower() not in self._columns or not values:
                 return []
@@ -406,8 +413,16 @@ class SqliteEventStore:
                 test = f"EXISTS (SELECT 1 FROM {values_from} WHERE {element} {wanted})"
             else:
                 test = f"{column} {wanted}"
+            read = "*"
+            if fields is not None:
+                wanted_columns = dict.fromkeys(["event.id", *fields])
+                read = ", ".join(
+                    quote(self._columns[name.lower()])
+                    for name in wanted_columns
+                    if name.lower() in self._columns
+                )
             cur = self.conn.execute(
-                f"SELECT * FROM {TABLE} WHERE seq > ? AND seq <= ? AND {test} ORDER BY seq",
+                f"SELECT {read} FROM {TABLE} WHERE seq > ? AND seq <= ? AND {test} ORDER BY seq",
                 (after, upto, json.dumps(list(values))),
             )
             return list(_rows(cur, self._known_kinds()))

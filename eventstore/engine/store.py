@@ -46,10 +46,17 @@ SORT = [{"event.ingested": "asc"}, {"event.id": "asc"}]
 LENIENT = {"ignore_unavailable": "true", "allow_no_indices": "true"}
 
 
-def _page(query: dict[str, Any], size: int, after: list[Any] | None) -> dict[str, Any]:
+def _page(
+    query: dict[str, Any],
+    size: int,
+    after: list[Any] | None,
+    source: Sequence[str] | None = None,
+) -> dict[str, Any]:
     body: dict[str, Any] = {"query": query, "size": size, "sort": SORT}
     if after is not None:
         body["search_after"] = after
+    if source is not None:
+        body["_source"] = list(source)
     return body
 
 
@@ -244,9 +251,11 @@ class EngineEventStore:
         *,
         index: str = ALL,
         limit: int | None = None,
+        source: Sequence[str] | None = None,
     ) -> Iterator[Event]:
-        """Every event the query matches, in ingest order, page by page (``search_after``)."""
-        yield from self._pages(query, index=index, limit=limit, after=None, seen=0)
+        """Every event the query matches, in ingest order, page by page (``search_after``);
+        only the ``source`` fields of each when given."""
+        yield from self._pages(query, index=index, limit=limit, after=None, seen=0, source=source)
 
     def _pages(
         self,
@@ -256,13 +265,14 @@ class EngineEventStore:
         limit: int | None,
         after: list[Any] | None,
         seen: int,
+        source: Sequence[str] | None = None,
     ) -> Iterator[Event]:
         while True:
             size = PAGE if limit is None else min(PAGE, limit - seen)
             if size <= 0:
                 return
             answer = self.client.request(
-                "POST", f"/{index}/_search", body=_page(query, size, after), params=LENIENT
+                "POST", f"/{index}/_search", body=_page(query, size, after, source), params=LENIENT
             )
             hits = answer["hits"]["hits"]
             for hit in hits:
@@ -353,14 +363,21 @@ class EngineEventStore:
         return seen_from(answer)
 
     def matching(
-        self, field_name: str, values: Sequence[str], *, after: int, upto: int
+        self,
+        field_name: str,
+        values: Sequence[str],
+        *,
+        after: int,
+        upto: int,
+        fields: Sequence[str] | None = None,
     ) -> list[Event]:
         if not values or upto <= after:
             return []
         query = {
             "bool": {"filter": [ingest_window(after, upto), {"terms": {field_name: list(values)}}]}
         }
-        return list(self.search(query))
+        source = None if fields is None else list(dict.fromkeys(["event.id", *fields]))
+        return list(self.search(query, source=source))
 
     def health(self) -> StoreHealth:
         try:

@@ -149,7 +149,8 @@ def _earlier_visits(
     hits = []
     for field in ("source.ip", "destination.ip"):
         found: dict[str, list[Event]] = defaultdict(list)
-        for event in store.matching(field, [ioc.value], after=after, upto=upto):
+        read = (field, "@timestamp", "organization.id", "network.community_id")
+        for event in store.matching(field, [ioc.value], after=after, upto=upto, fields=read):
             agency = str(event.get("organization.id"))
             stamp = str(event.get("@timestamp", ""))
             if agency not in first or stamp >= first[agency] or str(event["event.id"]) in known:

@@ -61,3 +61,19 @@ def test_ioc_sweeps_look_into_arrays() -> None:
     )
     found = store.matching("related.ip", ["203.0.113.9"], after=0, upto=store.head())
     assert [e["event.id"] for e in found] == [event_id("v", 3), event_id("v", 4)]
+
+
+def test_a_sweep_reads_only_the_fields_it_names() -> None:
+    store = SqliteEventStore(Path(":memory:"))
+    store.write([event(6, **{"related.ip": ["203.0.113.9"], "url.full": "http://x/" + "a" * 500})])
+    whole = store.matching("related.ip", ["203.0.113.9"], after=0, upto=store.head())
+    assert "url.full" in whole[0]
+    (narrow,) = store.matching(
+        "related.ip",
+        ["203.0.113.9"],
+        after=0,
+        upto=store.head(),
+        fields=("related.ip", "@timestamp", "no.such.field"),
+    )
+    assert set(narrow) == {"event.id", "related.ip", "@timestamp"}
+    assert narrow["related.ip"] == ["203.0.113.9"] and narrow["event.id"] == whole[0]["event.id"]
