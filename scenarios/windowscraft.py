@@ -199,16 +199,19 @@ def ntlm_challenge(names: dict[int, str], version: tuple[int, int, int] = (10, 0
 
 
 def ntlm_authenticate(
-    user: str, domain: str, workstation: str, *, nt_response_length: int = 64,
+    user: str, domain: str, workstation: str, *, ntlm_v1: bool = False,
     unicode: bool = True,
 ) -> bytes:  # fmt: skip
-    """An AUTHENTICATE message (MS-NLMP 2.2.1.3) with stand-in responses of the given size."""
+    """An AUTHENTICATE message (MS-NLMP 2.2.1.3) with stand-in responses: a 24-byte NTLMv1
+    response, or an NTLMv2 one laid out as 2.2.2.8 (proof, then the client's blob)."""
     codec = "utf-16-le" if unicode else "latin-1"
 
     def encode(text: str) -> bytes:
         return text.encode(codec)
 
-    parts = [b"\x00" * 24, b"\x22" * nt_response_length, encode(domain), encode(user),
+    blob = struct.pack("<BB6sQ8sI", 1, 1, bytes(6), 0x01DB5A1E2C3D4E5F, b"\x44" * 8, 0)
+    nt_response = b"\x22" * 24 if ntlm_v1 else b"\x22" * 16 + blob + bytes(4) + bytes(4)
+    parts = [b"\x00" * 24, nt_response, encode(domain), encode(user),
              encode(workstation), b"\x33" * 16]  # fmt: skip
     at, fields, payload = 88, b"", b""
     for part in parts:

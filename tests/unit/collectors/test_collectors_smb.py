@@ -119,7 +119,7 @@ def test_password_guesses_on_one_connection_give_one_event_each(tmp_path: Path) 
 
 
 def test_ntlmv1_and_oem_names_are_read(tmp_path: Path) -> None:
-    turns = negotiation(0x0210) + login("scanner", 0, nt_response_length=24, unicode=False)
+    turns = negotiation(0x0210) + login("scanner", 0, ntlm_v1=True, unicode=False)
     [event], _ = run(tmp_path, turns)
     assert event["smb.ntlm.response"] == "NTLMv1" and event["user.name"] == "scanner"
     assert (event["smb.version"], event["smb.dialect"]) == ("SMB2", "2.1")
@@ -143,7 +143,7 @@ def test_smb1_negotiated_is_named_and_a_multi_protocol_offer_is_not(tmp_path: Pa
 
 
 def test_an_smb1_session_setup_gives_its_ntlm_user_and_status(tmp_path: Path) -> None:
-    auth = w.ntlm_authenticate("guest", "WORKGROUP", "XP-KIOSK", nt_response_length=24)
+    auth = w.ntlm_authenticate("guest", "WORKGROUP", "XP-KIOSK", ntlm_v1=True)
     turns: list[Turn] = [
         ("c", smb(w.smb1_negotiate_request(["LANMAN1.0", "NT LM 0.12"]))),
         ("s", smb(w.smb1_negotiate_response(1))),
