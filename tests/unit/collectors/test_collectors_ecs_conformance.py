@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import gzip
 import json
+import random
+import uuid
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,6 +32,8 @@ from collectors.sources.eve import parse_eve_bytes, parse_eve_line, read_eve
 from collectors.sources.files import YaraRules, scan_file
 from collectors.sources.syslog import parse_syslog, read_syslog_file
 from collectors.stats import CollectorStats
+from scenarios import windowscraft
+from scenarios.packetcraft import Capture, Turn, tcp_conversation
 
 HERE = Path(__file__).parent
 FIXTURES = HERE / "ecs_fixtures"
@@ -114,6 +118,41 @@ def test_syslog_sample_conforms() -> None:
 def test_packet_engine_sample_conforms(capture: Path) -> None:
     count, found = nonconforming(enriched(read_pcap(capture, CollectorStats())))
     assert count > 20 and found == {}
+
+
+def test_smb_and_rdp_session_events_conform(tmp_path: Path) -> None:
+    """SMB (NTLM, Kerberos, SMB1) and RDP (standard security, CredSSP) sessions,
+    crafted from their specifications, as the packet engine reports them."""
+    cap, rng, guid = Capture(), random.Random(4), uuid.UUID(int=7)
+    offer = windowscraft.negotiate_request([0x0302, 0x0311], client_guid=guid, ciphers=(2,))
+    answer = windowscraft.negotiate_response(0x0311, server_guid=guid, signing_required=True)
+    ntlm = windowscraft.ntlm_authenticate("op", "HCMC", "IOC-01")
+    ticket = windowscraft.kerberos_ap_req("HCMC.EXAMPLE", ["cifs", "fs.hcmc.example"])
+    sessions: list[tuple[int, list[Turn]]] = [
+        (445, [("c", offer), ("s", answer), ("c", windowscraft.session_setup_request(ntlm)),
+               ("s", windowscraft.session_setup_response(0xC000006D))]),
+        (445, [("c", offer), ("s", answer),
+               ("c", windowscraft.session_setup_request(windowscraft.spnego_kerberos(ticket))),
+               ("s", windowscraft.session_setup_response(0))]),
+        (445, [("c", windowscraft.smb1_negotiate_request(["NT LM 0.12"])),
+               ("s", windowscraft.smb1_negotiate_response(0))]),
+    ]  # fmt: skip
+    sessions = [
+        (port, [(d, windowscraft.netbios(m)) for d, m in turns]) for port, turns in sessions
+    ]
+    sessions.append((3389, [("c", windowscraft.connection_request(cookie="op", protocols=0)),
+                            ("s", windowscraft.connection_confirm(selected=0)),
+                            ("c", windowscraft.mcs_connect_initial("WS-01"))]))  # fmt: skip
+    sessions.append((3389, [("c", windowscraft.connection_request(cookie="HCMC\\op")),
+                            ("s", windowscraft.connection_confirm())]))  # fmt: skip
+    for n, (port, turns) in enumerate(sessions):
+        cap.add(tcp_conversation(("10.20.0.40", 50200 + n), ("10.10.1.5", port),
+                                 RECEIVED + n, turns, rng=rng))  # fmt: skip
+    cap.write(tmp_path / "windows.pcap")
+    events = list(enriched(read_pcap(tmp_path / "windows.pcap", CollectorStats())))
+    datasets = [e["event.dataset"] for e in events if e["event.dataset"] != "network_traffic.flow"]
+    assert sorted(datasets) == ["network_traffic.rdp"] * 2 + ["network_traffic.smb"] * 3
+    assert nonconforming(events) == (len(events), {})
 
 
 def test_file_collector_conforms() -> None:
