@@ -3,18 +3,24 @@ folds, deletes), and filled for alerts that existed before migration 0012."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import Engine, delete, insert, select
 from sqlalchemy.orm import Session
 
+from citysoc.core.errors import QueryError
 from citysoc.core.query import compile_query
 from soc_api.alerts.entity_keys import MAX_KEY, entity_rows, keys_of
 from soc_api.alerts.models import Alert, AlertEntity
 from soc_api.db import make_engine
 from soc_api.migrate import upgrade
+from soc_api.search import alert_sql
 from soc_api.search.alert_sql import alert_schema, to_sql
-from tests.unit.soc_api.test_alert_search import alert
+from tests.unit.soc_api.test_alert_search import alert, matching, seeded
 
 
 def rows_of(engine: Engine) -> set[tuple[int, str, str, bool]]:
@@ -119,3 +125,46 @@ def test_the_migration_fills_the_table_for_alerts_made_before_it(tmp_path: Path)
     assert found(engine, "203.0.113.5") == {1}
     assert found(engine, "root") == {1, 2}
     engine.dispose()
+
+
+ENTITY_VALUES = st.sampled_from(
+    ["203.0.113.77", '"ip:203.0.113.77"', "10.31.0.21", "10.31.0.0/16", "10.32.0.20/30",
+     "0.0.0.0/0", "root", '"USER:ROOT"', "dc-web-01", '"2001:db8::53"', '"db8::53"',
+     "203.0.113.*", "10.31.0.2*", "abc", '"8080/x"', "*", "x"]
+)  # fmt: skip
+ENTITY_QUERIES = st.recursive(
+    st.one_of(
+        st.builds(lambda f, v: f"{f}:{v}", st.sampled_from(
+            ["attacker", "targets", "observables", "infrastructure", "fingerprints"]
+        ), ENTITY_VALUES),
+        ENTITY_VALUES,
+        st.sampled_from(["severity:high", "agency:tanbinh", "brute"]),
+    ),
+    lambda inner: st.one_of(
+        st.builds(lambda a, b, op: f"{a} {op} {b}", inner, inner, st.sampled_from(["AND", "OR"])),
+        inner.map(lambda q: f"NOT ({q})"),
+    ),
+    max_leaves=5,
+)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def corpus_state(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    engine = seeded(f"sqlite:///{tmp_path_factory.mktemp('state') / 'soc.db'}")
+    yield engine
+    engine.dispose()
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=ENTITY_QUERIES)
+def test_the_entity_table_answers_as_the_lists_do(corpus_state: Engine, text: str) -> None:
+    """Any query on entities gives the same alerts through the entity table as reading
+    every alert's lists (the compiler with its look-ups turned off)."""
+    try:
+        indexed = matching(corpus_state, text)
+    except QueryError:
+        return  # not a query of alerts (checked elsewhere)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(alert_sql, "_entity_lookup", lambda condition: None)
+        patch.setattr(alert_sql, "_entity_text", lambda condition: None)
+        assert matching(corpus_state, text) == indexed
