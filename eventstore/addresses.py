@@ -73,6 +73,12 @@ def address_columns(columns: Iterable[str]) -> list[str]:
 
 def ensure(conn: sqlite3.Connection) -> None:
     """Create the index's tables, once (empty: :func:`catch_up` fills them)."""
+    made = conn.execute(
+        "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name IN (?, ?)",
+        (TABLE, UPTO),
+    ).fetchone()[0]
+    if made == 2:
+        return  # no write lock taken to open a store that has them
     with conn:
         conn.execute("BEGIN IMMEDIATE")
         conn.execute(
