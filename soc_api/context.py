@@ -13,7 +13,8 @@ from citysoc.core.settings import Settings
 from citysoc.core.topology import Topology, load_topology
 from collectors.enrich import Enricher
 from detections.engine.catalog import load_catalog
-from detections.engine.compiler import CompiledRule, compile_catalog
+from detections.engine.catalog_cache import compiled_catalog
+from detections.engine.compiler import CompiledRule
 from detections.engine.engine_queries import compile_engine_queries
 from detections.engine.engine_runner import EngineDetectionRunner
 from detections.engine.runner import DetectionRunner
@@ -54,9 +55,8 @@ def build_context(settings: Settings) -> SocContext:
     topology = load_topology(settings.topology_path)
     store = open_event_store(settings)
     sessions = init_state(make_engine(settings.resolved_state_url))
-    catalog = load_catalog()
-    compiled = compile_catalog(catalog)
-    errors = catalog.errors + compiled.errors
+    compiled = compiled_catalog()  # loaded and compiled once per process for the same files
+    errors = compiled.errors  # of loading and of compiling
     runner: Runner
     if isinstance(store, SqliteEventStore):
         runner = DetectionRunner(store, compiled.rules)
@@ -68,7 +68,7 @@ def build_context(settings: Settings) -> SocContext:
                 f"the event store {describe(settings)} lacks {', '.join(lacking)}: "
                 "run `citysoc store init` with the same CITYSOC_EVENT_STORE"
             )
-        engine = compile_engine_queries(catalog, {r.rule_id for r in compiled.rules})
+        engine = compile_engine_queries(load_catalog(), {r.rule_id for r in compiled.rules})
         errors += engine.errors
         runner = EngineDetectionRunner(store, compiled.rules, engine.queries)
     else:  # pragma: no cover - open_event_store returns one of the two

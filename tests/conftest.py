@@ -40,6 +40,17 @@ def settings(tmp_path: Path) -> Settings:
     return Settings(data_dir=tmp_path / "var", detection_interval_seconds=3600)
 
 
+@pytest.fixture
+def cheap_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Passwords hashed at a test-only scrypt cost (n = 2**4, not the product's 2**14) for the
+    test that asks for it: a seeded SOC API makes eight users and each login verifies one, at
+    ~35 ms each. The product's cost has no setting; this fixture alone lowers it, and undoes it
+    after the test (verifying reads the cost stored in each hash)."""
+    from soc_api.auth import passwords  # the SOC API's modules only for the tests using it
+
+    monkeypatch.setattr(passwords, "COST", passwords.ScryptCost(n=2**4))
+
+
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Mark every test by its folder, so `-m "not e2e"` and the like select by layer.

@@ -86,7 +86,7 @@ def seed(ctx: SocContext) -> None:
 
 
 @pytest.fixture
-def soc(settings: Settings) -> Iterator[Soc]:
+def soc(settings: Settings, cheap_passwords: None) -> Iterator[Soc]:
     fast = settings.model_copy(
         update={"ingest_rate_per_second": 1000.0, "login_attempts_per_minute": 1000.0}
     )
