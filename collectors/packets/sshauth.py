@@ -21,10 +21,11 @@ Hence the guess (:func:`guess`), in this order:
 * ``failure``: the connection was closed (FIN or RST), it had the service round trip and at
   least one authentication answer, every answer was short (under :data:`LARGE_ANSWER`), and
   the last answer had the size of the first authentication answer (a ``USERAUTH_FAILURE``
-  again: nothing happened after the last refusal but the close). A server that closed is
-  the stronger sign (``MaxAuthTries`` reached: OpenSSH then answers the last try with a
-  ``DISCONNECT`` instead, so a different last answer is allowed when the server closed); a
-  client that closed gave up;
+  again: nothing happened after the last refusal but the close), or was longer than it: at
+  ``MaxAuthTries`` OpenSSH answers the last try with a ``DISCONNECT``, whose reason text makes
+  it longer, while a ``USERAUTH_SUCCESS`` is the shortest message there is. Which side sent
+  the first FIN is reported (``closed_by``) but not relied on: after a ``DISCONNECT`` either
+  side's FIN may come first;
 * ``unknown`` otherwise: still open at the end of the capture, closed during the key
   exchange, or a shape neither rule fits.
 
@@ -118,8 +119,8 @@ def guess(shape: Shape, closed_by: str) -> Guess:
     if not service or not auth:
         return Guess("unknown", f"no authentication seen ({shape.round_trips} round trips)", 0)
     refusals = auth
-    if closed_by == "server" and len(auth) > 1 and auth[-1] != auth[0]:
-        refusals = auth[:-1]  # the server's DISCONNECT (too many authentication failures)
+    if len(auth) > 1 and auth[-1] > auth[0]:
+        refusals = auth[:-1]  # the server's DISCONNECT ("Too many authentication failures")
     if refusals[-1] != refusals[0]:
         return Guess("unknown", "the last answer differs from the first refusal", 0)
     refused = refusals.count(refusals[0])

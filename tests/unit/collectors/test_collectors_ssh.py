@@ -159,6 +159,14 @@ def test_one_try_per_connection_closed_by_the_client_is_a_failure(tmp_path: Path
     assert auth["citysoc.ssh.failure_answers"] == 2
 
 
+def test_a_tool_that_finds_the_password_and_leaves_is_not_a_failure(tmp_path: Path) -> None:
+    rng = random.Random(13)
+    login = sshcraft.password_login(rng, 3, success=True)[: 5 + 2 * 3]  # no session after it
+    auth = by_action(capture(tmp_path, sshcraft.handshake(rng) + login)[0])["ssh_authentication"]
+    assert auth["event.outcome"] == "unknown"  # a USERAUTH_SUCCESS is shorter than a refusal
+    assert auth["citysoc.ssh.answer_bytes"].endswith(",68,36")
+
+
 def test_a_login_that_opens_a_shell_is_a_success(tmp_path: Path) -> None:
     rng = random.Random(5)
     turns = sshcraft.handshake(rng) + sshcraft.password_login(rng, 2, success=True)
