@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import logging
 import os
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 from fastapi.responses import PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -35,9 +34,10 @@ from soc_api.console.pages import router as console_pages_router
 from soc_api.console.releases import router as console_releases_router
 from soc_api.console.search import router as console_search_router
 from soc_api.console.views import router as console_router
-from soc_api.context import SocContext, build_context
+from soc_api.context import build_context
 from soc_api.deps import ContextDep, CurrentAnalyst
 from soc_api.errors import ERROR_RESPONSES, install_error_handlers, json_errors
+from soc_api.http_layer import ResponseLayer
 from soc_api.incidents.views import router as incidents_router
 from soc_api.ingest.views import router as ingest_router
 from soc_api.iocs.views import router as iocs_router
@@ -52,15 +52,6 @@ from soc_api.schedule_link import ScheduleLink
 from soc_api.search.views import router as search_router
 
 log = logging.getLogger(__name__)
-
-
-SECURITY_HEADERS = {
-    "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'; form-action 'self'",
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
-    "Cache-Control": "no-store",
-}
 
 
 def create_app(
@@ -116,28 +107,7 @@ def create_app(
         max_age=8 * 3600,
     )
 
-    @app.middleware("http")
-    async def security_headers(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        response = await call_next(request)
-        for name, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
-        return response
-
-    @app.middleware("http")
-    async def count_requests(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        started = time.perf_counter()
-        response = await call_next(request)
-        ctx: SocContext | None = getattr(request.app.state, "ctx", None)
-        if ctx is not None:
-            route = request.scope.get("route")
-            name = getattr(route, "path", "unmatched")
-            ctx.metrics.requests.labels(request.method, name, str(response.status_code)).inc()
-            ctx.metrics.latency.labels(name).observe(time.perf_counter() - started)
-        return response
+    app.add_middleware(ResponseLayer)  # security headers, request metrics
 
     install_error_handlers(app)
     for router in (

@@ -1,0 +1,58 @@
+"""What every HTTP response passes through: security headers and the request metrics.
+
+One plain ASGI middleware rather than two ``@app.middleware("http")`` functions: Starlette
+runs each of those in a task of its own with a memory stream between it and the app, which
+profiling showed as a share of every request's CPU; this one only looks at the response's
+start message on its way out.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'; form-action 'self'",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+
+
+class ResponseLayer:
+    """Adds :data:`SECURITY_HEADERS` a response does not set itself, and counts each request
+    by method, route template and status, with its time to the response's start."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+
+        async def start_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS.items():
+                    if name not in headers:
+                        headers[name] = value
+                count(scope, int(message["status"]), started)
+            await send(message)
+
+        await self.app(scope, receive, start_with_headers)
+
+
+def count(scope: Scope, status: int, started: float) -> None:
+    app: Any = scope.get("app")
+    ctx = getattr(getattr(app, "state", None), "ctx", None)
+    if ctx is None:
+        return
+    name = getattr(scope.get("route"), "path", "unmatched")
+    ctx.metrics.requests.labels(scope["method"], name, str(status)).inc()
+    ctx.metrics.latency.labels(name).observe(time.perf_counter() - started)
