@@ -18,6 +18,8 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from cityrange import sshwire
+
 Params = Mapping[str, Any]
 TIMEOUT = 2.0
 
@@ -124,14 +126,56 @@ def ssh(src: str, dst: str, p: Params) -> None:
 
         def attempt(user: str = user) -> None:
             with _connect(src, dst, int(p.get("port", 22))) as sock:
-                _recv_until(sock, b"\r\n")
-                sock.sendall(f"{p.get('client', 'SSH-2.0-libssh_0.9.6')}\r\n".encode())
-                time.sleep(0.02)
-                sock.sendall(f"{p.get('method', 'password')}:{user}".encode())
+                _ssh_login(sock, str(p.get("client", "SSH-2.0-libssh_0.9.6")),
+                           str(p.get("method", "password")), user)  # fmt: skip
                 time.sleep(0.05)
 
         _try(attempt)
         time.sleep(float(p.get("delay", 0)))
+
+
+class _Wire:
+    """A socket read by lines, packets and exact sizes."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock, self.data = sock, b""
+
+    def exactly(self, n: int) -> bytes:
+        while len(self.data) < n:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("closed")
+            self.data += chunk
+        out, self.data = self.data[:n], self.data[n:]
+        return out
+
+    def line(self) -> bytes:
+        self.data = _recv_until(self.sock, b"\n") if not self.data else self.data
+        line, _, self.data = self.data.partition(b"\n")
+        return line
+
+    def packet(self) -> bytes:
+        (length,) = struct.unpack(">I", self.exactly(4))
+        return self.exactly(min(length, sshwire.MAX_PACKET))
+
+
+def _ssh_login(sock: socket.socket, client: str, method: str, user: str) -> None:
+    """One SSH login as the wire shows it (see ``cityrange.sshwire``): the key exchange,
+    the service request, the ``none`` probe, then one password or key request."""
+    wire = _Wire(sock)
+    wire.line()  # the server's banner
+    sock.sendall(f"{client}\r\n".encode() + sshwire.kexinit("c"))
+    wire.packet()  # the server's KEXINIT
+    sock.sendall(sshwire.ecdh_init())
+    wire.packet()  # ECDH reply
+    wire.packet()  # NEWKEYS
+    sock.sendall(sshwire.newkeys() + sshwire.record(sshwire.SERVICE_REQUEST))
+    wire.exactly(sshwire.EXT_INFO + sshwire.SERVICE_ACCEPT)
+    sock.sendall(sshwire.record(sshwire.NONE_REQUEST))
+    wire.exactly(sshwire.REFUSAL)
+    sock.sendall(sshwire.auth_request(method, user))
+    answer = sshwire.SUCCESS + sum(sshwire.SESSION) if method == "publickey" else sshwire.REFUSAL
+    wire.exactly(answer)
 
 
 def _checksum(data: bytes) -> int:

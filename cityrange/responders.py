@@ -13,10 +13,13 @@ import logging
 import re
 import socket
 import ssl
+import struct
 import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+
+from cityrange import sshwire
 
 log = logging.getLogger(__name__)
 
@@ -138,19 +141,53 @@ def telnet(log_to: Syslog) -> Handler:
     return handle
 
 
+async def _ssh_packet(reader: asyncio.StreamReader) -> bytes:
+    (length,) = struct.unpack(">I", await reader.readexactly(4))
+    if length > sshwire.MAX_PACKET:
+        raise ValueError(f"a {length}-byte SSH packet")
+    return await reader.readexactly(length)
+
+
+async def _ssh_login(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> str:
+    """The key exchange and the login up to the client's request (see ``sshwire``);
+    returns the request's ``method:user``."""
+    await _ssh_packet(reader)  # the client's KEXINIT
+    await _ssh_packet(reader)  # its ECDH init
+    writer.write(sshwire.ecdh_reply_and_newkeys())
+    await writer.drain()
+    await _ssh_packet(reader)  # its NEWKEYS
+    await reader.readexactly(sshwire.SERVICE_REQUEST)
+    writer.write(sshwire.record(sshwire.EXT_INFO) + sshwire.record(sshwire.SERVICE_ACCEPT))
+    await writer.drain()
+    await reader.readexactly(sshwire.NONE_REQUEST)
+    writer.write(sshwire.record(sshwire.REFUSAL))
+    await writer.drain()
+    method, user = sshwire.read_auth_request(await reader.readexactly(sshwire.AUTH_REQUEST))
+    return f"{method}:{user}"
+
+
 def ssh(log_to: Syslog) -> Handler:
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        writer.write(b"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n")
+        writer.write(b"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n" + sshwire.kexinit("s"))
         await writer.drain()
         banner = await reader.readline()
-        first = await reader.read(READ)  # the client's "user:password" stand-in for auth
+        if not banner.startswith(b"SSH-"):
+            return
+        try:
+            method, _, user = (await _ssh_login(reader, writer)).partition(":")
+        except (asyncio.IncompleteReadError, ValueError):
+            return  # a client that left, or did not speak the range's SSH
         peer = writer.get_extra_info("peername")
-        method, _, user = first.decode("latin-1").partition(":")
         user = user.strip() or "root"
-        if banner and method == "publickey":
+        if method == "publickey":
             log_to.send("sshd", f"Accepted publickey for {user} from {peer[0]} port {peer[1]} ssh2")
-        elif banner:
+            writer.write(
+                b"".join(sshwire.record(size) for size in (sshwire.SUCCESS, *sshwire.SESSION))
+            )
+        else:
             log_to.send("sshd", f"Failed password for {user} from {peer[0]} port {peer[1]} ssh2")
+            writer.write(sshwire.record(sshwire.REFUSAL))
+        await writer.drain()
 
     return handle
 
