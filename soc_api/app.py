@@ -12,7 +12,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.responses import PlainTextResponse
 from fastapi.staticfiles import StaticFiles
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.middleware.sessions import SessionMiddleware
 
 import citysoc
@@ -167,8 +167,6 @@ def create_app(
         """
         if not caller.city_wide or caller.token_scope is TokenScope.INGEST:
             raise PermissionDeniedError("metrics are for city-wide callers")
-        return PlainTextResponse(
-            generate_latest(ctx.metrics.registry), media_type=CONTENT_TYPE_LATEST
-        )
+        return PlainTextResponse(ctx.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
     return app

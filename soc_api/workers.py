@@ -23,6 +23,7 @@ import ctypes
 import logging
 import multiprocessing
 import os
+import shutil
 import signal
 import socket
 import threading
@@ -41,10 +42,12 @@ from soc_api.app import create_app
 from soc_api.auth.secret import session_secret
 from soc_api.background import StartupTask, start_background
 from soc_api.context import build_context
+from soc_api.metrics import share_between_processes
 from soc_api.schedule_link import ScheduleLink
 
 log = logging.getLogger(__name__)
 
+METRICS_FOLDER = "metrics"  # in the data dir: every process's metric values
 STOP_SECONDS = 20.0  # a worker's graceful stop, then SIGKILL
 RESTARTS = 5  # unasked ends of workers within RESTART_WINDOW that stop the server
 RESTART_WINDOW = 60.0
@@ -88,6 +91,7 @@ def worker_main(
     """One API worker: uvicorn on the supervisor's socket, the app told where the schedule is."""
     _die_with(parent)
     configure_logging(settings.log_level, settings.log_format)
+    share_between_processes(settings.data_dir / METRICS_FOLDER)
     app = create_app(settings, schedule=link)
     config = uvicorn.Config(
         app,
@@ -129,6 +133,9 @@ class Supervisor:
         reader, writer = self._spawn_context.Pipe(duplex=False)
         link = ScheduleLink(self.settings.data_dir, reader, writer)
         handlers = {s: signal.signal(s, self._on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+        metrics = self.settings.data_dir / METRICS_FOLDER
+        shutil.rmtree(metrics, ignore_errors=True)  # the values of an earlier start
+        share_between_processes(metrics)
         try:
             session_secret(self.settings)  # made once here, before any worker reads it
             ctx = build_context(self.settings)
@@ -154,6 +161,7 @@ class Supervisor:
             sock.close()
             reader.close()
             writer.close()
+            shutil.rmtree(metrics, ignore_errors=True)
 
     def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
         if not self._stopping.is_set():

@@ -77,6 +77,7 @@ class Served:
     data: Path
     state_url: str
     ingest_token: str
+    read_token: str
     log: Path
 
 
@@ -170,6 +171,8 @@ def served(
         upsert_user(session, username="city", password=PASSWORD, role=Role.CITY_ANALYST)
         issued = create_token(session, name="sensor", scope=TokenScope.INGEST, agency=None,
                               days=1, actor="test")  # fmt: skip
+        reader = create_token(session, name="prometheus", scope=TokenScope.READ, agency=None,
+                              days=1, actor="test")  # fmt: skip
     port = free_port()
     env = {
         **os.environ,
@@ -188,17 +191,33 @@ def served(
         proc = subprocess.Popen(command, cwd=REPO, env=env, stdout=out, stderr=out)
     try:
         deadline = time.monotonic() + 120
-        while len(live_children(proc.pid, "spawn_main")) < 2 or not answers(port):
+        # started when both workers answer (a worker still starting accepts nothing)
+        while len(live_children(proc.pid, "spawn_main")) < 2 or len(answering(port, 20)) < 2:
             if proc.poll() is not None or time.monotonic() > deadline:
                 pytest.fail(f"serve --workers 2 did not start: {log.read_text()[-3000:]}")
             time.sleep(0.3)
-        yield Served(proc, port, data, settings.resolved_state_url, issued.token, log)
+        yield Served(proc, port, data, settings.resolved_state_url, issued.token, reader.token, log)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait(timeout=30)
         for pid in live_children(proc.pid):
             os.kill(pid, signal.SIGKILL)
+
+
+def answering(port: int, tries: int = 40) -> set[int]:
+    """The workers that answered ``tries`` new connections."""
+    pids = set()
+    for _ in range(tries):
+        try:
+            conn = Conn(port)
+            try:
+                pids.add(conn.pid())
+            finally:
+                conn.close()
+        except OSError:
+            pass
+    return pids
 
 
 def answers(port: int) -> bool:
@@ -210,18 +229,6 @@ def answers(port: int) -> bool:
             conn.close()
     except OSError:
         return False
-
-
-def answering(port: int, tries: int = 40) -> set[int]:
-    """The workers that answered ``tries`` new connections."""
-    pids = set()
-    for _ in range(tries):
-        conn = Conn(port)
-        try:
-            pids.add(conn.pid())
-        finally:
-            conn.close()
-    return pids
 
 
 def test_both_workers_answer_and_are_the_supervisors_children(served: Served) -> None:
@@ -311,6 +318,32 @@ def test_the_audit_chain_stays_one_chain(served: Served) -> None:
         assert report.entries >= 3  # the token, and a login on each worker
     engine.dispose()
     assert report.intact, report
+
+
+def health_count(conn: Conn, token: str) -> float:
+    status, body = conn.request("GET", "/metrics", headers={"Authorization": f"Bearer {token}"})
+    assert status == 200, body
+    found = re.search(
+        rb'citysoc_http_requests_total\{method="GET",route="/health",status="200"\} (\S+)', body
+    )
+    return float(found.group(1)) if found else 0.0
+
+
+def test_metrics_add_up_every_worker(served: Served) -> None:
+    first, second = one_per_worker(served.port)
+    before = health_count(first, served.read_token)
+    for _ in range(5):
+        first.pid()
+    for _ in range(7):
+        second.pid()
+    assert health_count(second, served.read_token) - before == 5 + 7
+    assert health_count(first, served.read_token) == health_count(second, served.read_token)
+    assert (
+        b"citysoc_alerts{"
+        in second.request(
+            "GET", "/metrics", headers={"Authorization": f"Bearer {served.read_token}"}
+        )[1]
+    )
 
 
 def test_a_killed_worker_is_started_again(served: Served) -> None:
