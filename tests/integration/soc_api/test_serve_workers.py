@@ -7,6 +7,7 @@ is started again; SIGTERM leaves no process behind.
 
 from __future__ import annotations
 
+import asyncio
 import http.client
 import json
 import os
@@ -35,6 +36,7 @@ from soc_api.auth.tokens import create_token
 from soc_api.context import build_context
 from soc_api.db import init_state, make_engine, transaction
 from soc_api.ingest.service import ingest
+from soc_api.workers import listen
 from tests.integration.soc_api.test_soc_api_postgres import pg_url  # noqa: F401 - fixture
 
 REPO = Path(__file__).resolve().parents[3]
@@ -371,3 +373,26 @@ def test_sigterm_stops_every_process(served: Served) -> None:
         assert time.monotonic() < deadline, f"left behind: {children}"
         time.sleep(0.2)
     assert not answers(served.port)
+
+
+def test_accepted_connections_send_without_waiting_for_acks() -> None:
+    """The shared socket says it is TCP, so asyncio sets TCP_NODELAY on what it accepts (a
+    response written in two parts otherwise waited 40 ms for the client's delayed ACK)."""
+    sock = listen("127.0.0.1", 0)
+    nodelay: list[int] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted = writer.get_extra_info("socket")
+        nodelay.append(accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+        writer.close()
+
+    async def connect_once() -> None:
+        server = await asyncio.start_server(handle, sock=sock)
+        async with server:
+            reader, writer = await asyncio.open_connection(*sock.getsockname()[:2])
+            await reader.read()
+            writer.close()
+
+    asyncio.run(connect_once())
+    assert sock.proto == socket.IPPROTO_TCP
+    assert nodelay and nodelay[0] != 0
