@@ -1,0 +1,66 @@
+"""The API benchmark's searches timed alone, on one seeded state, by two versions of the code.
+
+One SOC state is seeded as ``bench_api.py`` seeds it (100,000 alerts over the kept event
+store, on SQLite and on a throwaway PostgreSQL database); then ``citysoc serve`` is started on
+it from the older tree given with ``--before`` (a ``git archive`` of an earlier commit), and
+afterwards from this tree, and the request kinds that used to read every alert or every event
+(``?q=`` a word, ``?q=`` an address, the pivot of an address, ``/events?q=source.ip:``) are
+each timed alone, one request at a time, with the server's CPU time per request. Same data,
+same machine, minutes apart: the difference is the code.
+
+Run:
+    git archive COMMIT | tar -x -C /tmp/before
+    ln -s "$PWD/benchmarks/out" /tmp/before/benchmarks/out
+    .venv/bin/python benchmarks/api_compare.py --before /tmp/before [--state sqlite,postgresql]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from api_data import event_store
+from bench_api import FULL_SCANS, alone, database, kinds, seed, server
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--before", type=Path, required=True, help="the older tree")
+    parser.add_argument("--events", type=int, default=10_000_000)
+    parser.add_argument("--alerts", type=int, default=100_000)
+    parser.add_argument("--state", default="sqlite,postgresql")
+    parser.add_argument("--alone", type=int, default=10, help="requests per kind")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    store_path, events = event_store(args.events, as_far_as_built=True)
+    print(f"event store {store_path}: {events:,} events")
+    for backend in args.state.split(","):
+        with tempfile.TemporaryDirectory(prefix="api-compare-") as tmp, database(backend) as url:
+            state_url = url or f"sqlite:///{Path(tmp) / 'soc.db'}"
+            started = time.perf_counter()
+            seeded = seed(state_url, store_path, args.alerts, events, args.events)
+            print(f"{backend}: seeded {args.alerts:,} alerts in "
+                  f"{time.perf_counter() - started:.0f} s")  # fmt: skip
+            for label, tree in (("before", str(args.before.resolve())), ("after", None)):
+                if tree:  # the server imports that tree's modules
+                    os.environ["PYTHONPATH"] = tree
+                else:
+                    os.environ.pop("PYTHONPATH", None)
+                data_dir = Path(tmp) / label
+                data_dir.mkdir()
+                with server(data_dir, state_url, store_path) as (base, pid):
+                    mix = [k for k in kinds(base, seeded) if k["name"].startswith(FULL_SCANS)]
+                    medians, cpu = alone(base, pid, mix, args.alone)
+                for name, median in medians.items():
+                    print(f"  {backend}, {label}: {name:<48} alone {median:>9.1f} ms, "
+                          f"server CPU {cpu[name]:>8.1f} ms")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
