@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from datetime import timedelta
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from citysoc.core.ecs import timestamp
 from citysoc.core.errors import NotFoundError
@@ -39,8 +39,12 @@ MAX_STEPS = 4  # steps named in a title
 
 
 def _candidates(session: Session) -> Sequence[Alert]:
+    """The most recent alerts but false positives, without their event ids: incidents never
+    read them, and the groups are kept (``cache``) while a storm's alerts hold up to
+    ``MAX_EVIDENCE`` ids each."""
     query = (
         select(Alert)
+        .options(defer(Alert.event_ids, raiseload=True))
         .where(
             (Alert.close_reason.is_(None))
             | (Alert.close_reason != CloseReason.FALSE_POSITIVE.value)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from citysoc.core.ecs import Event
 from detections.engine.runner import Hit
@@ -67,6 +67,7 @@ def _actors(session: Session) -> dict[str, list[Alert]]:
     )
     rows = session.scalars(
         select(Alert)
+        .options(defer(Alert.event_ids))  # read only for the few actors not yet shared
         .where(
             Alert.attacker.like("ip:%"),
             (Alert.close_reason.is_(None))
