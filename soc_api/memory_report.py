@@ -33,6 +33,8 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
+from soc_api import allocator
+
 if TYPE_CHECKING:
     from soc_api.context import SocContext
 
@@ -72,7 +74,7 @@ def _library(name: str) -> ctypes.CDLL | None:
 def malloc_totals() -> dict[str, int]:
     """glibc's heap: bytes in use, bytes held free in its arenas, bytes in large mappings
     (empty where the C library has no ``mallinfo2``)."""
-    libc = _library("c")
+    libc = allocator.libc()
     if libc is None or not hasattr(libc, "mallinfo2"):
         return {}
     libc.mallinfo2.restype = _MallInfo2

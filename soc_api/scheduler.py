@@ -22,6 +22,7 @@ from detections.engine.runner import RunReport
 from eventstore.base import EventStore
 from soc_api import checkpoints
 from soc_api.alerts.service import record_hits
+from soc_api.allocator import release_free_memory
 from soc_api.db import transaction
 from soc_api.incidents.warning import warn_and_hunt
 from soc_api.iocs.sweep import sweep
@@ -203,8 +204,8 @@ class DetectionScheduler:
     def _loop(self) -> None:
         while not self._stop.is_set():
             try:
-                if not self._held.is_set():
-                    self.run_once()
+                if not self._held.is_set() and self.run_once().events:
+                    release_free_memory()  # what the run freed, back to the system
             except Exception:  # the schedule must survive a bad run; the error is logged
                 log.exception("detection run failed")
             self._wake.wait(self.interval)
