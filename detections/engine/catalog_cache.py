@@ -4,9 +4,9 @@ Loading and compiling is a pure function of the files it reads: each rule folder
 rule's text, its samples), the runbooks the rules name and the project's ATT&CK reference. A
 process that builds several SOC contexts (a test run builds hundreds, one per test) compiles
 once per distinct content of those files; a process that builds one pays only the fingerprint
-(listing those folders and reading the rule files once more: milliseconds). What is kept is immutable: frozen
-:class:`CompiledRule` values in tuples, and the errors as they were found; each caller gets its
-own lists of them.
+(listing those folders and reading the rule files once more: milliseconds). What is kept is
+immutable: frozen :class:`CompiledRule` values in tuples, and the errors as they were found;
+each caller gets its own lists of them.
 """
 
 from __future__ import annotations
