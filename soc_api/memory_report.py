@@ -8,7 +8,8 @@ of every connection), the open files by name (each SQLite connection holds its d
 file open: their count is the number of connections), the objects by type and the probes the
 app names (cache sizes). With ``CITYSOC_DEBUG_TRACEMALLOC_FRAMES`` above 0 (the default,
 10) tracemalloc also runs, its traced total goes in the line and the allocators that grew
-most since the first report, by traceback, go to ``memory-<n>.txt`` beside it.
+most since the first report, by traceback, go to ``memory-<pid>-<n>.txt`` beside it. Each
+line names its process (``serve --workers`` runs several).
 
 Reading the two together tells the Python heap from native memory: resident memory that
 grows while tracemalloc's total stays flat is memory outside Python's objects (SQLite, or
@@ -22,6 +23,7 @@ import ctypes.util
 import gc
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -184,7 +186,8 @@ class MemoryReport:
 
     def sample(self) -> dict[str, Any]:
         """One report's figures."""
-        line: dict[str, Any] = {"time": round(time.time(), 1), **proc_status()}
+        line: dict[str, Any] = {"time": round(time.time(), 1), "pid": os.getpid()}
+        line.update(proc_status())
         line.update(malloc_totals())
         line["sqlite_bytes"] = sqlite_memory()
         line["python_blocks"] = sys.getallocatedblocks()
@@ -222,7 +225,7 @@ class MemoryReport:
                 f"(now {stat.size / 1024:.1f} KiB in {stat.count} blocks)"
             )
             lines.extend("    " + frame for frame in stat.traceback.format())
-        path = self.directory / f"memory-{self.written:04d}.txt"
+        path = self.directory / f"memory-{os.getpid()}-{self.written:04d}.txt"
         path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 

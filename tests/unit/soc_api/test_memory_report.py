@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import tracemalloc
 from pathlib import Path
@@ -46,11 +47,11 @@ def test_report_lines_and_growth(tmp_path: Path) -> None:
             tracemalloc.stop()
     lines = [json.loads(line) for line in (tmp_path / "memory.jsonl").read_text().splitlines()]
     assert len(lines) == 2 and lines[0]["time"] == first["time"]
-    assert lines[1]["cache"] == 7
+    assert lines[1]["cache"] == 7 and lines[1]["pid"] == os.getpid()
     assert lines[1]["objects"]  # objects by type
     if Path("/proc/self/status").is_file():
         assert lines[1]["rss_kib"] > 0 and lines[1]["threads"] >= 1
-    growth = (tmp_path / "memory-0001.txt").read_text()
+    growth = (tmp_path / f"memory-{os.getpid()}-0001.txt").read_text()
     assert "test_memory_report.py" in growth.split("\n\n")[1]  # the top allocator: this test
     assert len(kept) == 256
 
