@@ -22,11 +22,28 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from api_data import event_store
 from bench_api import FULL_SCANS, alone, database, kinds, seed, server
+
+
+@contextmanager
+def code_of(tree: str | None) -> Iterator[None]:
+    """Servers started within import ``tree``'s modules (``python -m`` puts the working
+    directory first on the path, then ``PYTHONPATH``), or this tree's."""
+    here = Path.cwd()
+    if tree:
+        os.environ["PYTHONPATH"] = tree
+        os.chdir(tree)
+    try:
+        yield
+    finally:
+        os.chdir(here)
+        os.environ.pop("PYTHONPATH", None)
 
 
 def main() -> None:
@@ -48,13 +65,9 @@ def main() -> None:
             print(f"{backend}: seeded {args.alerts:,} alerts in "
                   f"{time.perf_counter() - started:.0f} s")  # fmt: skip
             for label, tree in (("before", str(args.before.resolve())), ("after", None)):
-                if tree:  # the server imports that tree's modules
-                    os.environ["PYTHONPATH"] = tree
-                else:
-                    os.environ.pop("PYTHONPATH", None)
                 data_dir = Path(tmp) / label
                 data_dir.mkdir()
-                with server(data_dir, state_url, store_path) as (base, pid):
+                with code_of(tree), server(data_dir, state_url, store_path) as (base, pid):
                     mix = [k for k in kinds(base, seeded) if k["name"].startswith(FULL_SCANS)]
                     medians, cpu = alone(base, pid, mix, args.alone)
                 for name, median in medians.items():
