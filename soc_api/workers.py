@@ -42,6 +42,7 @@ from soc_api.app import create_app
 from soc_api.auth.secret import session_secret
 from soc_api.background import StartupTask, start_background
 from soc_api.context import build_context
+from soc_api.memory_report import start_memory_report
 from soc_api.metrics import share_between_processes
 from soc_api.schedule_link import ScheduleLink
 
@@ -144,6 +145,7 @@ class Supervisor:
             try:
                 ctx.scheduler.publish_to(link)
                 background = start_background(ctx, self.startup)
+                memory = start_memory_report(ctx)  # debugging only: off unless configured
                 try:
                     self._procs = [self._spawn(sock, link, n) for n in range(self.workers)]
                     log.info(
@@ -154,6 +156,8 @@ class Supervisor:
                     return self._watch(sock, link, ctx.scheduler.trigger)
                 finally:
                     self._stop_workers()
+                    if memory is not None:
+                        memory.stop()
                     background.stop()
             finally:
                 ctx.close()
