@@ -27,6 +27,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bench_api
 from api_data import event_store
 from bench_api import FULL_SCANS, alone, database, kinds, seed, server
 
@@ -35,15 +36,20 @@ from bench_api import FULL_SCANS, alone, database, kinds, seed, server
 def code_of(tree: str | None) -> Iterator[None]:
     """Servers started within import ``tree``'s modules (``python -m`` puts the working
     directory first on the path, then ``PYTHONPATH``), or this tree's."""
-    here = Path.cwd()
+    here, popen = Path.cwd(), bench_api.subprocess.Popen
     if tree:
         os.environ["PYTHONPATH"] = tree
         os.chdir(tree)
+        # an older ``serve`` may not know ``--workers``: it runs one process anyway
+        bench_api.subprocess.Popen = lambda command, **kw: popen(  # type: ignore[assignment]
+            [c for c in command if c not in ("--workers", "1")], **kw
+        )
     try:
         yield
     finally:
         os.chdir(here)
         os.environ.pop("PYTHONPATH", None)
+        bench_api.subprocess.Popen = popen  # type: ignore[misc]
 
 
 def main() -> None:
