@@ -19,15 +19,16 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import bench_api
 from api_data import event_store
 from bench_api import FULL_SCANS, alone, database, kinds, seed, server
 
@@ -36,20 +37,22 @@ from bench_api import FULL_SCANS, alone, database, kinds, seed, server
 def code_of(tree: str | None) -> Iterator[None]:
     """Servers started within import ``tree``'s modules (``python -m`` puts the working
     directory first on the path, then ``PYTHONPATH``), or this tree's."""
-    here, popen = Path.cwd(), bench_api.subprocess.Popen
+    here, popen = Path.cwd(), subprocess.Popen
+
+    def without_workers(command: list[str], **kw: Any) -> subprocess.Popen[bytes]:
+        # an older ``serve`` may not know ``--workers``: it runs one process anyway
+        return popen([c for c in command if c not in ("--workers", "1")], **kw)
+
     if tree:
         os.environ["PYTHONPATH"] = tree
         os.chdir(tree)
-        # an older ``serve`` may not know ``--workers``: it runs one process anyway
-        bench_api.subprocess.Popen = lambda command, **kw: popen(  # type: ignore[assignment]
-            [c for c in command if c not in ("--workers", "1")], **kw
-        )
+        subprocess.Popen = without_workers  # type: ignore[assignment, misc]
     try:
         yield
     finally:
         os.chdir(here)
         os.environ.pop("PYTHONPATH", None)
-        bench_api.subprocess.Popen = popen  # type: ignore[misc]
+        subprocess.Popen = popen  # type: ignore[misc]
 
 
 def main() -> None:

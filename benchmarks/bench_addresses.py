@@ -59,7 +59,9 @@ VARIANTS: dict[str, Callable[[SqliteEventStore], None] | None] = {
 }
 
 
-def write(events: list[Event], prepare: Callable[[SqliteEventStore], None] | None, path: Path):
+def write(
+    events: list[Event], prepare: Callable[[SqliteEventStore], None] | None, path: Path
+) -> tuple[SqliteEventStore, float, float]:
     store = SqliteEventStore(path)
     store.write(events[:BATCH])  # the columns exist before the variant's index or trigger
     if prepare is not None:
