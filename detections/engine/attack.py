@@ -7,8 +7,10 @@ bundle built from ``detections/attack/reference.yml``.
 
 from __future__ import annotations
 
+import atexit
 import json
 import re
+import shutil
 import tempfile
 from dataclasses import dataclass
 from functools import cache
@@ -80,6 +82,7 @@ def stix_bundle(reference: AttackReference) -> dict[str, Any]:
 def use_offline_attack_data() -> Path:
     """Make pySigma read ATT&CK from the project's reference, never from the network."""
     folder = Path(tempfile.mkdtemp(prefix="citysoc-attack-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)  # removed when the process ends
     bundle = folder / "attack.json"
     bundle.write_text(json.dumps(stix_bundle(load_reference())), encoding="utf-8")
     mitre_attack.set_cache_dir(str(folder / "cache"))
