@@ -34,7 +34,7 @@ times+=("$(printf '%-44s %5d s' "release gate (build + every check)" $((SECONDS 
 # The unit and the integration suites run in parallel workers (pytest-xdist), the tests of one
 # file in one worker (see tests/conftest.py); PYTEST_WORKERS sets how many (default: one a core).
 # Tests marked serial (tests/conftest.py) run after them, alone.
-parallel=(-n "${PYTEST_WORKERS:-auto}" --dist loadgroup -m "not serial")
+parallel=(-n "${PYTEST_WORKERS:-auto}" --dist loadfile -m "not serial")
 fast=(tests/integration tests/e2e --ignore=tests/integration/eventstore
       --ignore=tests/integration/box --ignore=tests/e2e/box)
 suite "unit" tests/unit "${parallel[@]}"

@@ -51,22 +51,19 @@ def cheap_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(passwords, "COST", passwords.ScryptCost(n=2**4))
 
 
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Mark every test by its folder, so `-m "not e2e"` and the like select by layer.
 
-    In parallel runs (``-n N --dist loadgroup``, as ``make test`` runs them) the tests of one
+    In parallel runs (``-n N --dist loadfile``, as ``make test`` runs them) the tests of one
     file run in one worker, one after the other, so a file's tests may share a fixed port, a
-    namespace name or a module fixture. Tests of different files that share such a thing
-    name one group: ``@pytest.mark.xdist_group("name")``; tests that need the machine alone
-    (the range on the wire: its detections race the clock) are marked ``serial``.
+    namespace name or a module fixture. Tests of *different* files must not share such a
+    thing (pytest-xdist's ``xdist_group`` does not group under pytest 9: it renames node ids
+    through an attribute pytest 9 no longer reads); tests that need the machine alone (the
+    range on the wire: its detections race the clock) are marked ``serial``.
     """
-    parallel = config.pluginmanager.hasplugin("xdist")
     for item in items:
         parts = Path(str(item.path)).relative_to(REPO).parts
         if len(parts) > 1 and parts[1] in ("integration", "e2e"):
             item.add_marker(parts[1])
         if "/".join(parts).startswith(SERIAL_FOLDERS):
             item.add_marker("serial")
-        if parallel and item.get_closest_marker("xdist_group") is None:
-            item.add_marker(pytest.mark.xdist_group("/".join(parts)))
