@@ -9,6 +9,7 @@ and deduplication makes that harmless.
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 import time
 from collections.abc import Sequence
@@ -20,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from detections.engine.runner import RunReport
 from eventstore.base import EventStore
+from eventstore.sqlite import SqliteEventStore
 from soc_api import checkpoints
 from soc_api.alerts.service import record_hits
 from soc_api.allocator import release_free_memory
@@ -33,6 +35,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CHECKPOINT = "detections"
+ADDRESS_INDEX_SECONDS = 0.5
+"""After a run with new events, the embedded store's address index is caught up for at most
+this long (the store is locked meanwhile), so searches by address find it nearly current."""
 MAX_EVENTS_PER_RUN = 50_000
 """A run reads at most this many new events of the embedded store (two intervals at 5,000 a
 second); a backlog is read in runs of this size, one after another, so that what a run holds
@@ -201,10 +206,21 @@ class DetectionScheduler:
         if self._thread is not None:
             self._thread.join(timeout=30)
 
+    def index_addresses(self) -> None:
+        """Catch the embedded store's address index up, within a budget; a failure only
+        leaves more for the next search to read event by event (:mod:`eventstore.addresses`)."""
+        if not isinstance(self.store, SqliteEventStore):
+            return  # the engine indexes every field itself
+        try:
+            self.store.index_addresses(budget=ADDRESS_INDEX_SECONDS)
+        except sqlite3.Error as exc:
+            log.warning("address index not caught up after a detection run: %s", exc)
+
     def _loop(self) -> None:
         while not self._stop.is_set():
             try:
                 if not self._held.is_set() and self.run_once().events:
+                    self.index_addresses()
                     release_free_memory()  # what the run freed, back to the system
             except Exception:  # the schedule must survive a bad run; the error is logged
                 log.exception("detection run failed")

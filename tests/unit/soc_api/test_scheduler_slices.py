@@ -55,3 +55,20 @@ def test_a_backlog_is_read_in_bounded_runs_and_nothing_is_lost(soc: Soc) -> None
     with soc.ctx.sessions() as session:
         storm = [a for a in session.query(Alert).all() if a.attacker and ATTACKER in a.attacker]
         assert storm and max(a.event_count for a in storm) == 1500
+
+
+def test_after_a_run_the_address_index_is_caught_up(soc: Soc) -> None:
+    from eventstore import addresses
+
+    scheduler = soc.ctx.scheduler
+    scheduler.stop()
+    store = soc.ctx.store
+    store.write([_exploit(n) for n in range(300)])
+    scheduler.run_once()
+    scheduler.index_addresses()
+    upto = store.conn.execute(f"SELECT seq FROM {addresses.UPTO}").fetchone()[0]
+    assert upto == store.head()
+    found = store.conn.execute(
+        f"SELECT count(*) FROM {addresses.TABLE} WHERE address = ?", (ATTACKER,)
+    ).fetchone()[0]
+    assert found >= 300
