@@ -19,6 +19,8 @@ BUNDLED_TOPOLOGY = Path(__file__).with_name("cities") / "hcmc.yml"
 
 
 NotifyKind = Literal["alert", "case"]  # new alerts at the set severity; changes of cases
+# The language a recipient is told in; Vietnamese unless set, as the console speaks by default
+NotifyLanguage = Literal["vi", "en"]
 
 
 class WebhookTarget(BaseModel):
@@ -31,6 +33,7 @@ class WebhookTarget(BaseModel):
     secret: SecretStr = Field(min_length=16, description="Key of the X-Citysoc-Signature HMAC.")
     agency: str | None = Field(default=None, max_length=32)
     events: tuple[NotifyKind, ...] = ("alert", "case")
+    language: NotifyLanguage = "vi"
 
 
 class EmailRecipient(BaseModel):
@@ -41,6 +44,7 @@ class EmailRecipient(BaseModel):
     address: str = Field(pattern=r"^[^@\s<>,;]+@[^@\s<>,;]+$", max_length=254)
     agency: str | None = Field(default=None, max_length=32)
     events: tuple[NotifyKind, ...] = ("alert", "case")
+    language: NotifyLanguage = "vi"
 
 
 class Settings(BaseSettings):
@@ -113,7 +117,9 @@ class Settings(BaseSettings):
         '"agency": "d1"}]; without agency: told of every agency\'s items.',
     )
     notify_emails: tuple[EmailRecipient, ...] = Field(
-        default=(), description='JSON list, e.g. [{"address": "soc@d1.example", "agency": "d1"}].'
+        default=(),
+        description='JSON list, e.g. [{"address": "soc@d1.example", "agency": "d1", '
+        '"language": "en"}]; language vi (the default) or en.',
     )
     notify_alert_severity: Literal["informational", "low", "medium", "high", "critical"] = Field(
         default="critical", description="New alerts at this severity or above are notified."
