@@ -78,7 +78,9 @@ def create_app(
             background = start_background(ctx, startup)
             app.state.notifier = background.notifier
         else:
-            watch_notifications(ctx.sessions, settings, agencies=tuple(ctx.topology.agencies))
+            watch_notifications(
+                ctx.sessions, settings, agencies=ctx.topology.agencies, rules=ctx.rules
+            )
             ctx.scheduler.run_elsewhere(schedule)
         memory = start_memory_report(ctx)  # debugging only: off unless configured
         try:

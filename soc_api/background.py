@@ -40,7 +40,11 @@ def start_background(ctx: SocContext, startup: Sequence[StartupTask] = ()) -> Ba
     """Start deliveries, run the start-up tasks, then the schedule, the seals and reports."""
     settings = ctx.settings
     notifier = start_notifications(
-        ctx.sessions, settings, agencies=tuple(ctx.topology.agencies), registry=ctx.metrics.registry
+        ctx.sessions,
+        settings,
+        agencies=ctx.topology.agencies,
+        rules=ctx.rules,
+        registry=ctx.metrics.registry,
     )
     for task in startup:
         task(ctx)

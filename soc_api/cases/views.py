@@ -38,7 +38,7 @@ from soc_api.context import SocContext
 from soc_api.deps import ContextDep, CurrentAnalyst, ObjectId, SessionDep
 from soc_api.errors import ErrorBody
 from soc_api.incidents.service import get_incident
-from soc_api.notifications.outbox import Outbox
+from soc_api.notifications.outbox import outbox_for
 
 router = APIRouter(tags=["cases"])
 PREFIX = "/api/v1/cases"
@@ -76,9 +76,7 @@ def post_case(
     """Open a case from an incident (all its alerts, its notes carried over) or from alerts.
 
     An alert is in one case at most: 409 names the case that holds it."""
-    case = open_case(
-        session, who=analyst, data=data, window=window(ctx), outbox=Outbox(ctx.settings)
-    )
+    case = open_case(session, who=analyst, data=data, window=window(ctx), outbox=outbox_for(ctx))
     session.commit()
     return case_view(ctx, session, case.id, analyst)
 
@@ -101,7 +99,7 @@ def patch_case(
 ) -> CasePublic:
     """Change the status (new → in_progress → contained → closed; closing needs a reason),
     severity, owner or title. A shared case is the city SOC's to change (403 otherwise)."""
-    update_case(session, case_id=case_id, who=analyst, change=change, outbox=Outbox(ctx.settings))
+    update_case(session, case_id=case_id, who=analyst, change=change, outbox=outbox_for(ctx))
     session.commit()
     return case_view(ctx, session, case_id, analyst)
 
@@ -115,7 +113,7 @@ def post_task(
     data: TaskCreate,
 ) -> TaskPublic:
     """Add a task to the caller's agency's part (the city SOC: to any agency's, or its own)."""
-    task = add_task(session, case_id=case_id, who=analyst, data=data, outbox=Outbox(ctx.settings))
+    task = add_task(session, case_id=case_id, who=analyst, data=data, outbox=outbox_for(ctx))
     session.commit()
     return TaskPublic.model_validate(task)
 
@@ -136,7 +134,7 @@ def patch_task(
         task_id=task_id,
         who=analyst,
         done=data.done,
-        outbox=Outbox(ctx.settings),
+        outbox=outbox_for(ctx),
     )
     session.commit()
     return TaskPublic.model_validate(task)
@@ -151,9 +149,7 @@ def post_comment(
     data: CommentCreate,
 ) -> CommentPublic:
     """Comment in the caller's agency's part (the city SOC: any agency's, or its own)."""
-    comment = add_comment(
-        session, case_id=case_id, who=analyst, data=data, outbox=Outbox(ctx.settings)
-    )
+    comment = add_comment(session, case_id=case_id, who=analyst, data=data, outbox=outbox_for(ctx))
     session.commit()
     return CommentPublic.model_validate(comment)
 
@@ -168,7 +164,7 @@ def post_case_alerts(
 ) -> CasePublic:
     """Link alerts the caller sees; one already in another case is refused (409)."""
     link_alerts(
-        session, case_id=case_id, who=analyst, alert_ids=data.alert_ids, outbox=Outbox(ctx.settings)
+        session, case_id=case_id, who=analyst, alert_ids=data.alert_ids, outbox=outbox_for(ctx)
     )
     session.commit()
     return case_view(ctx, session, case_id, analyst)
@@ -180,9 +176,7 @@ def post_case_sync(
 ) -> CasePublic:
     """Take in the alerts that joined the case's incidents since it was opened (those in no
     other case) and the incident notes left on its alerts since."""
-    sync_case(
-        session, case_id=case_id, who=analyst, window=window(ctx), outbox=Outbox(ctx.settings)
-    )
+    sync_case(session, case_id=case_id, who=analyst, window=window(ctx), outbox=outbox_for(ctx))
     session.commit()
     return case_view(ctx, session, case_id, analyst)
 

@@ -19,7 +19,7 @@ from soc_api.console.views import Csrf, require_console_user, to_login
 from soc_api.context import SocContext
 from soc_api.deps import ContextDep, MaybeAnalyst, ObjectId, SessionDep
 from soc_api.notifications.models import DeliveryStatus
-from soc_api.notifications.outbox import Outbox
+from soc_api.notifications.outbox import outbox_for
 from soc_api.notifications.views import list_notifications
 
 router = APIRouter(include_in_schema=False)
@@ -103,7 +103,7 @@ def open_case_form(
     check_csrf(request, csrf)
     who = require_console_user(analyst)
     data = CaseOpen(incident_id=incident_id, title=title.strip() or None)
-    case = open_case(session, who=who, data=data, window=_span(ctx), outbox=Outbox(ctx.settings))
+    case = open_case(session, who=who, data=data, window=_span(ctx), outbox=outbox_for(ctx))
     session.commit()
     return _back(case.id)
 
@@ -129,7 +129,7 @@ def update_case_form(
         severity=severity,
         owner=None if owner is None else owner.strip(),
     )
-    update_case(session, case_id=case_id, who=who, change=change, outbox=Outbox(ctx.settings))
+    update_case(session, case_id=case_id, who=who, change=change, outbox=outbox_for(ctx))
     session.commit()
     return _back(case_id)
 
@@ -148,7 +148,7 @@ def add_task_form(
     check_csrf(request, csrf)
     who = require_console_user(analyst)
     data = TaskCreate(title=title, agency=agency or None)
-    add_task(session, case_id=case_id, who=who, data=data, outbox=Outbox(ctx.settings))
+    add_task(session, case_id=case_id, who=who, data=data, outbox=outbox_for(ctx))
     session.commit()
     return _back(case_id)
 
@@ -166,9 +166,7 @@ def tick_task_form(
 ) -> Response:
     check_csrf(request, csrf)
     who = require_console_user(analyst)
-    set_task(
-        session, case_id=case_id, task_id=task_id, who=who, done=done, outbox=Outbox(ctx.settings)
-    )
+    set_task(session, case_id=case_id, task_id=task_id, who=who, done=done, outbox=outbox_for(ctx))
     session.commit()
     return _back(case_id)
 
@@ -187,7 +185,7 @@ def comment_form(
     check_csrf(request, csrf)
     who = require_console_user(analyst)
     data = CommentCreate(body=body, agency=agency or None)
-    add_comment(session, case_id=case_id, who=who, data=data, outbox=Outbox(ctx.settings))
+    add_comment(session, case_id=case_id, who=who, data=data, outbox=outbox_for(ctx))
     session.commit()
     return _back(case_id)
 
@@ -203,7 +201,7 @@ def sync_form(
 ) -> Response:
     check_csrf(request, csrf)
     who = require_console_user(analyst)
-    sync_case(session, case_id=case_id, who=who, window=_span(ctx), outbox=Outbox(ctx.settings))
+    sync_case(session, case_id=case_id, who=who, window=_span(ctx), outbox=outbox_for(ctx))
     session.commit()
     return _back(case_id)
 
@@ -220,7 +218,7 @@ def notifications_page(
     if analyst is None:
         return to_login()
     page = list_notifications(session, who=analyst, status=status, limit=PAGE)
-    configured = Outbox(ctx.settings).configured
+    configured = outbox_for(ctx).configured
     return render(
         request,
         "notifications.html",

@@ -1,9 +1,11 @@
 """Send one notification: an HMAC-signed JSON POST, or an e-mail over SMTP (STARTTLS optional).
 
-The webhook body is canonical JSON ``{"id", "event", "agency", "created_at", "data"}``; the
-receiver checks ``X-Citysoc-Signature: sha256=<hex>``, an HMAC-SHA256 with the target's
-secret over ``<X-Citysoc-Timestamp>.<body>``, and refuses stale timestamps. Redirects are not
-followed. Every failure is raised as :class:`DeliveryError` with what went wrong.
+The webhook body is canonical JSON ``{"id", "event", "agency", "created_at", "data",
+"language", "subject", "text"}`` (``data`` the machine fields, the last three the words a
+person reads, in the recipient's language); the receiver checks ``X-Citysoc-Signature:
+sha256=<hex>``, an HMAC-SHA256 with the target's secret over ``<X-Citysoc-Timestamp>.<body>``,
+and refuses stale timestamps. Redirects are not followed. Every failure is raised as
+:class:`DeliveryError` with what went wrong.
 """
 
 from __future__ import annotations
@@ -38,6 +40,9 @@ def webhook_body(note: Notification) -> bytes:
         "agency": note.agency,
         "created_at": note.created_at,
         "data": note.payload,
+        "language": note.language,
+        "subject": note.subject,
+        "text": text(note),
     }
     return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
@@ -66,7 +71,13 @@ def send_webhook(client: httpx.Client, note: Notification, secret: str) -> None:
         raise DeliveryError(f"HTTP {response.status_code}: {response.text[:200]}")
 
 
-def _text(payload: dict[str, Any]) -> str:
+def text(note: Notification) -> str:
+    """The words of the notification in its language; a row written before rows kept their
+    text is told in English from its payload, as it was then."""
+    return note.body or _english(note.payload)
+
+
+def _english(payload: dict[str, Any]) -> str:
     lines = []
     for section in ("alert", "case", "change"):
         values = payload.get(section)
@@ -87,7 +98,8 @@ def send_email(settings: Settings, note: Notification) -> None:
     message["To"] = note.target
     message["Subject"] = note.subject
     message["X-Citysoc-Event"] = note.event
-    message.set_content(_text(note.payload))
+    # quoted-printable: Vietnamese text stays 7-bit clean through any relay
+    message.set_content(text(note), charset="utf-8", cte="quoted-printable")
     timeout = settings.notify_timeout_seconds
     try:
         with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=timeout) as smtp:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -24,6 +24,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from citysoc.core.ecs import timestamp
 from citysoc.core.errors import ConfigError
 from citysoc.core.settings import Settings
+from citysoc.core.topology import Agency
+from detections.engine.compiler import CompiledRule
 from soc_api.alerts.models import Alert
 from soc_api.notifications.delivery import DeliveryError, send_email, send_webhook
 from soc_api.notifications.models import Channel, DeliveryStatus, Notification
@@ -210,22 +212,28 @@ def start_notifications(
     sessions: sessionmaker[Session],
     settings: Settings,
     *,
-    agencies: Sequence[str],
+    agencies: Mapping[str, Agency],
+    rules: Sequence[CompiledRule] = (),
     registry: CollectorRegistry | None = None,
 ) -> Dispatcher:
     """Check the recipients against the city, watch new alerts, start delivering."""
-    watch_notifications(sessions, settings, agencies=agencies)
+    watch_notifications(sessions, settings, agencies=agencies, rules=rules)
     dispatcher = Dispatcher(sessions, settings, registry=registry)
     dispatcher.start()
     return dispatcher
 
 
 def watch_notifications(
-    sessions: sessionmaker[Session], settings: Settings, *, agencies: Sequence[str]
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    *,
+    agencies: Mapping[str, Agency],
+    rules: Sequence[CompiledRule] = (),
 ) -> None:
     """Check the recipients against the city and put new alerts stored through ``sessions``
-    into the outbox; an API worker does this alone, the delivering is another process's."""
-    check_agencies(settings, agencies)
-    outbox = Outbox(settings)
+    into the outbox, worded with the city's ``rules`` and ``agencies``; an API worker does
+    this alone, the delivering is another process's."""
+    check_agencies(settings, tuple(agencies))
+    outbox = Outbox(settings, rules=rules, agencies=agencies)
     if outbox.configured:
         watch_alerts(sessions, outbox)

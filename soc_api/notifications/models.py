@@ -7,7 +7,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, field_validator
-from sqlalchemy import JSON, Index, String
+from sqlalchemy import JSON, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from soc_api.db import Base
@@ -35,6 +35,8 @@ class Notification(Base):
     target: Mapped[str] = mapped_column(String(256))  # the URL or the address
     subject: Mapped[str] = mapped_column(String(256))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    language: Mapped[str] = mapped_column(String(2), default="en", server_default="en")
+    body: Mapped[str] = mapped_column(Text, default="", server_default="")  # the e-mail's text
     status: Mapped[str] = mapped_column(String(12), default=DeliveryStatus.PENDING.value)
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[str] = mapped_column(String(32))
@@ -52,6 +54,7 @@ class NotificationPublic(BaseModel):
     channel: Channel
     target: str
     subject: str
+    language: str
     status: DeliveryStatus
     attempts: int
     next_attempt_at: str

@@ -11,16 +11,22 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
 from citysoc.core.ecs import timestamp
 from citysoc.core.settings import EmailRecipient, NotifyKind, Settings, WebhookTarget
+from citysoc.core.topology import Agency
+from detections.engine.compiler import CompiledRule
 from soc_api.alerts.models import SEVERITY_RISK, Alert
 from soc_api.notifications.models import Channel, DeliveryStatus, Notification
+from soc_api.notifications.wording import Wording, Writer
+
+if TYPE_CHECKING:
+    from soc_api.context import SocContext
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +38,7 @@ class Recipient:
     channel: Channel
     target: str
     agency: str | None  # None: the city SOC's, told of every agency's items
+    language: str = "vi"  # the language it is told in
 
 
 def recipients(settings: Settings, kind: NotifyKind) -> list[Recipient]:
@@ -44,18 +51,26 @@ def recipients(settings: Settings, kind: NotifyKind) -> list[Recipient]:
         if kind not in target.events:
             continue
         if isinstance(target, WebhookTarget):
-            found.append(Recipient(Channel.WEBHOOK, target.url, target.agency))
+            found.append(Recipient(Channel.WEBHOOK, target.url, target.agency, target.language))
         else:
-            found.append(Recipient(Channel.EMAIL, target.address, target.agency))
+            found.append(Recipient(Channel.EMAIL, target.address, target.agency, target.language))
     return found
 
 
 class Outbox:
     """What the settings say to tell whom; :meth:`alert_raised` and :meth:`case_changed` add
-    the rows."""
+    the rows, each in its recipient's language (rule titles and agency names from ``rules``
+    and ``agencies``, as the console shows them)."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        rules: Sequence[CompiledRule] = (),
+        agencies: Mapping[str, Agency] | None = None,
+    ) -> None:
         self.settings = settings
+        self.writer = Writer(rules, agencies)
         self.threshold = SEVERITY_RISK[settings.notify_alert_severity]
 
     @property
@@ -68,7 +83,7 @@ class Outbox:
         recipient: Recipient,
         *,
         event: str,
-        subject: str,
+        wording: Wording,
         payload: Mapping[str, Any],
     ) -> None:
         now = timestamp(time.time())
@@ -78,8 +93,10 @@ class Outbox:
                 agency=recipient.agency,
                 channel=recipient.channel.value,
                 target=recipient.target,
-                subject=subject[:256],
+                subject=wording.subject[:256],
                 payload=dict(payload),
+                language=wording.language,
+                body=wording.text,
                 status=DeliveryStatus.PENDING.value,
                 attempts=0,
                 next_attempt_at=now,
@@ -108,17 +125,15 @@ class Outbox:
             },
             "link": f"/alerts/{alert.id}",
         }
-        subject = f"[citysoc] {alert.severity} alert #{alert.id} in {alert.agency}: {alert.title}"
+        words: dict[str, Wording] = {}
         sent = 0
         for recipient in recipients(self.settings, "alert"):
             if recipient.agency in (None, alert.agency):
-                self._add(
-                    session,
-                    recipient,
-                    event="alert." + alert.severity,
-                    subject=subject,
-                    payload=payload,
-                )
+                language = recipient.language
+                if language not in words:
+                    words[language] = self.writer.alert(language, alert, str(payload["link"]))
+                event = "alert." + alert.severity
+                self._add(session, recipient, event=event, wording=words[language], payload=payload)
                 sent += 1
         return sent
 
@@ -152,7 +167,19 @@ class Outbox:
                 "change": {"action": action, "actor": actor, "part": part, **detail},
                 "link": f"/cases/{case['id']}",
             }
-            subject = f"[citysoc] case #{case['id']} {action.replace('_', ' ')}: {case['title']}"
-            self._add(session, recipient, event="case." + action, subject=subject, payload=payload)
+            wording = self.writer.case(
+                recipient.language,
+                case,
+                action=action,
+                actor=actor,
+                others=(len(agencies) - len(seen), total - sum(seen.values())),
+                link=str(payload["link"]),
+            )
+            self._add(session, recipient, event="case." + action, wording=wording, payload=payload)
             sent += 1
         return sent
+
+
+def outbox_for(ctx: SocContext) -> Outbox:
+    """The outbox of a running SOC: its settings, rules and agencies."""
+    return Outbox(ctx.settings, rules=ctx.rules, agencies=ctx.topology.agencies)

@@ -5,6 +5,8 @@ endpoint is counted, logged and retried, and never holds up detection or the oth
 from __future__ import annotations
 
 import datetime as dt
+import email
+import email.policy
 import hashlib
 import hmac
 import json
@@ -115,14 +117,20 @@ def sink() -> Iterator[tuple[Sink, int]]:
     controller.stop()
 
 
-def hook(url: str, name: str, agency: str | None) -> WebhookTarget:
-    return WebhookTarget(url=url, secret=SecretStr(SECRETS[name]), agency=agency)
+def hook(url: str, name: str, agency: str | None, language: str = "vi") -> WebhookTarget:
+    return WebhookTarget(
+        url=url,
+        secret=SecretStr(SECRETS[name]),
+        agency=agency,
+        language=language,  # type: ignore[arg-type]
+    )
 
 
 @pytest.fixture
 def settings(tmp_path: Path, receiver: Receiver, sink: tuple[Sink, int]) -> Settings:
     """The seeded SOC (conftest) told of every alert, with a recipient per agency and a dead
-    endpoint (a closed port on 127.0.0.1)."""
+    endpoint (a closed port on 127.0.0.1); the city's and Tan Binh's read English, District
+    1's Vietnamese (the default)."""
     return Settings(
         data_dir=tmp_path / "var",
         detection_interval_seconds=3600,
@@ -132,13 +140,15 @@ def settings(tmp_path: Path, receiver: Receiver, sink: tuple[Sink, int]) -> Sett
         notify_backoff_seconds=0.001,
         notify_timeout_seconds=2,
         notify_webhooks=(
-            hook(receiver.url + "/city", "city", None),
+            hook(receiver.url + "/city", "city", None, "en"),
             hook(receiver.url + "/d1", "d1", "d1"),
-            hook(receiver.url + "/tb", "tanbinh", "tanbinh"),
+            hook(receiver.url + "/tb", "tanbinh", "tanbinh", "en"),
             hook(f"http://127.0.0.1:{free_port()}/dead", "dead", "d1"),
         ),
         notify_emails=(
-            EmailRecipient(address="soc@city.example", agency=None, events=("alert",)),
+            EmailRecipient(
+                address="soc@city.example", agency=None, events=("alert",), language="en"
+            ),
             EmailRecipient(address="soc@d1.example", agency="d1"),
         ),
         smtp_host="127.0.0.1",
@@ -168,7 +178,56 @@ def test_new_alerts_reach_their_agencys_recipients_signed(
     mail, _port = sink
     assert len(mail.to("soc@city.example")) == 2
     (d1_mail,) = mail.to("soc@d1.example")
-    assert "agency: d1" in d1_mail and "tanbinh" not in d1_mail
+    assert "tanbinh" not in d1_mail and "Tân Bình" not in d1_mail
+
+
+def read_mail(text: str) -> tuple[str, str]:
+    """The decoded subject and text of a mail as the sink received it."""
+    message = email.message_from_string(text, policy=email.policy.default)
+    body = message.get_body(("plain",))
+    assert body is not None
+    return str(message["Subject"]), str(body.get_content())
+
+
+def test_each_recipient_is_told_in_its_language(
+    soc: Soc, receiver: Receiver, sink: tuple[Sink, int]
+) -> None:
+    soc.client.app.state.notifier.run_once()
+    rule = next(
+        r
+        for r in soc.ctx.rules
+        if r.rule_id == receiver.bodies("/d1")[0]["data"]["alert"]["rule_id"]
+    )
+    vi_title = next(title for lang, title, _ in rule.translations if lang == "vi")
+    assert vi_title != rule.title
+    mail, _port = sink
+    subject, text = read_mail(mail.to("soc@d1.example")[0])  # Vietnamese, the default
+    assert subject.startswith("[citysoc] Cảnh báo mức cao #") and "tại UBND Quận 1: " in subject
+    assert subject.endswith(": " + vi_title)
+    assert (
+        text.startswith("Cảnh báo mới #")
+        and "Đơn vị: UBND Quận 1" in text
+        and "Liên kết: /alerts/" in text
+    )
+    for english in mail.to("soc@city.example"):
+        subject, text = read_mail(english)
+        assert subject.startswith("[citysoc] high alert #") and subject.endswith(rule.title)
+        assert "Agency: " in text and "Link: /alerts/" in text
+    (d1_hook,) = receiver.bodies("/d1")
+    assert d1_hook["language"] == "vi" and d1_hook["subject"].endswith(vi_title)
+    assert "Đơn vị: UBND Quận 1" in d1_hook["text"]
+    assert d1_hook["data"]["alert"]["title"] == receiver.bodies("/tb")[0]["data"]["alert"]["title"]
+    (tb_hook,) = receiver.bodies("/tb")
+    assert tb_hook["language"] == "en" and tb_hook["subject"].endswith(": " + rule.title)
+    assert set(d1_hook["data"]) == set(tb_hook["data"]) == {"alert", "link"}  # machine fields
+    soc.login("city")
+    vi = soc.client.get("/notifications").text
+    assert 'data-language="vi">Tiếng Việt<' in vi and 'data-language="en">Tiếng Anh<' in vi
+    assert "<th>Ngôn ngữ</th>" in vi
+    soc.client.cookies.set("citysoc_lang", "en")
+    en = soc.client.get("/notifications").text
+    assert 'data-language="vi">Vietnamese<' in en and 'data-language="en">English<' in en
+    assert "<th>Language</th>" in en
 
 
 def test_case_changes_tell_each_agency_only_its_part(soc: Soc, receiver: Receiver) -> None:
@@ -196,6 +255,17 @@ def test_case_changes_tell_each_agency_only_its_part(soc: Soc, receiver: Receive
         "comment",
     ]
     assert city[0]["case"]["agencies"] == ["d1", "tanbinh"] and city[0]["other_agencies"] == 0
+    vi, en = receiver.bodies("/d1")[-1], receiver.bodies("/tb")[0]  # District 1 reads Vietnamese
+    assert vi["language"] == "vi" and vi["subject"] == (
+        f"[citysoc] Vụ việc #{case}: d1 đã bình luận: 203.0.113.50: Dò mật khẩu RTSP trên camera"
+        " (+1 cảnh báo)"
+    )
+    assert "Trạng thái: mới" in vi["text"] and "1 đơn vị khác, 1 cảnh báo" in vi["text"]
+    assert en["language"] == "en" and en["subject"] == (
+        f"[citysoc] case #{case}: city opened the case: 203.0.113.50: RTSP brute force against"
+        " a camera (+1 alerts)"
+    )
+    assert "Status: new" in en["text"] and "Severity: high" in en["text"]
 
 
 def test_a_dead_endpoint_is_counted_logged_retried_then_given_up(
