@@ -23,6 +23,9 @@ from citysoc.core.topology import load_topology
 from collectors.enrich import Enricher
 from collectors.packets.pcap import read_pcap
 from collectors.stats import CollectorStats
+from detections.engine.baseline import check_baseline
+from detections.engine.catalog import load_catalog
+from detections.engine.compiler import compile_catalog
 from scenarios import tlscraft
 from scenarios.packetcraft import Capture, tcp_conversation
 
@@ -108,6 +111,34 @@ def test_the_known_lists_hold_the_firmware_fingerprints_the_decoder_computes(
     tools = {of(tlscraft.CURL_LIKE), of(tlscraft.PYTHON_LIKE)}
     assert not tools & (set(known["camera_firmware"]) | set(known["controller_firmware"]))
     assert len(tools | camera | controller) == 5  # every client its own fingerprint
+
+
+def test_the_rule_judges_each_class_by_its_own_list_and_needs_a_fingerprint(
+    tmp_path: Path,
+) -> None:
+    compiled = compile_catalog(load_catalog())
+    assert compiled.errors == []
+    rule = "command_and_control_device_tls_unknown_fingerprint"
+
+    def fired(event: Event) -> bool:
+        return rule in check_baseline([event], compiled.rules, {}).hits
+
+    nvr = handshake_event(SAMPLES["nomatch/nvr_firmware_to_vms"], tmp_path)
+    camera_on_plc = handshake_event(
+        Scenario(tlscraft.CAMERA_FIRMWARE, "10.40.0.5", ("10.20.0.30", 8443), "x.example"),
+        tmp_path,
+    )
+    controller_on_camera = handshake_event(
+        Scenario(tlscraft.CONTROLLER_FIRMWARE, "10.31.0.21", ("10.20.0.10", 443), None),
+        tmp_path,
+    )
+    assert not fired(nvr)
+    assert fired(camera_on_plc) and fired(controller_on_camera)
+    # TLS seen without a JA4 (Suricata's EVE here) is not judged by this rule.
+    curl = handshake_event(SAMPLES["match/camera_curl_like_to_internet"], tmp_path)
+    assert fired(dict(curl))
+    del curl["citysoc.tls.client.ja4"]
+    assert not fired(curl)
 
 
 def write_samples() -> None:
