@@ -32,6 +32,7 @@ from citysoc.core.ecs import timestamp
 from citysoc.core.errors import ConfigError
 from citysoc.core.settings import (
     EmailRecipient,
+    NotifyLanguage,
     Settings,
     WebhookTarget,
     explain_settings_error,
@@ -117,12 +118,12 @@ def sink() -> Iterator[tuple[Sink, int]]:
     controller.stop()
 
 
-def hook(url: str, name: str, agency: str | None, language: str = "vi") -> WebhookTarget:
+def hook(url: str, name: str, agency: str | None, language: NotifyLanguage = "vi") -> WebhookTarget:
     return WebhookTarget(
         url=url,
         secret=SecretStr(SECRETS[name]),
         agency=agency,
-        language=language,  # type: ignore[arg-type]
+        language=language,
     )
 
 
