@@ -342,6 +342,9 @@ def _tls(t: dict[str, Any], event: Event) -> None:
         ja = t.get(key)
         if isinstance(ja, dict):
             put(event, f"tls.{side}.{key}", ja.get("hash"))
+    ja4 = t.get("ja4")  # Suricata 7.0.6+ with ja4-fingerprints enabled; ECS has no JA4 field
+    if type(ja4) is str and ja4:
+        event["citysoc.tls.client.ja4"] = ja4
 
 
 def _distinguished_name(dn: str, prefix: str, event: Event) -> None:

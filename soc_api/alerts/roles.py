@@ -26,6 +26,7 @@ INFRASTRUCTURE_ROLES = frozenset(
 FINGERPRINT_FIELDS = {
     "tls.client.ja3": "ja3",
     "tls.client.ja4": "ja4",
+    "citysoc.tls.client.ja4": "ja4",  # where the packet decoder and the EVE mapping write it
     "user_agent.original": "ua",
 }
 # Where a rule's victim field is empty (a host's own log), the host that logged is the victim.

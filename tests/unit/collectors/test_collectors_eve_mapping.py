@@ -128,6 +128,9 @@ def test_dns_tls_fileinfo_anomaly_stats() -> None:
         "abc",
     )
     assert tls["network.protocol"] == "tls" and tls["event.type"] == ["protocol"]
+    ja4 = "t13d0811h1_e1fae654ade7_095aa073dcf2"
+    assert parse("tls", tls={"ja4": ja4})["citysoc.tls.client.ja4"] == ja4
+    assert "citysoc.tls.client.ja4" not in parse("tls", tls={"ja4": ["not", "a", "string"]})
     fileinfo = parse(
         "fileinfo", fileinfo={"filename": "/fw/update.bin", "size": 10, "sha256": "ff"}
     )
