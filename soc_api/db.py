@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import orjson
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
@@ -15,10 +18,33 @@ class Base(DeclarativeBase):
     """Every table of the SOC state."""
 
 
+# 19 digits or more in a row: perhaps an integer past 64 bits, which orjson reads as a float
+_LONG_NUMBER = re.compile(r"\d{19}")
+_LONG_NUMBER_BYTES = re.compile(rb"\d{19}")
+
+
+def json_loads(text: str | bytes) -> Any:
+    """A JSON column's value: orjson, two to five times as fast as the standard library here.
+    What orjson refuses and the standard library reads (``NaN``, lone surrogates) or reads
+    otherwise (integers past 64 bits) is read by the standard library, so every stored value
+    reads as before."""
+    pattern = _LONG_NUMBER_BYTES if isinstance(text, bytes) else _LONG_NUMBER
+    if pattern.search(text) is not None:  # type: ignore[arg-type]
+        return json.loads(text)
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            json_deserializer=json_loads,
+        )
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -28,7 +54,7 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, json_deserializer=json_loads)
 
 
 def import_models() -> None:

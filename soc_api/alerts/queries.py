@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import Integer, Select, func, literal_column, select
 from sqlalchemy.orm import Session
@@ -12,7 +13,7 @@ from citysoc.core.ecs import Event
 from citysoc.core.errors import NotFoundError
 from citysoc.core.query import Condition, compile_query
 from eventstore.base import EventStore
-from soc_api.alerts.models import Alert, AlertFilter, SortKey, severity_rank_sql
+from soc_api.alerts.models import Alert, AlertFilter, AlertPublic, SortKey, severity_rank_sql
 from soc_api.auth.models import Principal
 from soc_api.auth.permissions import require_reader
 from soc_api.search.alert_sql import alert_schema, to_sql
@@ -101,6 +102,46 @@ def list_alerts(
     total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
     rows = session.scalars(_ordered(query, filters.sort).limit(limit).offset(offset)).all()
     return int(total or 0), list(rows)
+
+
+# What the list shows, read as plain columns: not the evidence ids, the dedup key or the times
+# of the row itself, and no ORM instances.
+_PUBLIC_FIELDS = tuple(AlertPublic.model_fields)
+_PUBLIC_COLUMNS = tuple(getattr(Alert, name) for name in _PUBLIC_FIELDS)
+
+
+def public_alert(values: Sequence[Any]) -> AlertPublic:
+    """An alert as the API shows it, from the state's own values in ``AlertPublic``'s field
+    order (a row of :data:`_PUBLIC_COLUMNS`): built, not validated, since the state holds
+    only what was validated on the way in."""
+    return AlertPublic.model_construct(None, **dict(zip(_PUBLIC_FIELDS, values, strict=True)))
+
+
+def public_of(alert: Alert) -> AlertPublic:
+    """:func:`public_alert` of a loaded alert."""
+    return public_alert([getattr(alert, name) for name in _PUBLIC_FIELDS])
+
+
+def list_public_alerts(
+    session: Session,
+    *,
+    who: Principal,
+    filters: AlertFilter | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[int, list[AlertPublic]]:
+    """:func:`list_alerts` as the API shows it: the same total and page, reading only the
+    columns shown."""
+    require_reader(who)
+    filters = filters or AlertFilter()
+    dialect = session.get_bind().dialect.name
+    query = alert_query(agencies=who.agencies, filters=filters, dialect=dialect)
+    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    page = _ordered(query, filters.sort).with_only_columns(
+        *_PUBLIC_COLUMNS, maintain_column_froms=True
+    )
+    rows = session.execute(page.limit(limit).offset(offset)).all()
+    return int(total or 0), [public_alert(row) for row in rows]
 
 
 def get_alert(session: Session, *, alert_id: int, who: Principal) -> Alert:

@@ -18,7 +18,13 @@ from soc_api.alerts.models import (
     AlertUpdate,
     BulkResult,
 )
-from soc_api.alerts.queries import get_alert, list_alerts, visible_evidence
+from soc_api.alerts.queries import (
+    get_alert,
+    list_alerts,
+    list_public_alerts,
+    public_of,
+    visible_evidence,
+)
 from soc_api.alerts.visibility import visible_alert, visible_alerts
 from soc_api.alerts.workflow import allowed_transitions, bulk_update, update_alert
 from soc_api.audit import service as audit
@@ -40,9 +46,11 @@ def get_alerts(
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> AlertPage:
     """Alerts the caller may see, filtered; riskiest first unless ``sort`` says otherwise."""
-    total, rows = list_alerts(session, who=analyst, filters=filters, limit=limit, offset=offset)
+    total, rows = list_public_alerts(
+        session, who=analyst, filters=filters, limit=limit, offset=offset
+    )
     items = visible_alerts(rows, who=analyst, topology=ctx.topology)
-    return AlertPage(total=total, limit=limit, offset=offset, items=items)
+    return AlertPage.model_construct(total=total, limit=limit, offset=offset, items=items)
 
 
 @router.get("/export", response_class=Response, responses={200: {"content": {"text/csv": {}}}})
@@ -96,9 +104,9 @@ def get_alert_detail(
 ) -> AlertDetail:
     """One alert with its evidence events and its runbook rendered for it."""
     alert = get_alert(session, alert_id=alert_id, who=analyst)
-    public = visible_alert(alert, who=analyst, topology=ctx.topology)
+    public = visible_alert(public_of(alert), who=analyst, topology=ctx.topology)
     evidence, withheld = visible_evidence(ctx.store, alert.event_ids[:200], who=analyst)
-    return AlertDetail(
+    return AlertDetail.model_construct(  # our own values: built, not validated
         alert=public,
         evidence=evidence,
         evidence_withheld=withheld,

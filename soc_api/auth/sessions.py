@@ -1,4 +1,5 @@
-"""Console sessions kept on the server: opened at login, looked up on every request, revoked.
+"""Console sessions kept on the server: opened at login, looked up on every request (a look-up
+under a second old is reused: :mod:`soc_api.auth.recent`), revoked.
 
 The signed cookie holds only a random 256-bit session token. A session is revoked at logout,
 when its user's password, role or agency changes or the user is disabled, and ends by itself
@@ -16,6 +17,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from soc_api.auth.models import ConsoleSession, Principal, Role, User
+from soc_api.auth.recent import recent
 
 log = logging.getLogger(__name__)
 
@@ -58,16 +60,22 @@ def open_session(session: Session, *, user_id: int, client: str) -> str:
 
 
 def session_principal(session: Session, token: str) -> Principal | None:
-    """The user of a live session, or None (unknown, revoked, expired, or user disabled)."""
-    row = session.scalars(
-        select(ConsoleSession).where(ConsoleSession.token_hash == _hash(token))
-    ).first()
+    """The user of a live session, or None (unknown, revoked, expired, or user disabled);
+    one looked up under a second ago is not read again (:mod:`soc_api.auth.recent`)."""
+    digest = _hash(token)
+    key = recent.key("session", session, digest)
+    known = recent.get(key)
+    if known is not None:
+        return known
+    row = session.scalars(select(ConsoleSession).where(ConsoleSession.token_hash == digest)).first()
     if row is None or row.revoked_at is not None or row.expires_at <= _stamp(_now()):
         return None
     user = session.get(User, row.user_id)
     if user is None or not user.active:
         return None
-    return Principal(user.id, user.username, Role(user.role), user.agency)
+    principal = Principal(user.id, user.username, Role(user.role), user.agency)
+    recent.put(key, principal, row.expires_at)
+    return principal
 
 
 def revoke_session(session: Session, token: str, *, reason: str) -> int | None:
@@ -78,6 +86,7 @@ def revoke_session(session: Session, token: str, *, reason: str) -> int | None:
     if row is None or row.revoked_at is not None:
         return None
     row.revoked_at, row.revoked_reason = _stamp(_now()), reason
+    recent.forget_all()
     session.flush()
     return row.user_id
 
@@ -90,6 +99,7 @@ def revoke_user_sessions(session: Session, *, user_id: int, reason: str) -> int:
         .values(revoked_at=_stamp(_now()), revoked_reason=reason)
     )
     count = int(getattr(result, "rowcount", 0) or 0)
+    recent.forget_all()
     if count:
         log.info("revoked %d console sessions of user %d: %s", count, user_id, reason)
     return count

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from citysoc.core.errors import AuthenticationError
 from soc_api.audit import service as audit
 from soc_api.auth.models import ApiToken, Principal, Role, TokenScope
+from soc_api.auth.recent import recent
 
 log = logging.getLogger(__name__)
 
@@ -92,15 +93,22 @@ def authenticate_token(session: Session, token: str) -> Principal:
     parts = token.split("_", 2)
     if len(parts) != 3 or parts[0] != TOKEN_PREFIX:
         raise AuthenticationError("malformed API token")
+    digest = _digest(token)
+    key = recent.key("token", session, digest)
+    known = recent.get(key)  # looked up under a second ago (soc_api.auth.recent)
+    if known is not None:
+        return known
     row = session.scalars(select(ApiToken).where(ApiToken.prefix == parts[1])).first()
-    if row is None or not hmac.compare_digest(row.token_hash, _digest(token)):
+    if row is None or not hmac.compare_digest(row.token_hash, digest):
         raise AuthenticationError("unknown API token")
     if row.revoked:
         raise AuthenticationError("this API token was revoked")
     if row.expires_at <= _iso(_now()):
         raise AuthenticationError("this API token has expired")
     role = Role.AGENCY_ANALYST if row.agency else Role.AUDITOR
-    return Principal(-row.id, row.name, role, row.agency, TokenScope(row.scope))
+    principal = Principal(-row.id, row.name, role, row.agency, TokenScope(row.scope))
+    recent.put(key, principal, row.expires_at)
+    return principal
 
 
 def revoke_token(session: Session, *, token_id: int, actor: str) -> bool:
@@ -109,6 +117,7 @@ def revoke_token(session: Session, *, token_id: int, actor: str) -> bool:
     if row is None:
         return False
     row.revoked = True
+    recent.forget_all()
     audit.append(
         session,
         actor=actor,
