@@ -12,6 +12,7 @@ entity look-ups and incidents. It prints p50/p95/p99 per request kind and overal
 Run: .venv/bin/python benchmarks/bench_api.py [--events 10000000] [--alerts 100000]
      [--rate 200] [--seconds 60] [--state sqlite,postgresql] [--explain]
      .venv/bin/python benchmarks/bench_api.py --prepare-only   # build the event store only
+     .venv/bin/python benchmarks/bench_api.py --alone-only      # each kind alone: no load
 """
 
 from __future__ import annotations
@@ -274,6 +275,15 @@ def run_one(backend: str, args: argparse.Namespace, store_path: Path, events: in
             with server(data_dir, state_url, store_path, workers) as (base, pid):
                 every = kinds(base, seeded)
                 unloaded, cpu = alone(base, pid, every, args.alone)
+                if args.alone_only:
+                    print(
+                        f"{backend}, {workers} API worker(s), each kind alone "
+                        f"({args.alone} requests); load average {os.getloadavg()[0]:.1f}"
+                    )
+                    print(f"  {'request kind':<52} {'alone':>8} {'CPU':>8}")
+                    for name in unloaded:
+                        print(f"  {name:<52} {unloaded[name]:>6.1f}ms {cpu[name]:>6.1f}ms")
+                    continue
                 phases = [("every kind", every)]
                 if not args.every_kind_only:
                     core = [k for k in every if not k["name"].startswith(FULL_SCANS)]
@@ -310,6 +320,11 @@ def main() -> None:
     parser.add_argument("--prepare-only", action="store_true")
     parser.add_argument("--as-far-as-built", action="store_true",
                         help="use the unfinished store as it is (stop its build)")  # fmt: skip
+    parser.add_argument(
+        "--alone-only",
+        action="store_true",
+        help="only the timings of each kind alone (latency, CPU): no load",
+    )
     parser.add_argument("--every-kind-only", action="store_true",
                         help="skip the first load run, without the full scans")  # fmt: skip
     args = parser.parse_args()
