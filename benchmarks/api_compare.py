@@ -12,6 +12,7 @@ Run:
     git archive COMMIT | tar -x -C /tmp/before
     ln -s "$PWD/benchmarks/out" /tmp/before/benchmarks/out
     .venv/bin/python benchmarks/api_compare.py --before /tmp/before [--state sqlite,postgresql]
+        [--indexed]   # the rest of the mix (queue, filters, detail, incidents) instead
 """
 
 from __future__ import annotations
@@ -62,6 +63,8 @@ def main() -> None:
     parser.add_argument("--alerts", type=int, default=100_000)
     parser.add_argument("--state", default="sqlite,postgresql")
     parser.add_argument("--alone", type=int, default=10, help="requests per kind")
+    parser.add_argument("--indexed", action="store_true",
+                        help="the rest of the mix instead: queue, filters, detail")  # fmt: skip
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     store_path, events = event_store(args.events, as_far_as_built=True)
@@ -77,7 +80,8 @@ def main() -> None:
                 data_dir = Path(tmp) / label
                 data_dir.mkdir()
                 with code_of(tree), server(data_dir, state_url, store_path) as (base, pid):
-                    mix = [k for k in kinds(base, seeded) if k["name"].startswith(FULL_SCANS)]
+                    mix = [k for k in kinds(base, seeded)
+                           if k["name"].startswith(FULL_SCANS) != args.indexed]  # fmt: skip
                     medians, cpu = alone(base, pid, mix, args.alone)
                 for name, median in medians.items():
                     print(f"  {backend}, {label}: {name:<48} alone {median:>9.1f} ms, "
