@@ -220,15 +220,21 @@ def alone(
     return medians, cpu
 
 
-def load(tmp: str, base: str, args: argparse.Namespace, mix: list[dict[str, Any]]) -> Any:
-    """One load run from a second process (``api_load.py``); its result."""
-    plan = {"base": base, "rate": args.rate, "seconds": args.seconds, "warmup": args.warmup,
+def load(
+    tmp: str, base: str, pid: int, args: argparse.Namespace, rate: float, mix: list[dict[str, Any]]
+) -> Any:
+    """One load run at ``rate`` from a second process (``api_load.py``); its result, with the
+    server's CPU time over the whole run (warm-up included) and the load average."""
+    plan = {"base": base, "rate": rate, "seconds": args.seconds, "warmup": args.warmup,
             "kinds": mix, "timeout": TIMEOUT}  # fmt: skip
     plan_file = Path(tmp) / "plan.json"
     plan_file.write_text(json.dumps(plan))
+    used = cpu_seconds(pid)
     done = subprocess.run([sys.executable, str(HERE / "api_load.py"), str(plan_file)],
                           capture_output=True, text=True, check=True)  # fmt: skip
     result: dict[str, Any] = json.loads(done.stdout)
+    result["server_cpu_seconds"] = cpu_seconds(pid) - used
+    result["rate"] = rate
     result["load_average"] = os.getloadavg()[0]  # of the last minute, as the run ends
     return result
 
@@ -259,6 +265,10 @@ def report(
               f"{json.dumps(statuses, sort_keys=True)}")  # fmt: skip
     print(f"  {len(everything) / seconds:.0f} requests/s answered over the {seconds:.0f} s "
           f"measured; {result['late_sends']} sends were late by > 50 ms")  # fmt: skip
+    sent = max(1, result["sent"])
+    server, client = result["server_cpu_seconds"], result["client_cpu_seconds"]
+    print(f"  CPU per request sent, warm-up included: server {server * 1000 / sent:.1f} ms, "
+          f"load client {client * 1000 / sent:.2f} ms")  # fmt: skip
 
 
 def run_one(backend: str, args: argparse.Namespace, store_path: Path, events: int) -> None:
@@ -288,11 +298,15 @@ def run_one(backend: str, args: argparse.Namespace, store_path: Path, events: in
                 if not args.every_kind_only:
                     core = [k for k in every if not k["name"].startswith(FULL_SCANS)]
                     phases.insert(0, ("without the kinds that scan every alert or event", core))
-                results = [(name, load(tmp, base, args, mix)) for name, mix in phases]
+                results = [
+                    (name, load(tmp, base, pid, args, rate, mix))
+                    for name, mix in phases
+                    for rate in args.rate
+                ]
             for name, result in results:
-                print(f"{backend}, {workers} API worker(s), {name}: {args.rate:.0f} requests/s, "
-                      f"{args.seconds:.0f} s after {args.warmup:.0f} s of warm-up; load average "
-                      f"{result['load_average']:.1f}")  # fmt: skip
+                print(f"{backend}, {workers} API worker(s), {name}: {result['rate']:.0f} "
+                      f"requests/s, {args.seconds:.0f} s after {args.warmup:.0f} s of warm-up; "
+                      f"load average {result['load_average']:.1f}")  # fmt: skip
                 report(result, args.seconds, unloaded, cpu)
 
 
@@ -309,7 +323,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=10_000_000)
     parser.add_argument("--alerts", type=int, default=100_000)
-    parser.add_argument("--rate", type=float, default=200)
+    parser.add_argument("--rate", type=lambda t: [float(r) for r in t.split(",")], default=[200],
+                        help="requests a second; a list (50,100,200): each in turn")  # fmt: skip
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--warmup", type=float, default=10)
     parser.add_argument("--state", default="sqlite,postgresql")
