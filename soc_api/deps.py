@@ -6,24 +6,25 @@ API token). Which of them may do what is decided by the services.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 from starlette.convertors import Convertor, register_url_convertor
 
 from citysoc.core.errors import AuthenticationError
 from soc_api.auth.models import Principal
-from soc_api.auth.sessions import session_principal
-from soc_api.auth.tokens import authenticate_token
+from soc_api.auth.sessions import recent_session, session_principal
+from soc_api.auth.tokens import authenticate_token, recent_token
 from soc_api.context import SocContext
 
 bearer = HTTPBearer(auto_error=False, description="An API token (citysoc token create)")
 
 
-def get_context(request: Request) -> SocContext:
+async def get_context(request: Request) -> SocContext:
     ctx: SocContext = request.app.state.ctx
     return ctx
 
@@ -31,7 +32,9 @@ def get_context(request: Request) -> SocContext:
 ContextDep = Annotated[SocContext, Depends(get_context)]
 
 
-def get_session(ctx: ContextDep) -> Iterator[Session]:
+async def get_session(ctx: ContextDep) -> AsyncIterator[Session]:
+    # Opening a session touches no database (it connects on first use) and closing it ends
+    # a read transaction: neither is worth a trip to the thread pool.
     with ctx.sessions() as session:
         yield session
 
@@ -40,24 +43,30 @@ SessionDep = Annotated[Session, Depends(get_session)]
 BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 
 
-def optional_principal(request: Request, session: SessionDep) -> Principal | None:
+async def optional_principal(request: Request, session: SessionDep) -> Principal | None:
     """The console user of a live server-side session (the cookie holds only its token)."""
     token = request.session.get("sid")
     if not isinstance(token, str):
         return None
-    principal = session_principal(session, token)
+    principal = recent_session(session, token)
+    if principal is None:
+        principal = await run_in_threadpool(session_principal, session, token)
     request.state.principal = principal
     return principal
 
 
-def require_principal(
+async def require_principal(
     request: Request,
     session: SessionDep,
     credentials: BearerDep,
     principal: Annotated[Principal | None, Depends(optional_principal)],
 ) -> Principal:
     if credentials is not None:
-        principal = authenticate_token(session, credentials.credentials)
+        principal = recent_token(session, credentials.credentials)
+        if principal is None:
+            principal = await run_in_threadpool(
+                authenticate_token, session, credentials.credentials
+            )
         request.state.principal = principal
         return principal
     if principal is None:

@@ -59,6 +59,12 @@ def open_session(session: Session, *, user_id: int, client: str) -> str:
     return token
 
 
+def recent_session(session: Session, token: str) -> Principal | None:
+    """The user of a session looked up under a second ago, without reading the database;
+    None when it must be read (:func:`session_principal`)."""
+    return recent.get(recent.key("session", session, _hash(token)))
+
+
 def session_principal(session: Session, token: str) -> Principal | None:
     """The user of a live session, or None (unknown, revoked, expired, or user disabled);
     one looked up under a second ago is not read again (:mod:`soc_api.auth.recent`)."""

@@ -88,11 +88,23 @@ def token_state(row: ApiToken) -> str:
     return "expired" if row.expires_at <= _iso(_now()) else "active"
 
 
-def authenticate_token(session: Session, token: str) -> Principal:
-    """The principal a bearer token stands for; AuthenticationError if it is not valid now."""
+def _parts(token: str) -> list[str]:
     parts = token.split("_", 2)
     if len(parts) != 3 or parts[0] != TOKEN_PREFIX:
         raise AuthenticationError("malformed API token")
+    return parts
+
+
+def recent_token(session: Session, token: str) -> Principal | None:
+    """The principal of a token looked up under a second ago (:mod:`soc_api.auth.recent`),
+    without reading the database; None when it must be read (:func:`authenticate_token`)."""
+    _parts(token)
+    return recent.get(recent.key("token", session, _digest(token)))
+
+
+def authenticate_token(session: Session, token: str) -> Principal:
+    """The principal a bearer token stands for; AuthenticationError if it is not valid now."""
+    parts = _parts(token)
     digest = _digest(token)
     key = recent.key("token", session, digest)
     known = recent.get(key)  # looked up under a second ago (soc_api.auth.recent)
