@@ -100,6 +100,9 @@ class Alert(Base):
             "last_seen",
             "id",
         ),
+        # migration 0014: a keyword's test (a bare value's part on rule names); the titles'
+        # trigram index is the migration's alone (an FTS5 table on SQLite, pg_trgm's GIN)
+        Index("alerts_rule_name_lower", text("lower(rule_name)")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -11,15 +11,19 @@ alerts with the reason (search events for it). ``NOT`` keeps alerts that lack th
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Callable
 from functools import cache
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Integer,
     String,
     and_,
+    any_,
     cast,
+    column,
     exists,
     false,
     func,
@@ -27,6 +31,7 @@ from sqlalchemy import (
     not_,
     or_,
     select,
+    table,
     true,
 )
 
@@ -85,6 +90,12 @@ ALIASES = {
     "event.severity": "risk_score",
 }
 BARE = ("title", "rule_name", "attacker", "targets", "observables", "infrastructure")
+
+# SQLite: the titles' trigram table (migration 0014), row id the alert's id. PostgreSQL needs
+# no such table: its trigram index of lower(title) answers the LIKE itself.
+TITLE_FTS = "alerts_title_fts"
+_TITLE_FTS = table(TITLE_FTS, column("rowid", Integer))
+TRIGRAM = 3  # shorter texts match no row of a trigram table: they read every title
 
 
 @cache
@@ -205,7 +216,36 @@ def to_sql(condition: Condition | None, *, dialect: str) -> ColumnElement[bool]:
     test = _leaf(condition)
     if spec.array:
         return _any_element(column, test, dialect)
+    candidates = _title_candidates(condition, dialect)
+    if candidates is not None:
+        return and_(candidates, column.is_not(None), test(column))
     return and_(column.is_not(None), test(column))
+
+
+def _fts_string(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"'
+
+
+def _title_candidates(condition: Condition, dialect: str) -> ColumnElement[bool] | None:
+    """On SQLite, the alerts whose titles hold every run of three characters or more of a
+    text or wildcard test on ``title``, from the trigram table; None where there is no such
+    run (or not SQLite). The test itself still runs on each candidate, so the answers are
+    those of reading every title: the trigram table folds case by Unicode where ``lower()``
+    and ``LIKE`` fold ASCII only, so it holds every title the test holds, and more."""
+    if dialect != "sqlite" or condition.field.name != "title":  # type: ignore[union-attr]
+        return None
+    if isinstance(condition, Contains):
+        runs = [condition.text.lower()]
+    elif isinstance(condition, Wildcard):
+        runs = re.split(r"[*?]", condition.pattern)
+    else:
+        return None
+    runs = [run for run in dict.fromkeys(runs) if len(run) >= TRIGRAM and "\x00" not in run]
+    if not runs:
+        return None
+    match = " AND ".join(_fts_string(run) for run in runs)
+    found = select(_TITLE_FTS.c.rowid).where(literal_column(TITLE_FTS).op("MATCH")(match))
+    return Alert.id.in_(found)
 
 
 def _any_element(column: Any, test: Test, dialect: str) -> ColumnElement[bool]:
@@ -239,14 +279,25 @@ def _any_of(parts: tuple[Condition, ...], dialect: str) -> ColumnElement[bool]:
         else:
             roles.setdefault(text, []).append(part.field.name)  # type: ignore[union-attr]
     looked_up = [
-        Alert.id.in_(
+        _one_of_ids(
             select(AlertEntity.alert_id).where(
                 AlertEntity.value == text, AlertEntity.role.in_(sorted(set(names)))
-            )
+            ),
+            dialect,
         )
         for text, names in roles.items()
     ]
     return or_(false(), *rest, *looked_up)
+
+
+def _one_of_ids(found: Any, dialect: str) -> ColumnElement[bool]:
+    """``alerts.id`` among the ids ``found`` selects, written so that it reads an index as
+    one part of an ``OR``: on PostgreSQL ``= ANY (ARRAY (...))``, the ids selected once and
+    then looked up in the primary key (an ``IN (SELECT ...)`` under an ``OR`` is a filter on
+    every alert read); SQLite reads ``IN (SELECT ...)`` as a look-up of each id already."""
+    if dialect == "postgresql":
+        return Alert.id == any_(func.array(found.scalar_subquery()))
+    return Alert.id.in_(found)
 
 
 def _entity_lookup(condition: Condition) -> ColumnElement[bool] | None:
