@@ -22,10 +22,10 @@ from eventstore.sqlite import TABLE, SqliteEventStore, connect
 from soc_api.alerts.models import Alert, AlertFilter
 from soc_api.alerts.queries import _ordered, alert_query
 from soc_api.db import make_engine
-from soc_api.incidents.cache import fingerprint_query
 from soc_api.incidents.service import MAX_ALERTS
 from soc_api.search.models import EntityKind
 from soc_api.search.pivot import alert_condition, event_condition
+from soc_api.state_cache import fingerprint_query
 
 
 def statements(seeded: dict[str, Any], dialect: str) -> list[tuple[str, Select[Any]]]:
@@ -71,7 +71,7 @@ def statements(seeded: dict[str, Any], dialect: str) -> list[tuple[str, Select[A
         ),
         ("detail", select(Alert).where(Alert.id == seeded["top"] // 2)),
         ("incident candidates", candidates.limit(MAX_ALERTS)),
-        ("incidents: the state's fingerprint", fingerprint_query()),
+        ("the state's fingerprint", fingerprint_query()),
     ]
 
 

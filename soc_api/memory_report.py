@@ -249,7 +249,8 @@ def _candidates(ctx: SocContext) -> int | str:
 
 def start_memory_report(ctx: SocContext) -> MemoryReport | None:
     """The report the settings ask for, started, with the SOC's caches as probes."""
-    from soc_api.incidents.cache import INCIDENTS
+    from soc_api.alerts.queries import TOTALS
+    from soc_api.incidents.service import INCIDENTS
 
     settings = ctx.settings
     if not settings.debug_memory_seconds:
@@ -261,6 +262,7 @@ def start_memory_report(ctx: SocContext) -> MemoryReport | None:
         frames=settings.debug_tracemalloc_frames,
         probes={
             "incident_cache_entries": lambda: len(INCIDENTS),
+            "alert_total_entries": lambda: len(TOTALS),
             "correlation_candidates": lambda: _candidates(ctx),
             "state_pool": pool.status,
         },

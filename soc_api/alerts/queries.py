@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,9 +17,15 @@ from soc_api.alerts.models import Alert, AlertFilter, AlertPublic, SortKey, seve
 from soc_api.auth.models import Principal
 from soc_api.auth.permissions import require_reader
 from soc_api.search.alert_sql import alert_schema, to_sql
+from soc_api.state_cache import StateCache
 
 # written as the severity indexes write it (migration 0010), so the sort reads them
 _SEVERITY_RANK = literal_column(severity_rank_sql("alerts.severity"), Integer)
+
+TOTALS = StateCache(entries=1024, max_age=10.0, one_at_a_time=False, isolate=False)
+"""The queue's totals, counted once per state of the alerts (:mod:`soc_api.state_cache`): a
+count is a few milliseconds, so an entry lives 10 s at most, and counts of different callers
+and filters never wait for each other."""
 
 
 def moment_text(value: datetime) -> str:
@@ -84,6 +90,20 @@ def _ordered(query: Select[Alert], sort: SortKey) -> Select[Alert]:
     return query.order_by(Alert.risk_score.desc(), Alert.last_seen.desc(), Alert.id.desc())
 
 
+def _total_key(who: Principal, filters: AlertFilter, condition: Condition | None) -> Hashable:
+    """Everything a total depends on besides the state: the caller's agencies, every filter
+    but the order, the pivot's condition (its ``repr``, which tells ``1`` from ``True``)."""
+    agencies = None if who.agencies is None else tuple(sorted(set(who.agencies)))
+    given = tuple(filters.model_dump(exclude={"sort"}).items())
+    return ("alert total", agencies, given, None if condition is None else repr(condition))
+
+
+def _total(session: Session, query: Select[Alert], key: Hashable) -> int:
+    """How many alerts ``query`` finds, counted once per state of the alerts."""
+    count = select(func.count()).select_from(query.order_by(None).subquery())
+    return TOTALS.get(session, key, lambda reader: int(reader.scalar(count) or 0))
+
+
 def list_alerts(
     session: Session,
     *,
@@ -99,9 +119,9 @@ def list_alerts(
     query = alert_query(
         agencies=who.agencies, filters=filters, dialect=dialect, condition=condition
     )
-    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    total = _total(session, query, _total_key(who, filters, condition))
     rows = session.scalars(_ordered(query, filters.sort).limit(limit).offset(offset)).all()
-    return int(total or 0), list(rows)
+    return total, list(rows)
 
 
 # What the list shows, read as plain columns: not the evidence ids, the dedup key or the times
@@ -136,12 +156,12 @@ def list_public_alerts(
     filters = filters or AlertFilter()
     dialect = session.get_bind().dialect.name
     query = alert_query(agencies=who.agencies, filters=filters, dialect=dialect)
-    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    total = _total(session, query, _total_key(who, filters, None))
     page = _ordered(query, filters.sort).with_only_columns(
         *_PUBLIC_COLUMNS, maintain_column_froms=True
     )
     rows = session.execute(page.limit(limit).offset(offset)).all()
-    return int(total or 0), [public_alert(row) for row in rows]
+    return total, [public_alert(row) for row in rows]
 
 
 def get_alert(session: Session, *, alert_id: int, who: Principal) -> Alert:

@@ -22,7 +22,6 @@ from soc_api.audit import service as audit
 from soc_api.auth.models import Principal
 from soc_api.auth.permissions import require_reader, require_triager
 from soc_api.errors import InvalidRequestError
-from soc_api.incidents.cache import INCIDENTS
 from soc_api.incidents.grouping import Group, group_alerts, stage, target_views
 from soc_api.incidents.models import (
     IncidentNote,
@@ -33,14 +32,16 @@ from soc_api.incidents.models import (
     TargetView,
     TimelineEntry,
 )
+from soc_api.state_cache import StateCache
 
 MAX_ALERTS = 5000  # incidents are computed over the most recent alerts
 MAX_STEPS = 4  # steps named in a title
+INCIDENTS = StateCache()  # groups, incidents and target views, once per state of the alerts
 
 
 def _candidates(session: Session) -> Sequence[Alert]:
     """The most recent alerts but false positives, without their event ids: incidents never
-    read them, and the groups are kept (``cache``) while a storm's alerts hold up to
+    read them, and the groups are kept (``INCIDENTS``) while a storm's alerts hold up to
     ``MAX_EVIDENCE`` ids each."""
     query = (
         select(Alert)
@@ -187,7 +188,7 @@ def _grouped(
     session: Session, window: timedelta
 ) -> tuple[list[Group], dict[int, list[IncidentNote]]]:
     """The candidate alerts' groups and notes, kept while the alerts stay as they are (see
-    ``cache``); read only."""
+    ``INCIDENTS``); read only."""
 
     def compute(reader: Session) -> tuple[list[Group], dict[int, list[IncidentNote]]]:
         alerts = _candidates(reader)

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from soc_api.alerts.models import Alert
 from soc_api.auth.models import Principal, Role, TokenScope
 from soc_api.db import init_state, make_engine, transaction
-from soc_api.incidents import cache, service
+from soc_api.incidents import service
 from soc_api.incidents.models import IncidentNote
 
 CITY = Principal(-1, "city", Role.AUDITOR, None, TokenScope.READ)
@@ -48,7 +48,7 @@ def sessions(tmp_path: Path) -> Iterator[sessionmaker[Session]]:
                 alert(3, "ip:198.51.100.4", "d1"),
             ],
         )
-    cache.INCIDENTS.clear()
+    service.INCIDENTS.clear()
     yield factory
     engine.dispose()
 
