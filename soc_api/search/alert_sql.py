@@ -198,16 +198,21 @@ def _prefixed(x: Any, prefix: str) -> ColumnElement[bool]:
     return test
 
 
-def to_sql(condition: Condition | None, *, dialect: str) -> ColumnElement[bool]:
-    """The WHERE expression of a condition on the ``alerts`` table."""
+def to_sql(
+    condition: Condition | None, *, dialect: str, narrow: bool = True
+) -> ColumnElement[bool]:
+    """The WHERE expression of a condition on the ``alerts`` table. ``narrow=False`` leaves
+    the titles' trigram table out (SQLite; the same answers): for the page of a search that
+    finds many alerts, read in the queue's order until the page is full, which is sooner
+    than fetching and sorting every alert found."""
     if condition is None:
         return true()
     if isinstance(condition, AllOf):
-        return and_(true(), *(to_sql(p, dialect=dialect) for p in condition.parts))
+        return and_(true(), *(to_sql(p, dialect=dialect, narrow=narrow) for p in condition.parts))
     if isinstance(condition, AnyOf):
-        return _any_of(condition.parts, dialect)
+        return _any_of(condition.parts, dialect, narrow)
     if isinstance(condition, Not):
-        return not_(to_sql(condition.part, dialect=dialect))
+        return not_(to_sql(condition.part, dialect=dialect, narrow=narrow))
     spec = condition.field
     indexed = _entity_lookup(condition)
     if indexed is not None:
@@ -216,7 +221,7 @@ def to_sql(condition: Condition | None, *, dialect: str) -> ColumnElement[bool]:
     test = _leaf(condition)
     if spec.array:
         return _any_element(column, test, dialect)
-    candidates = _title_candidates(condition, dialect)
+    candidates = _title_candidates(condition, dialect) if narrow else None
     if candidates is not None:
         return and_(candidates, column.is_not(None), test(column))
     return and_(column.is_not(None), test(column))
@@ -267,7 +272,7 @@ def _entity_text(condition: Condition) -> str | None:
     return text if len(text) < MAX_KEY else None
 
 
-def _any_of(parts: tuple[Condition, ...], dialect: str) -> ColumnElement[bool]:
+def _any_of(parts: tuple[Condition, ...], dialect: str, narrow: bool) -> ColumnElement[bool]:
     """Any of the parts; equalities of one text on several entity fields (a bare value, a
     pivot) are one look-up of that text in the entity table."""
     roles: dict[str, list[str]] = {}
@@ -275,7 +280,7 @@ def _any_of(parts: tuple[Condition, ...], dialect: str) -> ColumnElement[bool]:
     for part in parts:
         text = _entity_text(part)
         if text is None:
-            rest.append(to_sql(part, dialect=dialect))
+            rest.append(to_sql(part, dialect=dialect, narrow=narrow))
         else:
             roles.setdefault(text, []).append(part.field.name)  # type: ignore[union-attr]
     looked_up = [
