@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -46,13 +46,15 @@ def alert_query(
     filters: AlertFilter,
     dialect: str = "sqlite",
     condition: Condition | None = None,
+    narrow: bool = True,
 ) -> Select[Alert]:
     """The alerts one caller may see (``agencies=None`` means all), filtered; ``filters.q``
     is a query in the search language (:mod:`citysoc.core.query`), a QueryError if it
-    cannot be read; ``condition`` one already bound to the alert fields (pivots)."""
+    cannot be read; ``condition`` one already bound to the alert fields (pivots);
+    ``narrow=False``: searches of titles without their trigram table (:func:`_page_query`)."""
     query = select(Alert)
     if condition is not None:
-        query = query.where(to_sql(condition, dialect=dialect))
+        query = query.where(to_sql(condition, dialect=dialect, narrow=narrow))
     if agencies is not None:
         query = query.where(Alert.agency.in_(agencies))
     if filters.status:
@@ -76,7 +78,7 @@ def alert_query(
     if filters.q:
         condition = compile_query(filters.q, alert_schema())
         if condition is not None:
-            query = query.where(to_sql(condition, dialect=dialect))
+            query = query.where(to_sql(condition, dialect=dialect, narrow=narrow))
     return query
 
 
@@ -104,6 +106,21 @@ def _total(session: Session, query: Select[Alert], key: Hashable) -> int:
     return TOTALS.get(session, key, lambda reader: int(reader.scalar(count) or 0))
 
 
+def _page_query(
+    session: Session, query: Select[Alert], total: int, end: int, again: Callable[[], Select[Alert]]
+) -> Select[Alert]:
+    """The query of a page ending at alert ``end`` of ``total``. On SQLite a search of titles
+    takes its candidates from their trigram table, and the page then fetches and sorts every
+    alert found: about ``total`` rows, where reading in the queue's order until the page is
+    full reads about ``end`` × alerts / ``total``. When that is fewer (a search that finds
+    many alerts: 18,744 of 100,000 for ``camera``) the page is read in order, without the
+    table (``again``: the same query, ``narrow=False``); the total keeps the table."""
+    if session.get_bind().dialect.name != "sqlite" or total <= end:
+        return query
+    alerts = session.scalar(select(func.max(Alert.id))) or 0
+    return query if total * total <= end * alerts else again()
+
+
 def list_alerts(
     session: Session,
     *,
@@ -120,6 +137,11 @@ def list_alerts(
         agencies=who.agencies, filters=filters, dialect=dialect, condition=condition
     )
     total = _total(session, query, _total_key(who, filters, condition))
+    if filters.q or condition is not None:
+        query = _page_query(session, query, total, offset + limit, lambda: alert_query(
+            agencies=who.agencies, filters=filters, dialect=dialect, condition=condition,
+            narrow=False,
+        ))  # fmt: skip
     rows = session.scalars(_ordered(query, filters.sort).limit(limit).offset(offset)).all()
     return total, list(rows)
 
@@ -157,6 +179,10 @@ def list_public_alerts(
     dialect = session.get_bind().dialect.name
     query = alert_query(agencies=who.agencies, filters=filters, dialect=dialect)
     total = _total(session, query, _total_key(who, filters, None))
+    if filters.q:
+        query = _page_query(session, query, total, offset + limit, lambda: alert_query(
+            agencies=who.agencies, filters=filters, dialect=dialect, narrow=False
+        ))  # fmt: skip
     page = _ordered(query, filters.sort).with_only_columns(
         *_PUBLIC_COLUMNS, maintain_column_froms=True
     )

@@ -18,8 +18,10 @@ from sqlalchemy.orm import Session
 
 from citysoc.core.errors import QueryError
 from citysoc.core.query import compile_query
+from soc_api.alerts import queries
 from soc_api.alerts.models import Alert, AlertFilter
 from soc_api.alerts.queries import _ordered, alert_query
+from soc_api.auth.models import Principal, Role
 from soc_api.db import make_engine
 from soc_api.migrate import alembic_config, upgrade
 from soc_api.search import alert_sql
@@ -250,3 +252,65 @@ def test_a_bare_value_reads_the_trigram_table_and_indexes_not_every_alert(
     if ":" not in query:  # the bare value's other parts: the rule name, the entities
         assert any("alerts_rule_name_lower" in step for step in steps) or "." in query, steps
         assert any("alert_entities_value" in step for step in steps), steps
+
+
+CITY = Principal(-1, "city", Role.CITY_ANALYST, None, None)
+
+
+@pytest.fixture(scope="module")
+def queue_state(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    """300 alerts: 200 name a camera (a search that finds many), 15 a rare word."""
+    engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('queue') / 'soc.db'}")
+    upgrade(engine)
+    rows = [
+        alert(
+            f"rule_{n}",
+            title=("Camera login failure" if n % 3 else "Rare RTSP probe" if n % 5 == 0 else "x"),
+            risk_score=n * 7 % 100,
+            last_seen=f"2026-11-20T02:{n % 60:02d}:00.000Z",
+        )
+        for n in range(300)
+    ]
+    with Session(engine) as session:
+        session.add_all(rows)
+        session.commit()
+    yield engine
+    engine.dispose()
+
+
+@pytest.mark.parametrize(("query", "dense"), [("camera", True), ("rare rtsp", False)])
+@pytest.mark.parametrize("sort", ["risk", "newest"])
+@pytest.mark.parametrize(("offset", "limit"), [(0, 10), (20, 10), (190, 20)])
+def test_a_page_is_read_in_order_when_the_search_finds_many_and_answers_the_same(
+    queue_state: Engine, query: str, dense: bool, sort: str, offset: int, limit: int
+) -> None:
+    filters = AlertFilter(q=query, sort=sort)
+    built: list[bool] = []
+    made = queries.alert_query
+
+    def recording(**given: Any) -> Any:
+        built.append(given.get("narrow", True))
+        return made(**given)
+
+    queries.TOTALS.clear()
+    with Session(queue_state) as session, pytest.MonkeyPatch.context() as patch:
+        patch.setattr(queries, "alert_query", recording)
+        total, page = queries.list_public_alerts(
+            session, who=CITY, filters=filters, limit=limit, offset=offset
+        )
+        public_built = list(built)
+        built.clear()
+        _, rows = queries.list_alerts(
+            session, who=CITY, filters=filters, limit=limit, offset=offset
+        )
+        rows_built = list(built)
+        patch.setattr(alert_sql, "_title_candidates", lambda condition, dialect: None)
+        queries.TOTALS.clear()
+        scan_total, scan_page = queries.list_public_alerts(
+            session, who=CITY, filters=filters, limit=limit, offset=offset
+        )
+    assert (total, page) == (scan_total, scan_page) and total == (200 if dense else 20)
+    assert [row.id for row in rows] == [item.id for item in page]
+    in_order = dense and offset < 190  # 200² > 30 × 300; 200² <= 210 × 300
+    expected = [True, False] if in_order else [True]
+    assert public_built == expected and rows_built == expected, (public_built, rows_built)
