@@ -32,16 +32,17 @@ BATCH = 2_000
 
 
 def trigger(store: SqliteEventStore) -> None:
-    """Every address of every event written into the address table at insert."""
+    """Every address of every event written into the address table at insert (one row an
+    address and event, as the catch-up writes them)."""
     selects = [
         s.replace("events AS NEW, ", "", 1).replace(" FROM events AS NEW", "", 1)
-        for column in addresses.FIELDS
-        if column in store._columns
-        for s in addresses._selects(column, "NEW", TABLE)
+        for field, column in addresses.address_columns(store._columns.values())
+        for s in addresses._selects(field, column, "NEW", TABLE)
     ]
     store.conn.execute(
         f"CREATE TRIGGER events_addresses AFTER INSERT ON {TABLE} BEGIN INSERT OR IGNORE INTO "
-        f"{addresses.TABLE} (address, seq) {' UNION ALL '.join(selects)}; END"
+        f"{addresses.TABLE} (address, ts, seq, fields, agency) SELECT address, ts, seq, "
+        f"SUM(DISTINCT bit), agency FROM ({' UNION ALL '.join(selects)}) GROUP BY address; END"
     )
 
 

@@ -14,6 +14,7 @@ import ipaddress
 import json
 import sqlite3
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -163,6 +164,65 @@ def _events(condition: Condition | None) -> Clause:
     return addresses.candidates_sql(TABLE), [json.dumps(found)]
 
 
+def _indexed(condition: Condition | None, compiler: Compiler) -> tuple[str, int] | None:
+    """The address and the bits of ``fields`` that answer the condition from the address
+    index alone (:func:`eventstore.addresses.one_address`), or None. A field read as an array
+    (:meth:`Compiler.where`) matches as a value or an element, another field as a value only;
+    a field the table has no column for matches nothing."""
+    found = addresses.one_address(condition)
+    if found is None:
+        return None
+    address, names = found
+    bits = 0
+    for name in names:
+        holder = reference().array_of(name)
+        if holder is None and compiler.kinds.get(name) == ARRAY:
+            holder = (name, "")
+        if holder is not None and (holder[0] != name or holder[1]):
+            return None
+        if name.lower() not in compiler.columns:
+            continue
+        bits |= addresses.bit(name, element=False)
+        if holder is not None:
+            bits |= addresses.bit(name, element=True)
+    return address, bits
+
+
+@dataclass(frozen=True)
+class _Matched:
+    """The events an indexed condition matches, as three SELECTs (each with its values):
+    ``rows``, ``ts, seq, agency`` of those the address index holds, in its order (newest
+    last); ``counts``, ``agency, events, first, last`` of the same, a few rows summed by
+    address, fields and agency; ``later``, ``ts, seq, agency`` of the events the index does
+    not hold yet, read from the events, where ``where`` decides."""
+
+    rows: Clause
+    counts: Clause
+    later: Clause
+
+
+def _matched(
+    indexed: tuple[str, int], where: str, values: list[Any], agencies: Sequence[str] | None
+) -> _Matched:
+    """The events an indexed condition matches (``where`` holds the agencies' test too)."""
+    address, bits = indexed
+    test = "address = ? AND fields & ? != 0"
+    given: list[Any] = [address, bits]
+    if agencies is not None:
+        test += " AND agency IN (SELECT value FROM json_each(?))"
+        given.append(json.dumps(list(agencies)))
+    # NOT INDEXED: the events after the index's head by seq, not every event by time
+    later = (
+        f'SELECT "@timestamp" AS ts, seq, "organization.id" AS agency FROM {TABLE} NOT INDEXED '
+        f"WHERE seq > (SELECT seq FROM {addresses.UPTO}) AND {where}"
+    )
+    return _Matched(
+        rows=(f"SELECT ts, seq, agency FROM {addresses.TABLE} WHERE {test}", given),
+        counts=(f"SELECT agency, events, first, last FROM {addresses.COUNTS} WHERE {test}", given),
+        later=(later, values),
+    )
+
+
 def search(
     conn: sqlite3.Connection,
     compiler: Compiler,
@@ -175,13 +235,30 @@ def search(
     """The total and a cursor over one page (the store reads the rows back)."""
     register(conn)
     where, values = _scope(condition, agencies, compiler)
+    page = [max(0, limit), min(max(0, offset), MAX_OFFSET)]
+    indexed = _indexed(condition, compiler)
+    if indexed is not None:
+        matched = _matched(indexed, where, values, agencies)
+        (rows, at), (counts, summed), (later, tail) = matched.rows, matched.counts, matched.later
+        total = conn.execute(
+            f"SELECT (SELECT COALESCE(SUM(events), 0) FROM ({counts})) "
+            f"+ (SELECT COUNT(*) FROM ({later}))",
+            [*summed, *tail],
+        ).fetchone()[0]
+        cursor = conn.execute(
+            f"SELECT {TABLE}.* FROM ({rows} UNION ALL {later} ORDER BY 1 DESC, 2 DESC "
+            f"LIMIT ? OFFSET ?) AS page CROSS JOIN {TABLE} ON {TABLE}.seq = page.seq "
+            "ORDER BY page.ts DESC, page.seq DESC",
+            [*at, *tail, *page],
+        )
+        return int(total), cursor
     source, given = _events(condition)
     counted = conn.execute(f"SELECT COUNT(*) FROM {source} WHERE {where}", [*given, *values])
     total = int(counted.fetchone()[0])
     cursor = conn.execute(
         f"SELECT {TABLE}.* FROM {source} WHERE {where} "
         f'ORDER BY "@timestamp" DESC, {TABLE}.seq DESC LIMIT ? OFFSET ?',
-        [*given, *values, max(0, limit), min(max(0, offset), MAX_OFFSET)],
+        [*given, *values, *page],
     )
     return total, cursor
 
@@ -191,6 +268,16 @@ def seen_by(
 ) -> list[AgencySeen]:
     register(conn)
     where, values = _scope(condition, None, compiler)
+    indexed = _indexed(condition, compiler)
+    if indexed is not None:
+        matched = _matched(indexed, where, values, None)
+        (counts, counted), (later, tail) = matched.counts, matched.later
+        rows = conn.execute(
+            f"SELECT agency, SUM(events), MIN(first), MAX(last) FROM ({counts} UNION ALL "
+            f"SELECT agency, 1, ts, ts FROM ({later})) GROUP BY agency ORDER BY agency",
+            [*counted, *tail],
+        ).fetchall()
+        return [AgencySeen(str(a or ""), int(n), first, last) for a, n, first, last in rows]
     source, given = _events(condition)
     rows = conn.execute(
         f'SELECT "organization.id", COUNT(*), MIN("@timestamp"), MAX("@timestamp") '
