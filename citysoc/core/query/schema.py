@@ -139,7 +139,7 @@ def _term(spec: Field, node: Term) -> Condition:
         return Equals(spec, value.lower() if kind is Kind.ENTITY else value)
     if kind is Kind.TEXT:
         if _wild(value, node.quoted):
-            return Wildcard(spec, f"*{value.strip('*')}*" if value.strip("*") else "*")
+            return Wildcard(spec, f"*{value.strip('*').lower()}*" if value.strip("*") else "*")
         return Contains(spec, value)
     if kind is Kind.IP:
         return _address(spec, value, node.column)

@@ -123,3 +123,10 @@ def test_without_pg_trgm_the_migration_goes_on_and_searches_still_answer(
         assert len(found(engine, "login failure", ())) == 2
     finally:
         engine.dispose()
+
+
+def test_a_wildcard_on_titles_ignores_case_as_on_sqlite(pg_titles: Engine) -> None:
+    lower = found(pg_titles, "title:*cam*", SCANNED)
+    assert lower, "the titles hold 'cam'"
+    assert found(pg_titles, "title:*CaM*", INDEXED) == lower
+    assert found(pg_titles, "title:*CAM*", SCANNED) == lower
