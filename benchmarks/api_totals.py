@@ -11,9 +11,10 @@ call (the database's work included: SQLite runs in the caller's thread):
 - ``list_public_alerts`` with the total counted every time (the cache emptied before each
   call: fingerprint + count + page) and kept (fingerprint + page);
 
-then one and two threads counting different keys with every total a miss, under a cache whose
-computations wait for each other (``one_at_a_time``, as the incidents') and one whose do not
-(the totals'): counts per second, wall time.
+then one agency's count, every total a miss, while another thread counts a slow search
+(``segment:*1*``, every alert read) over and over: under a cache whose computations wait for
+each other (``one_at_a_time``, as the incidents') and one whose do not (the totals'), wall
+time.
 
 Run: .venv/bin/python benchmarks/api_totals.py --state sqlite:////path/to/copy/soc.db
 """
@@ -76,29 +77,37 @@ def count_of(who: Principal, filters: AlertFilter) -> Any:
 
 
 def one_at_a_time(sessions: sessionmaker[Session], rounds: int) -> None:
-    keys = [(CITY, AlertFilter()), (D1, AlertFilter())]
-    for threads_n, serial in ((1, True), (2, True), (2, False)):
+    """A slow count (a wildcard search that reads every alert) computed over and over in one
+    thread while another counts one agency's queue, every total a miss (as after each change):
+    the agency's count times, wall."""
+    slow = count_of(CITY, AlertFilter(q="segment:*1*"))
+    fast = count_of(D1, AlertFilter())
+    for serial in (True, False):
         cache = StateCache(one_at_a_time=serial, isolate=False)
-        done = [0, 0]
+        stop = threading.Event()
 
-        def work(n: int, cache: StateCache = cache, done: list[int] = done) -> None:
-            who, filters = keys[n]
-            statement = count_of(who, filters)
+        def busy(cache: StateCache = cache, stop: threading.Event = stop) -> None:
             with sessions() as session:
-                for _ in range(rounds):
-                    cache.clear()  # every total a miss: the case after each change
-                    cache.get(session, (n,), lambda s: s.scalar(statement))
-                    done[n] += 1
+                while not stop.is_set():
+                    cache.get(session, "slow", lambda s: s.scalar(slow))
+                    cache.clear()
 
-        threads = [threading.Thread(target=work, args=(n,)) for n in range(threads_n)]
-        start = time.perf_counter()
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        took = time.perf_counter() - start
-        name = "one at a time (incidents')" if serial else "per key (totals')"
-        print(f"{threads_n} thread(s), different keys, {name}: {sum(done) / took:.0f} counts/s")
+        thread = threading.Thread(target=busy)
+        thread.start()
+        times = []
+        with sessions() as session:
+            for _ in range(max(10, rounds // 10)):
+                cache.clear()
+                start = time.perf_counter()
+                cache.get(session, "fast", lambda s: s.scalar(fast))
+                times.append(time.perf_counter() - start)
+        stop.set()
+        thread.join()
+        name = "one at a time (the incidents')" if serial else "per key (the totals')"
+        print(
+            f"one agency's count beside a slow search, {name}: median "
+            f"{1000 * statistics.median(times):.1f} ms, longest {1000 * max(times):.1f} ms"
+        )
 
 
 def measure(url: str, rounds: int) -> None:
