@@ -49,6 +49,8 @@ log = logging.getLogger(__name__)
 TABLE = "event_addresses"
 UPTO = "event_addresses_upto"
 COUNTS = "event_address_counts"
+EARLIER = "event_addresses_earlier"
+EARLIER_CHUNK = 100_000
 CHUNK = 50_000
 CHUNK_ROWS = "temp.citysoc_address_chunk"
 FIELDS = (
@@ -106,7 +108,9 @@ def address_columns(columns: Iterable[str]) -> list[tuple[str, str]]:
 
 def ensure(conn: sqlite3.Connection) -> None:
     """Create the index's tables, once (empty: :func:`catch_up` fills them); an index of
-    another layout is dropped, to be rebuilt from the first event."""
+    another layout is set aside, to be rebuilt from the first event (renaming it is
+    immediate: dropping a large one here would hold every writer, and the opening of the
+    store, for as long as it takes; :func:`catch_up` deletes it a chunk at a time)."""
     if _made(conn):
         return  # no write lock taken to open a store that has them
     with conn:
@@ -118,7 +122,11 @@ def ensure(conn: sqlite3.Connection) -> None:
                 "event store: the address index has another layout; rebuilding it from the "
                 "first event (searches by address read the events it does not hold yet)"
             )
-        for table in (TABLE, UPTO, COUNTS):
+            if _columns(conn, EARLIER):
+                conn.execute(f"DROP TABLE {TABLE}")  # one set aside already: not two
+            else:
+                conn.execute(f"ALTER TABLE {TABLE} RENAME TO {EARLIER}")
+        for table in (UPTO, COUNTS):
             conn.execute(f"DROP TABLE IF EXISTS {table}")
         conn.execute(
             f"CREATE TABLE IF NOT EXISTS {TABLE} (address TEXT NOT NULL, ts TEXT NOT NULL, "
@@ -159,10 +167,23 @@ def _made(conn: sqlite3.Connection) -> bool:
 def catch_up(conn: sqlite3.Connection, events: str, *, budget: float | None = None) -> int:
     """Index the events stored since the index was last caught up, :data:`CHUNK` at a time,
     each chunk its own transaction (writers wait for one chunk at most), until the newest
-    event or until ``budget`` seconds have passed; the ``seq`` it now holds every event up to."""
+    event or until ``budget`` seconds have passed; the ``seq`` it now holds every event up to.
+    Then, in what is left of the budget (at least one chunk when there was nothing to index),
+    delete an index of an earlier layout (:func:`ensure`)."""
     started = time.monotonic()
-    if _caught_up(conn, events):
-        return int(conn.execute(f"SELECT seq FROM {UPTO}").fetchone()[0])
+    indexed = not _caught_up(conn, events)
+    if indexed:
+        upto = _catch_up(conn, events, started, budget)
+    else:
+        upto = int(conn.execute(f"SELECT seq FROM {UPTO}").fetchone()[0])
+    # after indexing (searches need the index first), within the budget
+    within = not indexed or budget is None or time.monotonic() - started <= budget
+    if within and _columns(conn, EARLIER):
+        _clear_earlier(conn, started, budget)
+    return upto
+
+
+def _catch_up(conn: sqlite3.Connection, events: str, started: float, budget: float | None) -> int:
     first: int | None = None
     while True:
         with conn:
@@ -192,6 +213,27 @@ def catch_up(conn: sqlite3.Connection, events: str, *, budget: float | None = No
                 100 * last / head,
             )
             return last
+
+
+def _clear_earlier(conn: sqlite3.Connection, started: float, budget: float | None) -> None:
+    """Delete the rows of an index of an earlier layout, :data:`EARLIER_CHUNK` rows a
+    transaction in the order of their address, within the budget; drop it when few are left."""
+    while True:
+        with conn:
+            conn.execute("BEGIN IMMEDIATE")
+            if not _columns(conn, EARLIER):
+                return
+            cut = conn.execute(
+                f"SELECT address FROM {EARLIER} ORDER BY address LIMIT 1 OFFSET ?",
+                (EARLIER_CHUNK,),
+            ).fetchone()
+            if cut is None:
+                conn.execute(f"DROP TABLE {EARLIER}")
+                log.info("event store: the address index of the earlier layout is deleted")
+                return
+            conn.execute(f"DELETE FROM {EARLIER} WHERE address <= ?", cut)
+        if budget is not None and time.monotonic() - started > budget:
+            return
 
 
 def _index(conn: sqlite3.Connection, selects: list[str], chunk: dict[str, int]) -> None:

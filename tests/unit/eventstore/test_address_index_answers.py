@@ -190,7 +190,7 @@ def test_one_row_an_address_and_event(tmp_path: Path) -> None:
 
 
 def test_an_index_of_another_layout_is_rebuilt(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     path = tmp_path / "events.db"
     SqliteEventStore(path).write(events())
@@ -205,16 +205,36 @@ def test_an_index_of_another_layout_is_rebuilt(
     conn.execute(f"INSERT INTO {addresses.UPTO} VALUES (60)")
     conn.commit()
     conn.close()
-    with caplog.at_level(logging.INFO, logger=addresses.__name__):
-        store = SqliteEventStore(path)
+    conn = sqlite3.connect(path)
+    conn.execute(  # as many rows as the events' addresses, to be deleted in chunks
+        f"INSERT INTO {addresses.TABLE} SELECT 'x' || value, value FROM json_each(?)",
+        (str(list(range(25))),),
+    )
+    conn.commit()
+    conn.close()
+    monkeypatch.setattr(addresses, "EARLIER_CHUNK", 10)
+    caplog.set_level(logging.INFO, logger=addresses.__name__)
+    store = SqliteEventStore(path)
     assert "rebuilding it from the first event" in caplog.text
     assert store.conn.execute(f"SELECT seq FROM {addresses.UPTO}").fetchone()[0] == 0
+    earlier = f"SELECT COUNT(*) FROM {addresses.EARLIER}"
+    assert store.conn.execute(earlier).fetchone()[0] == 25  # set aside, not dropped at open
+    monkeypatch.setattr(addresses, "CHUNK", 40)
+    assert store.index_addresses(budget=0) == 40  # a chunk of events, nothing else
+    assert store.conn.execute(earlier).fetchone()[0] == 25
+    assert store.index_addresses(budget=0) == 60  # the last chunk, and then
+    assert store.conn.execute(earlier).fetchone()[0] == 25
+    assert store.index_addresses(budget=0) == 60  # a chunk of the earlier rows a call
+    assert store.conn.execute(earlier).fetchone()[0] == 14
     condition = compile_query(f"source.ip:{ATTACKER} OR related.ip:{ATTACKER}", event_schema())
     assert condition is not None
-    before = answers(store, condition, ["d1"])
-    assert before == answers(store, Not(Not(condition)), ["d1"])
-    assert store.index_addresses() == 60
-    assert answers(store, condition, ["d1"]) == before
+    assert answers(store, condition, ["d1"]) == answers(store, Not(Not(condition)), ["d1"])
+    assert store.index_addresses() == 60  # the searches have deleted the rest, or this
+    assert "the address index of the earlier layout is deleted" in caplog.text
+    assert not store.conn.execute(
+        "SELECT name FROM sqlite_master WHERE name = ?", (addresses.EARLIER,)
+    ).fetchall()
+    assert answers(store, condition, ["d1"]) == answers(store, Not(Not(condition)), ["d1"])
     store.close()
     reopened = SqliteEventStore(path)  # the new layout is kept
     assert reopened.conn.execute(f"SELECT seq FROM {addresses.UPTO}").fetchone()[0] == 60
