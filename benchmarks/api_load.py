@@ -39,14 +39,29 @@ class Pool:
 
     async def get(self, path: str, token: str) -> int:
         """GET ``path``; its status, once the whole body has been read."""
+        request = (
+            f"GET {path} HTTP/1.1\r\nHost: {self.host}\r\n"
+            f"Authorization: Bearer {token}\r\nAccept: application/json\r\n\r\n".encode()
+        )
         async with self.free:
-            reader, writer = self.idle.pop() if self.idle else await self._open()
+            reused = bool(self.idle)
+            reader, writer = self.idle.pop() if reused else await self._open()
             try:
-                writer.write(
-                    f"GET {path} HTTP/1.1\r\nHost: {self.host}\r\n"
-                    f"Authorization: Bearer {token}\r\nAccept: application/json\r\n\r\n".encode()
-                )
+                writer.write(request)
                 status, keep = await _response(reader)
+            except (ConnectionError, asyncio.IncompleteReadError):
+                writer.close()
+                if not reused:
+                    raise
+                # The server closed a connection idle past its keep-alive time as this
+                # request went out on it: sent again on a new one, as browsers do.
+                reader, writer = await self._open()
+                try:
+                    writer.write(request)
+                    status, keep = await _response(reader)
+                except BaseException:
+                    writer.close()
+                    raise
             except BaseException:
                 writer.close()
                 raise

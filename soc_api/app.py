@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+from anyio import to_thread
 from fastapi import FastAPI
 from fastapi.responses import PlainTextResponse
 from fastapi.staticfiles import StaticFiles
@@ -35,6 +36,7 @@ from soc_api.console.releases import router as console_releases_router
 from soc_api.console.search import router as console_search_router
 from soc_api.console.views import router as console_router
 from soc_api.context import build_context
+from soc_api.db import API_THREADS
 from soc_api.deps import ContextDep, CurrentAnalyst
 from soc_api.errors import ERROR_RESPONSES, install_error_handlers, json_errors
 from soc_api.http_layer import ResponseLayer
@@ -70,6 +72,9 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Blocking requests run in at most API_THREADS threads, fewer than the state's pool
+        # of connections (soc_api.db): what runs on the event loop always finds one free.
+        to_thread.current_default_thread_limiter().total_tokens = API_THREADS
         ctx = build_context(settings)
         app.state.ctx = ctx
         ctx.metrics.watch_state(lambda: (ctx.sessions, ctx.store.count()))

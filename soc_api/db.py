@@ -37,13 +37,25 @@ def json_loads(text: str | bytes) -> Any:
         return json.loads(text)
 
 
+API_THREADS = 16
+"""Threads a SOC API process runs blocking requests in (set at start-up, ``soc_api.app``)."""
+POOL_SIZE = API_THREADS + 4
+"""Connections kept per process: one for each API thread, and some for what runs on the
+event loop (the unsearched alert queue) and in the background (detections, seals,
+deliveries), so a request on the event loop never waits for a connection that only a
+thread can give back."""
+POOL_OVERFLOW = 4
+
+
 def make_engine(url: str) -> Engine:
+    pool = {"pool_size": POOL_SIZE, "max_overflow": POOL_OVERFLOW}
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": 30},
             json_deserializer=json_loads,
+            **pool,
         )
 
         @event.listens_for(engine, "connect")
@@ -54,7 +66,7 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, json_deserializer=json_loads)
+    return create_engine(url, pool_pre_ping=True, json_deserializer=json_loads, **pool)
 
 
 def import_models() -> None:

@@ -57,7 +57,10 @@ async def get_alerts(
     goes to the thread pool, so it never holds up the requests behind it."""
     if filters.q:
         return await run_in_threadpool(_alert_page, ctx, session, analyst, filters, limit, offset)
-    return _alert_page(ctx, session, analyst, filters, limit, offset)
+    try:
+        return _alert_page(ctx, session, analyst, filters, limit, offset)
+    finally:
+        session.close()  # its connection back to the pool before the response is sent
 
 
 def _alert_page(

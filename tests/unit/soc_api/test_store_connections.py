@@ -9,7 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from anyio import to_thread
 
+from soc_api.db import API_THREADS
 from soc_api.memory_report import open_files
 
 Soc = Any  # the seeded SOC helper of conftest.py
@@ -35,3 +37,16 @@ def test_connections_stay_bounded_however_many_threads_ask(soc: Soc) -> None:
     engine = soc.ctx.sessions.kw["bind"]
     most = engine.pool.size() + engine.pool._max_overflow
     assert 1 <= files.get(state_db, 0) <= most, files
+
+
+async def _thread_limit() -> float:
+    return to_thread.current_default_thread_limiter().total_tokens
+
+
+def test_blocking_requests_leave_a_connection_for_the_event_loop(soc: Soc) -> None:
+    """The alert queue is answered on the event loop: were every connection held by the
+    request threads, it would wait there for one, and with it every request of the process."""
+    assert soc.client.portal is not None, "the app's lifespan runs"
+    assert soc.client.portal.call(_thread_limit) == API_THREADS
+    engine = soc.ctx.sessions.kw["bind"]
+    assert engine.pool.size() >= API_THREADS + 2
