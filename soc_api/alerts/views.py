@@ -8,8 +8,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
-from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 
 from soc_api.alerts.models import (
     AlertBulkUpdate,
@@ -30,8 +28,6 @@ from soc_api.alerts.queries import (
 from soc_api.alerts.visibility import visible_alert, visible_alerts
 from soc_api.alerts.workflow import allowed_transitions, bulk_update, update_alert
 from soc_api.audit import service as audit
-from soc_api.auth.models import Principal
-from soc_api.context import SocContext
 from soc_api.deps import ContextDep, CurrentAnalyst, ObjectId, SessionDep
 from soc_api.runbooks import render_runbook
 
@@ -41,7 +37,7 @@ EXPORT_LIMIT = 10_000
 
 
 @router.get("", response_model=AlertPage)
-async def get_alerts(
+def get_alerts(
     ctx: ContextDep,
     session: SessionDep,
     analyst: CurrentAnalyst,
@@ -51,26 +47,9 @@ async def get_alerts(
 ) -> AlertPage:
     """Alerts the caller may see, filtered; riskiest first unless ``sort`` says otherwise.
 
-    The queue's filters and orders read an index each (``test_alert_queue_plans``): a page
-    and its total cost about a millisecond of the database, less than handing the request to
-    a thread, so it is answered on the event loop. A search (``q``) may read many alerts and
-    goes to the thread pool, so it never holds up the requests behind it."""
-    if filters.q:
-        return await run_in_threadpool(_alert_page, ctx, session, analyst, filters, limit, offset)
-    try:
-        return _alert_page(ctx, session, analyst, filters, limit, offset)
-    finally:
-        session.close()  # its connection back to the pool before the response is sent
-
-
-def _alert_page(
-    ctx: SocContext,
-    session: Session,
-    analyst: Principal,
-    filters: AlertFilter,
-    limit: int,
-    offset: int,
-) -> AlertPage:
+    In the thread pool like every endpoint that reads the state: on the event loop, a request
+    waiting for a connection would hold up the very requests whose sessions the event loop
+    closes to give connections back (docs/architecture.md, Requests and threads)."""
     total, rows = list_public_alerts(
         session, who=analyst, filters=filters, limit=limit, offset=offset
     )

@@ -43,9 +43,9 @@ async def _thread_limit() -> float:
     return to_thread.current_default_thread_limiter().total_tokens
 
 
-def test_blocking_requests_leave_a_connection_for_the_event_loop(soc: Soc) -> None:
-    """The alert queue is answered on the event loop: were every connection held by the
-    request threads, it would wait there for one, and with it every request of the process."""
+def test_request_threads_are_fewer_than_the_state_connections(soc: Soc) -> None:
+    """Every request thread can hold a connection and some are left for the background work
+    of the process (docs/architecture.md, Requests and threads)."""
     assert soc.client.portal is not None, "the app's lifespan runs"
     assert soc.client.portal.call(_thread_limit) == API_THREADS
     engine = soc.ctx.sessions.kw["bind"]
