@@ -219,11 +219,23 @@ def _boot_all(paths: BoxPaths, plan: BoxPlan, base: Path, key: Path, state: BoxS
         dirs = paths.host(host.name)
         seed(dirs, host, public)
         launched = time.monotonic()
-        pid = boot(host, dirs)
-        with lock:
-            entries[host.name].pid = pid
-            state.save(paths.state)
-        wait_ready(pid, host.name)
+        for attempt in (1, 2):
+            pid = boot(host, dirs)
+            with lock:
+                entries[host.name].pid = pid
+                state.save(paths.state)
+            try:
+                wait_ready(pid, host.name)
+                break
+            except BoxError:
+                if attempt == 2 or alive(pid):
+                    raise
+                # Stopped while booting: its console log is kept beside the box (the host's
+                # folder goes when the box is taken down) and it is booted once more.
+                kept = paths.folder / f"{host.name}-console-{attempt}.log"
+                if dirs.console.is_file():
+                    shutil.copyfile(dirs.console, kept)
+                log.warning("%s stopped while booting; booting it again (%s)", host.name, kept)
         entries[host.name].boot_seconds = round(time.monotonic() - launched, 1)
 
     started = time.monotonic()
