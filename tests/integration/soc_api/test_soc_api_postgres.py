@@ -6,6 +6,7 @@ database are created on 127.0.0.1 and dropped afterwards.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
 import secrets
@@ -34,6 +35,7 @@ pytestmark = pytest.mark.skipif(
     reason="needs root and Debian's postgresql package (apt-get install postgresql)",
 )
 PASSWORD = "postgres test password"
+START_LOCK = Path("/tmp/citysoc-postgres-start.lock")
 
 
 def psql(sql: str) -> None:
@@ -45,14 +47,41 @@ def psql(sql: str) -> None:
     )
 
 
-def ensure_running() -> None:
+def first_cluster() -> tuple[str, str, str] | None:
+    """(version, name, status) of the machine's first PostgreSQL cluster, if it has one."""
     clusters = subprocess.run(["pg_lsclusters", "-h"], capture_output=True, text=True, check=True)
     for line in clusters.stdout.splitlines():
         version, name, _port, status = line.split()[:4]
+        return version, name, status
+    return None
+
+
+def ensure_running() -> None:
+    """Start the cluster if it is down, once across every test process.
+
+    pytest-xdist runs several PostgreSQL test modules at once; two ``pg_ctlcluster start``
+    at the same moment make one of them fail on the other's half-written lock file. The
+    start is therefore taken under a file lock, and the state is read again inside it.
+    """
+    with open(START_LOCK, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        cluster = first_cluster()
+        if cluster is None:
+            pytest.skip("no PostgreSQL cluster (pg_createcluster 15 main)")
+        version, name, status = cluster
         if status != "online":
-            subprocess.run(["pg_ctlcluster", version, name, "start"], check=True, timeout=60)
-        return
-    pytest.skip("no PostgreSQL cluster (pg_createcluster 15 main)")
+            started = subprocess.run(
+                ["pg_ctlcluster", version, name, "start"],
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            now = first_cluster()
+            if started.returncode != 0 and (now is None or now[2] != "online"):
+                raise RuntimeError(
+                    f"pg_ctlcluster {version} {name} start failed "
+                    f"(exit {started.returncode}): {started.stderr.strip()}"
+                )
 
 
 @pytest.fixture(scope="module")
