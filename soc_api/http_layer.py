@@ -11,7 +11,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import pydantic_core
 from starlette.datastructures import MutableHeaders
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 SECURITY_HEADERS = {
@@ -56,3 +58,12 @@ def count(scope: Scope, status: int, started: float) -> None:
     name = getattr(scope.get("route"), "path", "unmatched")
     ctx.metrics.requests.labels(scope["method"], name, str(status)).inc()
     ctx.metrics.latency.labels(name).observe(time.perf_counter() - started)
+
+
+def values_response(content: Any) -> Response:
+    """A JSON answer of plain values (dicts, lists, strings, numbers), serialised by
+    pydantic-core as FastAPI serialises a response model holding the same values. For the
+    hot lists: building a model for each row and then serialising it cost a fifth of an alert
+    page's CPU. The route keeps its ``response_model`` for the API's schema, and a test checks
+    that the answer validates against it."""
+    return Response(pydantic_core.to_json(content), media_type="application/json")

@@ -164,16 +164,17 @@ def public_of(alert: Alert) -> AlertPublic:
     return public_alert([getattr(alert, name) for name in _PUBLIC_FIELDS])
 
 
-def list_public_alerts(
+def list_alert_values(
     session: Session,
     *,
     who: Principal,
     filters: AlertFilter | None = None,
     limit: int = 50,
     offset: int = 0,
-) -> tuple[int, list[AlertPublic]]:
+) -> tuple[int, list[dict[str, Any]]]:
     """:func:`list_alerts` as the API shows it: the same total and page, reading only the
-    columns shown."""
+    columns shown, each alert as plain values in ``AlertPublic``'s field order. The page is
+    read through the session's connection: rows, not ORM instances."""
     require_reader(who)
     filters = filters or AlertFilter()
     dialect = session.get_bind().dialect.name
@@ -186,8 +187,21 @@ def list_public_alerts(
     page = _ordered(query, filters.sort).with_only_columns(
         *_PUBLIC_COLUMNS, maintain_column_froms=True
     )
-    rows = session.execute(page.limit(limit).offset(offset)).all()
-    return total, [public_alert(row) for row in rows]
+    rows = session.connection().execute(page.limit(limit).offset(offset))
+    return total, [dict(zip(_PUBLIC_FIELDS, row, strict=True)) for row in rows]
+
+
+def list_public_alerts(
+    session: Session,
+    *,
+    who: Principal,
+    filters: AlertFilter | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[int, list[AlertPublic]]:
+    """:func:`list_alert_values` as ``AlertPublic`` models."""
+    total, values = list_alert_values(session, who=who, filters=filters, limit=limit, offset=offset)
+    return total, [AlertPublic.model_construct(None, **v) for v in values]
 
 
 def get_alert(session: Session, *, alert_id: int, who: Principal) -> Alert:

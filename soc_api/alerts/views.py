@@ -20,15 +20,16 @@ from soc_api.alerts.models import (
 )
 from soc_api.alerts.queries import (
     get_alert,
+    list_alert_values,
     list_alerts,
-    list_public_alerts,
     public_of,
     visible_evidence,
 )
-from soc_api.alerts.visibility import visible_alert, visible_alerts
+from soc_api.alerts.visibility import visible_alert, visible_alerts, visible_values
 from soc_api.alerts.workflow import allowed_transitions, bulk_update, update_alert
 from soc_api.audit import service as audit
 from soc_api.deps import ContextDep, CurrentAnalyst, ObjectId, SessionDep
+from soc_api.http_layer import values_response
 from soc_api.runbooks import render_runbook
 
 router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"])
@@ -44,17 +45,18 @@ def get_alerts(
     filters: Annotated[AlertFilter, Query()],
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
-) -> AlertPage:
+) -> Response:
     """Alerts the caller may see, filtered; riskiest first unless ``sort`` says otherwise.
 
     In the thread pool like every endpoint that reads the state: on the event loop, a request
     waiting for a connection would hold up the very requests whose sessions the event loop
-    closes to give connections back (docs/architecture.md, Requests and threads)."""
-    total, rows = list_public_alerts(
+    closes to give connections back (docs/architecture.md, Requests and threads). The page is
+    answered as plain values, an :class:`AlertPage` without a model for each alert."""
+    total, rows = list_alert_values(
         session, who=analyst, filters=filters, limit=limit, offset=offset
     )
-    items = visible_alerts(rows, who=analyst, topology=ctx.topology)
-    return AlertPage.model_construct(total=total, limit=limit, offset=offset, items=items)
+    items = visible_values(rows, who=analyst, topology=ctx.topology)
+    return values_response({"total": total, "limit": limit, "offset": offset, "items": items})
 
 
 @router.get("/export", response_class=Response, responses={200: {"content": {"text/csv": {}}}})

@@ -11,14 +11,14 @@ own traffic shows it. Counts (``target_count``) stay whole: how many, never whic
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from citysoc.core.topology import Topology
 from soc_api.alerts.models import Alert, AlertPublic
 from soc_api.auth.models import Principal
 
-__all__ = ["hidden_from", "visible_alert", "visible_alerts"]
+__all__ = ["hidden_from", "visible_alert", "visible_alerts", "visible_values"]
 
 
 def hidden_from(who: Principal, topology: Topology) -> Callable[[str], bool]:
@@ -35,13 +35,10 @@ def hidden_from(who: Principal, topology: Topology) -> Callable[[str], bool]:
     return hidden
 
 
-def visible_alert(alert: Alert | AlertPublic, *, who: Principal, topology: Topology) -> AlertPublic:
-    """The alert as ``who`` may read it (unchanged for city-wide callers)."""
-    public = alert if isinstance(alert, AlertPublic) else AlertPublic.model_validate(alert)
-    if who.agencies is None:
-        return public
-    hidden = hidden_from(who, topology)
-    attacker = public.attacker or ""
+def _shown(values: Mapping[str, Any], hidden: Callable[[str], bool]) -> dict[str, Any]:
+    """The fields of an alert's ``values`` that name hosts, with those ``hidden`` left out
+    (the attacker, bare or as ``ip:``, always stays)."""
+    attacker = values["attacker"] or ""
     actor = attacker.partition(":")[2] or attacker
 
     def shown(value: str) -> bool:
@@ -54,18 +51,35 @@ def visible_alert(alert: Alert | AlertPublic, *, who: Principal, topology: Topol
             return [v for v in value if not isinstance(v, str) or shown(v)] or None
         return value
 
-    entity = {k: entity_value(v) for k, v in public.entity.items()}
-    return public.model_copy(
-        update={
-            "targets": [t for t in public.targets if shown(t)],
-            "observables": [o for o in public.observables if shown(o)],
-            "infrastructure": [i for i in public.infrastructure if shown(i)],
-            "entity": {k: v for k, v in entity.items() if v is not None},
-        }
-    )
+    entity = {k: entity_value(v) for k, v in values["entity"].items()}
+    return {
+        "targets": [t for t in values["targets"] if shown(t)],
+        "observables": [o for o in values["observables"] if shown(o)],
+        "infrastructure": [i for i in values["infrastructure"] if shown(i)],
+        "entity": {k: v for k, v in entity.items() if v is not None},
+    }
+
+
+def visible_alert(alert: Alert | AlertPublic, *, who: Principal, topology: Topology) -> AlertPublic:
+    """The alert as ``who`` may read it (unchanged for city-wide callers)."""
+    public = alert if isinstance(alert, AlertPublic) else AlertPublic.model_validate(alert)
+    if who.agencies is None:
+        return public
+    return public.model_copy(update=_shown(public.__dict__, hidden_from(who, topology)))
 
 
 def visible_alerts(
     alerts: Sequence[Alert | AlertPublic], *, who: Principal, topology: Topology
 ) -> list[AlertPublic]:
     return [visible_alert(a, who=who, topology=topology) for a in alerts]
+
+
+def visible_values(
+    alerts: list[dict[str, Any]], *, who: Principal, topology: Topology
+) -> list[dict[str, Any]]:
+    """:func:`visible_alerts` of alerts as plain values (``AlertPublic``'s fields): the same
+    cut, without a model for each."""
+    if who.agencies is None:
+        return alerts
+    hidden = hidden_from(who, topology)
+    return [{**values, **_shown(values, hidden)} for values in alerts]
