@@ -25,6 +25,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+import uvloop
 from sqlalchemy import select
 
 from citysoc.core.settings import Settings
@@ -374,9 +375,11 @@ def test_sigterm_stops_every_process(served: Served) -> None:
     assert not answers(served.port)
 
 
-def test_accepted_connections_send_without_waiting_for_acks() -> None:
-    """The shared socket says it is TCP, so asyncio sets TCP_NODELAY on what it accepts (a
-    response written in two parts otherwise waited 40 ms for the client's delayed ACK)."""
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+def test_accepted_connections_send_without_waiting_for_acks(loop: str) -> None:
+    """The shared socket says it is TCP, so the event loop sets TCP_NODELAY on what it accepts
+    (a response written in two parts otherwise waited 40 ms for the client's delayed ACK):
+    asyncio's loop, and uvloop's, which uvicorn runs when it is installed (it is, by default)."""
     sock = listen("127.0.0.1", 0)
     nodelay: list[int] = []
 
@@ -392,6 +395,9 @@ def test_accepted_connections_send_without_waiting_for_acks() -> None:
             await reader.read()
             writer.close()
 
-    asyncio.run(connect_once())
+    if loop == "uvloop":
+        uvloop.run(connect_once())
+    else:
+        asyncio.run(connect_once())
     assert sock.proto == socket.IPPROTO_TCP
     assert nodelay and nodelay[0] != 0
