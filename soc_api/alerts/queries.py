@@ -16,11 +16,16 @@ from eventstore.base import EventStore
 from soc_api.alerts.models import Alert, AlertFilter, AlertPublic, SortKey, severity_rank_sql
 from soc_api.auth.models import Principal
 from soc_api.auth.permissions import require_reader
+from soc_api.db import CompiledTexts
 from soc_api.search.alert_sql import alert_schema, to_sql
 from soc_api.state_cache import StateCache
 
 # written as the severity indexes write it (migration 0010), so the sort reads them
 _SEVERITY_RANK = literal_column(severity_rank_sql("alerts.severity"), Integer)
+
+PAGES = CompiledTexts(entries=1024)
+"""The queue's page statements without a search, compiled once for each caller's agencies,
+filters, order and page (:class:`soc_api.db.CompiledTexts`)."""
 
 TOTALS = StateCache(entries=1024, max_age=10.0, one_at_a_time=False, isolate=False)
 """The queue's totals, counted once per state of the alerts (:mod:`soc_api.state_cache`): a
@@ -184,10 +189,18 @@ def list_alert_values(
         query = _page_query(session, query, total, offset + limit, lambda: alert_query(
             agencies=who.agencies, filters=filters, dialect=dialect, narrow=False
         ))  # fmt: skip
-    page = _ordered(query, filters.sort).with_only_columns(
-        *_PUBLIC_COLUMNS, maintain_column_froms=True
-    )
-    rows = session.connection().execute(page.limit(limit).offset(offset))
+
+    def page() -> Select[Any]:
+        columns = _ordered(query, filters.sort).with_only_columns(
+            *_PUBLIC_COLUMNS, maintain_column_froms=True
+        )
+        return columns.limit(limit).offset(offset)
+
+    if filters.q:
+        rows = list(session.connection().execute(page()))
+    else:  # the queue and its filters: the same few statements again and again
+        key = (_total_key(who, filters, None), filters.sort, limit, offset)
+        rows = PAGES.rows(session, key, page)
     return total, [dict(zip(_PUBLIC_FIELDS, row, strict=True)) for row in rows]
 
 
