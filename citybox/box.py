@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from citybox import network
+from citybox import cgroups, network
 from citybox.base_image import ensure_base_image
 from citybox.converge import (
     Recap,
@@ -253,6 +253,7 @@ def down(paths: BoxPaths) -> list[str]:
     if state is not None:
         with ThreadPoolExecutor(max_workers=max(1, len(state.hosts))) as pool:
             list(pool.map(lambda h: stop(h.pid, h.name) if h.pid else None, state.hosts))
+        cgroups.remove(cgroups.box_groups())
         removed += [f"host {h.name}" for h in state.hosts if h.pid]
         if state.server_pid and _is_our_server(state.server_pid):
             stop_server(state.server_pid)

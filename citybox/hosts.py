@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from citybox import cgroups
 from citybox.base_image import OPS_USER
 from citybox.plan import BoxHost
 from citybox.run import run
@@ -93,9 +94,11 @@ def boot(host: BoxHost, dirs: HostDirs) -> int:
         # the sensor captures on its mirror interfaces; nftables needs the namespace's netfilter
         "--capability=CAP_NET_ADMIN,CAP_NET_RAW",
     ]
+    enter_own_cgroup = cgroups.make(cgroups.host_groups(host.name))
     with dirs.console.open("ab") as console:
         process = subprocess.Popen(  # noqa: S603 - fixed argv
             argv,
+            preexec_fn=enter_own_cgroup,  # two writes in the child, no lock taken
             stdin=subprocess.DEVNULL,
             stdout=console,
             stderr=subprocess.STDOUT,

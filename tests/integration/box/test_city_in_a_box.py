@@ -33,6 +33,8 @@ import pytest
 
 from citybox import network
 from citybox.box import BoxPaths, converge, down, status, up
+from citybox.cgroups import BOX_GROUP, hierarchies
+from citybox.hosts import leader
 from citybox.plan import OPERATOR_LINK
 from citybox.state import BoxState
 
@@ -89,6 +91,7 @@ def _assert_nothing_left(paths: BoxPaths, before: BoxState | None) -> None:
             time.sleep(0.5)
         assert _all_gone(pids), [p for p in pids if p and not _gone(p)]
     assert not paths.state.exists()
+    assert not [top / BOX_GROUP for top in hierarchies() if (top / BOX_GROUP).exists()]
 
 
 def _all_gone(pids: list[int]) -> bool:
@@ -128,6 +131,28 @@ def test_every_host_boots_with_systemd(box: tuple[BoxPaths, BoxState]) -> None:
     assert len(found) == len(state.hosts) >= 13
     assert {h.state for h in found} <= {"running", "degraded"}, found
     assert all(h.boot_seconds is not None and h.boot_seconds < 120 for h in state.hosts)
+
+
+def test_each_host_keeps_its_units_in_a_cgroup_of_its_own(
+    box: tuple[BoxPaths, BoxState],
+) -> None:
+    """No host's systemd makes its units' cgroups where another host's does."""
+    _paths, state = box
+    seen: dict[str, str] = {}
+    for host in state.hosts:
+        assert host.pid
+        container = leader(host.pid)
+        assert container is not None, host.name
+        groups = [
+            line.split(":", 2)[2]
+            for line in Path(f"/proc/{container}/cgroup").read_text().splitlines()
+            if line.split(":")[1] in ("", "name=systemd")
+        ]
+        assert groups, host.name
+        for group in groups:
+            assert f"/{BOX_GROUP}/{host.name}/payload" in group, (host.name, group)
+            assert group not in seen, (host.name, seen.get(group))
+            seen[group] = host.name
 
 
 def test_box_addresses_route_only_into_the_box(box: tuple[BoxPaths, BoxState]) -> None:
