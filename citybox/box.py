@@ -36,6 +36,7 @@ from citybox.hosts import (
     alive,
     boot,
     disk_bytes,
+    ended,
     memory_bytes,
     mount_root,
     seed,
@@ -53,6 +54,9 @@ from citysoc.core.errors import BoxError
 from citysoc.core.topology import Topology, load_topology
 
 log = logging.getLogger(__name__)
+
+# A host whose nspawn ends while it boots is booted again from a fresh root, up to this often.
+BOOT_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -219,23 +223,24 @@ def _boot_all(paths: BoxPaths, plan: BoxPlan, base: Path, key: Path, state: BoxS
         dirs = paths.host(host.name)
         seed(dirs, host, public)
         launched = time.monotonic()
-        for attempt in (1, 2):
-            pid = boot(host, dirs)
+        for attempt in range(1, BOOT_ATTEMPTS + 1):
+            process = boot(host, dirs)
             with lock:
-                entries[host.name].pid = pid
+                entries[host.name].pid = process.pid
                 state.save(paths.state)
             try:
-                wait_ready(pid, host.name)
+                wait_ready(process, host.name)
                 break
-            except BoxError:
-                if attempt == 2 or alive(pid):
-                    raise
-                # Stopped while booting: its console log is kept beside the box (the host's
-                # folder goes when the box is taken down) and it is booted once more.
+            except BoxError as error:
+                if attempt == BOOT_ATTEMPTS or ended(process) is None:
+                    raise BoxError(f"{error} (console: {dirs.console})") from error
+                # Its console log is kept beside the box (the host's folder goes when the box
+                # is taken down); the host is booted again from a fresh root.
                 kept = paths.folder / f"{host.name}-console-{attempt}.log"
-                if dirs.console.is_file():
-                    shutil.copyfile(dirs.console, kept)
-                log.warning("%s stopped while booting; booting it again (%s)", host.name, kept)
+                shutil.copyfile(dirs.console, kept)
+                log.warning("%s; booting it again from a fresh root (console: %s)", error, kept)
+                _fresh_root(base, dirs)
+                seed(dirs, host, public)
         entries[host.name].boot_seconds = round(time.monotonic() - launched, 1)
 
     started = time.monotonic()
@@ -244,6 +249,14 @@ def _boot_all(paths: BoxPaths, plan: BoxPlan, base: Path, key: Path, state: BoxS
             future.result()
     state.timings["boot_all_seconds"] = round(time.monotonic() - started, 1)
     state.save(paths.state)
+
+
+def _fresh_root(base: Path, dirs: HostDirs) -> None:
+    """The host's root as it was before its first boot: the base image and nothing more."""
+    unmount_root(dirs)
+    for folder in (dirs.upper, dirs.work):
+        shutil.rmtree(folder)
+    mount_root(base, dirs)
 
 
 def down(paths: BoxPaths) -> list[str]:

@@ -79,8 +79,8 @@ def _ids(root: Path, user: str) -> tuple[int, int]:
     raise BoxError(f"the base image has no {user} account")
 
 
-def boot(host: BoxHost, dirs: HostDirs) -> int:
-    """Start systemd-nspawn -b for ``host`` in its namespace; return nspawn's pid."""
+def boot(host: BoxHost, dirs: HostDirs) -> subprocess.Popen[bytes]:
+    """Start systemd-nspawn -b for ``host`` in its namespace."""
     argv = [
         "systemd-nspawn",
         "--boot",
@@ -105,7 +105,15 @@ def boot(host: BoxHost, dirs: HostDirs) -> int:
             start_new_session=True,
         )
     log.info("booting %s (nspawn pid %d)", host.name, process.pid)
-    return process.pid
+    return process
+
+
+def ended(process: subprocess.Popen[bytes]) -> str | None:
+    """How a host's nspawn ended (``None`` while it runs)."""
+    code = process.poll()
+    if code is None:
+        return None
+    return f"killed by {signal.Signals(-code).name}" if code < 0 else f"exited with status {code}"
 
 
 def leader(nspawn_pid: int) -> int | None:
@@ -142,12 +150,14 @@ def system_state(nspawn_pid: int) -> str:
     return done.stdout.strip() or "starting"
 
 
-def wait_ready(nspawn_pid: int, name: str, timeout: float = 180) -> float:
+def wait_ready(process: subprocess.Popen[bytes], name: str, timeout: float = 180) -> float:
     """Wait for systemd to finish booting (running or degraded) and sshd; return seconds."""
     started = time.monotonic()
+    nspawn_pid = process.pid
     while time.monotonic() - started < timeout:
-        if not alive(nspawn_pid):
-            raise BoxError(f"{name} stopped while booting (see its console.log)")
+        how = ended(process)
+        if how is not None:
+            raise BoxError(f"{name} stopped while booting: systemd-nspawn {how}")
         state = system_state(nspawn_pid)
         if state in ("running", "degraded"):
             ssh = inside(nspawn_pid, ["systemctl", "is-active", "ssh"]).stdout.strip()
