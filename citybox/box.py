@@ -239,6 +239,7 @@ def _boot_all(paths: BoxPaths, plan: BoxPlan, base: Path, key: Path, state: BoxS
                 kept = paths.folder / f"{host.name}-console-{attempt}.log"
                 shutil.copyfile(dirs.console, kept)
                 log.warning("%s; booting it again from a fresh root (console: %s)", error, kept)
+                cgroups.kill(cgroups.host_groups(host.name))  # what outlived its nspawn
                 _fresh_root(base, dirs)
                 seed(dirs, host, public)
         entries[host.name].boot_seconds = round(time.monotonic() - launched, 1)
@@ -266,11 +267,15 @@ def down(paths: BoxPaths) -> list[str]:
     if state is not None:
         with ThreadPoolExecutor(max_workers=max(1, len(state.hosts))) as pool:
             list(pool.map(lambda h: stop(h.pid, h.name) if h.pid else None, state.hosts))
-        cgroups.remove(cgroups.box_groups())
         removed += [f"host {h.name}" for h in state.hosts if h.pid]
         if state.server_pid and _is_our_server(state.server_pid):
             stop_server(state.server_pid)
             removed.append(f"package source (pid {state.server_pid})")
+    left = cgroups.kill(cgroups.box_groups())
+    if left:
+        log.warning("killed %d processes the hosts left behind", len(left))
+        removed.append(f"{len(left)} processes the hosts left behind")
+    cgroups.remove(cgroups.box_groups())
     hosts = paths.folder / "hosts"
     for top in sorted(hosts.glob("*")) if hosts.is_dir() else []:
         dirs = HostDirs(top)

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -72,6 +74,36 @@ def make(groups: list[Path]) -> Callable[[], None]:
                 os.close(fd)
 
     return enter
+
+
+def processes(groups: list[Path]) -> set[int]:
+    """Every process in the cgroups and in the cgroups below them."""
+    found: set[int] = set()
+    for group in groups:
+        for folder, _, files in os.walk(group):
+            if "cgroup.procs" in files:
+                procs = (Path(folder) / "cgroup.procs").read_text(encoding="ascii")
+                found.update(int(pid) for pid in procs.split())
+    return found
+
+
+def kill(groups: list[Path], timeout: float = 10) -> set[int]:
+    """SIGKILL every process left in the cgroups (a host's systemd outlives an nspawn that was
+    killed) until none is left; return the processes killed."""
+    killed: set[int] = set()
+    deadline = time.monotonic() + timeout
+    while left := processes(groups):
+        if time.monotonic() > deadline:
+            log.warning("%d processes stay in %s after SIGKILL", len(left), groups)
+            break
+        for pid in left:
+            try:
+                os.kill(pid, signal.SIGKILL)
+                killed.add(pid)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.1)
+    return killed
 
 
 def remove(groups: list[Path]) -> None:

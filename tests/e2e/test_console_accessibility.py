@@ -182,7 +182,6 @@ def walk(page: Any, base: str, lang: str, width: str) -> list[dict[str, Any]]:
                 found.append(
                     check_page(page, f"{name}-{kind.group(1).replace('/', '-')}", lang, width)
                 )
-                page.goto(base + path)
     page.goto(base + "/alerts/999999999")  # the error page of a missing object
     found.append(check_page(page, "not-found", lang, width))
     return found

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from citybox.cgroups import BOX_GROUP, hierarchies, make, remove
+from citybox.cgroups import BOX_GROUP, hierarchies, make, processes, remove
 
 HYBRID_MOUNTS = """\
 30 25 0:26 / {root}/unified rw,nosuid - cgroup2 cgroup2 rw
@@ -58,3 +58,13 @@ def test_groups_are_made_and_removed_deepest_first(tmp_path: Path) -> None:
     assert not groups[0].exists()
     assert not groups[1].exists()
     assert (tmp_path / "systemd" / BOX_GROUP).is_dir()
+
+
+def test_the_processes_of_a_group_are_those_of_every_group_below_it(tmp_path: Path) -> None:
+    host = tmp_path / BOX_GROUP / "cam-01"
+    (host / "payload/init.scope").mkdir(parents=True)
+    (host / "cgroup.procs").write_text("")
+    (host / "payload/cgroup.procs").write_text("")
+    (host / "payload/init.scope/cgroup.procs").write_text("4242\n4243\n")
+    assert processes([host]) == {4242, 4243}
+    assert processes([tmp_path / BOX_GROUP / "cam-02"]) == set()
