@@ -143,14 +143,15 @@ def test_each_host_keeps_its_units_in_a_cgroup_of_its_own(
         assert host.pid
         container = leader(host.pid)
         assert container is not None, host.name
+        # "hierarchy-id:controllers:path", one line for each hierarchy
         groups = [
-            line.split(":", 2)[2]
+            line
             for line in Path(f"/proc/{container}/cgroup").read_text().splitlines()
             if line.split(":")[1] in ("", "name=systemd")
         ]
         assert groups, host.name
         for group in groups:
-            assert f"/{BOX_GROUP}/{host.name}/payload" in group, (host.name, group)
+            assert f":/{BOX_GROUP}/{host.name}/payload/" in group, (host.name, group)
             assert group not in seen, (host.name, seen.get(group))
             seen[group] = host.name
 
