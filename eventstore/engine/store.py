@@ -38,6 +38,11 @@ log = logging.getLogger(__name__)
 ALL = "logs-*"
 RETRY_STATUS = frozenset({429, 502, 503, 504})
 BULK_BACKOFF = Backoff(initial=0.5, maximum=8.0)
+READ_BACKOFF = Backoff(initial=0.1, maximum=2.0)
+READ_PATIENCE = 10.0
+"""Seconds a read waits out answers of :data:`RETRY_STATUS`: a data stream's first bulk
+creates its backing index, and until that index's shards have started a search over
+``logs-*`` is answered 503 (``all shards failed``) though nothing is wrong."""
 PAGE = 5000
 MSEARCH_QUERIES = 16
 """Queries per ``_msearch`` request: a detection run asks one per rule (and one more per
@@ -207,6 +212,31 @@ class EngineEventStore:
 
     # -- reading ---------------------------------------------------------------------------
 
+    def _read(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        params: dict[str, str] | None = None,
+    ) -> Any:
+        """One read request; an answer of :data:`RETRY_STATUS` is asked again with backoff
+        for up to :data:`READ_PATIENCE` seconds, then raised."""
+        waited, failures = 0.0, 0
+        while True:
+            try:
+                return self.client.request(method, path, body=body, params=params)
+            except EngineRequestError as exc:
+                failures += 1
+                pause = READ_BACKOFF.delay(failures)
+                if exc.status not in RETRY_STATUS or waited + pause > READ_PATIENCE:
+                    raise
+                log.info(
+                    "%s answered %s to %s %s; asking again", self.kind, exc.status, method, path
+                )
+                self.sleep(pause)
+                waited += pause
+
     def head(self) -> int:
         """The last whole second of ingest time whose events are all searchable."""
         return math.floor(self.clock() - self.settle_seconds) - 1
@@ -221,12 +251,12 @@ class EngineEventStore:
 
     def refresh(self) -> None:
         """Make everything written so far searchable now (tests, and before a report)."""
-        self.client.request("POST", f"/{ALL}/_refresh", params={"ignore_unavailable": "true"})
+        self._read("POST", f"/{ALL}/_refresh", params={"ignore_unavailable": "true"})
 
     def slice_summary(self, after: int, upto: int) -> tuple[int, str | None]:
         """How many events the slice ``(after, upto]`` holds, and the oldest ``@timestamp``
         among them (``None`` when it is empty)."""
-        answer = self.client.request(
+        answer = self._read(
             "POST",
             f"/{ALL}/_search",
             body={
@@ -242,7 +272,7 @@ class EngineEventStore:
         return total, None if oldest is None else timestamp(float(oldest) / 1000)
 
     def count(self) -> int:
-        answer = self.client.request("GET", f"/{ALL}/_count", params={"ignore_unavailable": "true"})
+        answer = self._read("GET", f"/{ALL}/_count", params={"ignore_unavailable": "true"})
         return int(answer.get("count", 0))
 
     def search(
@@ -271,7 +301,7 @@ class EngineEventStore:
             size = PAGE if limit is None else min(PAGE, limit - seen)
             if size <= 0:
                 return
-            answer = self.client.request(
+            answer = self._read(
                 "POST", f"/{index}/_search", body=_page(query, size, after, source), params=LENIENT
             )
             hits = answer["hits"]["hits"]
@@ -296,7 +326,7 @@ class EngineEventStore:
             lines: list[dict[str, Any]] = []
             for query in queries[start : start + MSEARCH_QUERIES]:
                 lines += [{"index": ALL, **LENIENT}, _page(query, size, None)]
-            answer = self.client.request("POST", "/_msearch", body=ndjson(lines))
+            answer = self._read("POST", "/_msearch", body=ndjson(lines))
             responses += answer["responses"]
         results: list[list[Event] | StoreError] = []
         for query, found in zip(queries, responses, strict=True):
@@ -324,7 +354,7 @@ class EngineEventStore:
 
     def recent(self, *, limit: int = 100, agency: str | None = None) -> list[Event]:
         index = ALL if agency is None else agency_streams([agency])
-        answer = self.client.request(
+        answer = self._read(
             "POST",
             f"/{index}/_search",
             body={"query": {"match_all": {}}, "size": limit, "sort": [{"event.ingested": "desc"}]},
@@ -348,7 +378,7 @@ class EngineEventStore:
             return EventPage(total=0, events=[])
         index = ALL if agencies is None else agency_streams(agencies)
         body = find_body(condition, limit=limit, offset=offset)
-        answer = self.client.request("POST", f"/{index}/_search", body=body, params=LENIENT)
+        answer = self._read("POST", f"/{index}/_search", body=body, params=LENIENT)
         hits = answer["hits"]
         return EventPage(
             total=int(hits["total"]["value"]), events=[flatten(h["_source"]) for h in hits["hits"]]
@@ -357,9 +387,7 @@ class EngineEventStore:
     def seen_by(self, condition: Condition | None) -> list[AgencySeen]:
         from eventstore.engine.query_dsl import seen_body, seen_from
 
-        answer = self.client.request(
-            "POST", f"/{ALL}/_search", body=seen_body(condition), params=LENIENT
-        )
+        answer = self._read("POST", f"/{ALL}/_search", body=seen_body(condition), params=LENIENT)
         return seen_from(answer)
 
     def matching(
@@ -381,8 +409,12 @@ class EngineEventStore:
 
     def health(self) -> StoreHealth:
         try:
+            # Health answers at once: a store that cannot count is reported, not waited for.
             answer = self.client.request("GET", "/_cluster/health")
-            events = self.count()
+            counted = self.client.request(
+                "GET", f"/{ALL}/_count", params={"ignore_unavailable": "true"}
+            )
+            events = int(counted.get("count", 0))
         except StoreError as exc:
             return StoreHealth(ok=False, kind=self.kind, detail=str(exc))
         status = str(answer.get("status"))

@@ -186,3 +186,39 @@ def test_an_inexact_condition_is_relaxed_where_sound_and_refused_where_negated()
     assert str(item.value[0]) == "*" and item.modifiers == []
     with pytest.raises(SigmaError, match="negates"):
         relax(rule("sel and not long", regex))
+
+
+class StartingClient(FakeClient):
+    """Answers a count 503 (``all shards failed``) a number of times, as an engine does while
+    a new data stream's first shards start, then the count."""
+
+    def __init__(self, refusals: int, status: int = 503) -> None:
+        super().__init__([])
+        self.refusals, self.status, self.asked = refusals, status, 0
+
+    def request(self, method: str, path: str, **_: Any) -> Any:
+        self.asked += 1
+        if self.asked <= self.refusals:
+            body = {"error": {"type": "search_phase_execution_exception", "failed_shards": []}}
+            raise EngineRequestError("all shards failed", status=self.status, body=body)
+        return {"count": 7}
+
+
+def test_a_read_waits_out_shards_that_are_starting() -> None:
+    client = StartingClient(refusals=3)
+    assert store(client).count() == 7
+    assert client.asked == 4
+
+
+def test_a_read_refused_for_longer_than_its_patience_is_raised() -> None:
+    client = StartingClient(refusals=1000)
+    with pytest.raises(EngineRequestError, match="all shards failed"):
+        store(client).count()
+    assert 5 < client.asked < 20, "the backoff's pauses add up to the read's patience"
+
+
+def test_a_read_refused_for_what_it_asks_is_not_asked_again() -> None:
+    client = StartingClient(refusals=1, status=400)
+    with pytest.raises(EngineRequestError):
+        store(client).count()
+    assert client.asked == 1
