@@ -255,16 +255,23 @@ except OSError:
 
 # Run as root on the store host (its CA is in the engine's own folder): a search through its
 # TLS proxy with the account the clients use; the account and the query come on stdin, never
-# on a command line.
+# on a command line. A 503 (a new data stream's first shards still starting) is asked again.
 SEARCH = """
-import base64, json, ssl, sys, urllib.request
+import base64, json, ssl, sys, time, urllib.error, urllib.request
 given = json.loads(sys.stdin.read())
 context = ssl.create_default_context(cafile="/etc/citysoc-engine/tls/ca.crt")
 request = urllib.request.Request(
     "https://10.50.0.30:9200/logs-*/_search", data=json.dumps(given["query"]).encode(),
     headers={"Content-Type": "application/json",
              "Authorization": "Basic " + base64.b64encode(given["auth"].encode()).decode()})
-print(urllib.request.urlopen(request, context=context).read().decode())
+for attempt in range(10):
+    try:
+        print(urllib.request.urlopen(request, context=context).read().decode())
+        break
+    except urllib.error.HTTPError as error:
+        if error.code not in (429, 503) or attempt == 9:
+            raise
+        time.sleep(1)
 """
 
 
